@@ -1,0 +1,527 @@
+//! `Ctx`: everything a component does, it does through its context.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::component::Component;
+use crate::error::{BoxKind, Error, RecvError, SendError};
+use crate::ids::ComponentId;
+use crate::linkage::{Linkage, Passthrough};
+use crate::message::Message;
+use crate::postbox::BoxId;
+use crate::scheduler::{create_in, Core, YieldNow};
+use crate::world::{State, World};
+
+/// A component's view of its scheduler: its boxes, its children, linkages, services.
+///
+/// Each component's body receives its own `Ctx`. Every method acts *as* that component: a
+/// send goes out of its outbox, a linkage it makes is undone when it ends, and so on. The
+/// names follow Kamaelia's in Rust case (`dataReady` is [`data_ready`](Ctx::data_ready),
+/// `addChildren` is [`add_children`](Ctx::add_children), ...).
+///
+/// A `Ctx` is cheap to clone and belongs to the scheduler's thread.
+#[derive(Clone)]
+pub struct Ctx {
+    core: Rc<Core>,
+    me: ComponentId,
+    /// Box names this context looked up lately, keyed by the name's address and length, so
+    /// that `send(x, "outbox")` with a string literal costs no string comparison.
+    cache: [Cell<CachedBox>; 4],
+    /// The box epoch the cache is valid for (see `Boxes::epoch`).
+    cache_epoch: Cell<u32>,
+    next_slot: Cell<u8>,
+}
+
+/// One cached lookup: the name's address, and its length, kind and box id packed in a word.
+#[derive(Clone, Copy, Default)]
+struct CachedBox {
+    ptr: usize,
+    meta: u64,
+}
+
+fn pack_meta(len: usize, inbox: bool, id: BoxId) -> u64 {
+    ((len as u64) << 33) | ((inbox as u64) << 32) | id as u64
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ctx({})", self.name())
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(core: Rc<Core>, me: ComponentId) -> Ctx {
+        Ctx {
+            core,
+            me,
+            cache: Default::default(),
+            cache_epoch: Cell::new(u32::MAX),
+            next_slot: Cell::new(0),
+        }
+    }
+
+    /// Finds one of this component's boxes, through the cache.
+    #[inline]
+    fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Result<BoxId, Error> {
+        let inbox = kind == BoxKind::Inbox;
+        let ptr = name.as_ptr() as usize;
+        let want = pack_meta(name.len(), inbox, 0);
+        if self.cache_epoch.get() == w.boxes.epoch {
+            for e in &self.cache {
+                let v = e.get();
+                if v.ptr == ptr && v.meta & !0xffff_ffff == want {
+                    return Ok(v.meta as u32);
+                }
+            }
+        } else {
+            for e in &self.cache {
+                e.set(CachedBox::default());
+            }
+            self.cache_epoch.set(w.boxes.epoch);
+        }
+        let id = w.box_of(self.me, kind, name)?;
+        let slot = self.next_slot.get() as usize % self.cache.len();
+        self.next_slot.set(self.next_slot.get().wrapping_add(1));
+        self.cache[slot].set(CachedBox {
+            ptr,
+            meta: pack_meta(name.len(), inbox, id),
+        });
+        Ok(id)
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+
+    /// This component's id.
+    pub fn id(&self) -> ComponentId {
+        self.me
+    }
+
+    /// This component's name: its label, `_`, and its process-wide number, e.g. `Relay_12`.
+    pub fn name(&self) -> String {
+        self.core.world.borrow().name_of(self.me)
+    }
+
+    /// The name of any component of this scheduler.
+    pub fn name_of(&self, c: ComponentId) -> String {
+        self.core.world.borrow().name_of(c)
+    }
+
+    // ----- boxes --------------------------------------------------------------------------
+
+    /// Sends `msg` out of `outbox` (Kamaelia's `send(msg, box)`).
+    ///
+    /// The message goes straight to the final inbox of the linkage chain and wakes that
+    /// inbox's owner. On an unlinked outbox it is dropped, as in Kamaelia (a `debug` log line
+    /// says so). A full size-limited inbox, or a wrong box name, gives the message back in the
+    /// error; sending never blocks.
+    #[inline]
+    pub fn send<T: Send + 'static>(&self, msg: T, outbox: &str) -> Result<(), SendError> {
+        let m = Message::new(msg);
+        let mut w = self.core.world.borrow_mut();
+        match self.lookup(&w, BoxKind::Outbox, outbox) {
+            Ok(b) => w.deliver_at(b, m),
+            Err(e) => Err(SendError::NoSuchBox(
+                no_such_box(e, self.me, BoxKind::Outbox, outbox),
+                m,
+            )),
+        }
+    }
+
+    /// Takes the oldest message from `inbox` (Kamaelia's `recv`). Empty is an error, as
+    /// Kamaelia's `IndexError`; check [`data_ready`](Ctx::data_ready) first or match on it.
+    ///
+    /// As in Kamaelia, on an inbox that passes through to a child's inbox this takes from
+    /// the end of the chain.
+    #[inline]
+    pub fn recv(&self, inbox: &str) -> Result<Message, RecvError> {
+        let mut w = self.core.world.borrow_mut();
+        let b = self
+            .lookup(&w, BoxKind::Inbox, inbox)
+            .map_err(|e| RecvError::NoSuchBox(no_such_box(e, self.me, BoxKind::Inbox, inbox)))?;
+        match w.collect_at(b) {
+            Some(m) => Ok(m),
+            None => Err(RecvError::Empty {
+                component: w.name_of(self.me),
+                inbox: inbox.into(),
+            }),
+        }
+    }
+
+    /// Takes the oldest message from `inbox` as a `T`. A message of another type stays
+    /// consumed and is returned inside the error.
+    pub fn recv_as<T: 'static>(&self, inbox: &str) -> Result<T, crate::ComponentError> {
+        Ok(self.recv(inbox)?.downcast::<T>()?)
+    }
+
+    /// How many messages wait in `inbox`'s own storage (Kamaelia's `dataReady`). An inbox that
+    /// passes through to another box always reads 0. A wrong name reads 0 and logs a warning;
+    /// use [`try_data_ready`](Ctx::try_data_ready) to get the error.
+    #[inline]
+    pub fn data_ready(&self, inbox: &str) -> usize {
+        match self.try_data_ready(inbox) {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("data_ready: {e}");
+                0
+            }
+        }
+    }
+
+    /// [`data_ready`](Ctx::data_ready) with the error for a wrong box name.
+    #[inline]
+    pub fn try_data_ready(&self, inbox: &str) -> Result<usize, Error> {
+        let w = self.core.world.borrow();
+        let b = self.lookup(&w, BoxKind::Inbox, inbox)?;
+        Ok(w.boxes.get(b).storage.len())
+    }
+
+    /// The name of the first inbox, in declaration order, that holds data (Kamaelia's
+    /// `anyReady`), or `None`.
+    pub fn any_ready(&self) -> Option<String> {
+        let w = self.core.world.borrow();
+        let comp = w.comp(self.me)?;
+        comp.inboxes
+            .iter()
+            .position(|&b| !w.boxes.get(b).storage.is_empty())
+            .map(|i| comp.inbox_specs[i].name.to_string())
+    }
+
+    /// Puts `msg` straight into this component's `inbox` (Kamaelia's `_deliver`, for tests and
+    /// for code outside the scheduler).
+    pub fn deliver<T: Send + 'static>(&self, msg: T, inbox: &str) -> Result<(), SendError> {
+        let m = Message::new(msg);
+        let mut w = self.core.world.borrow_mut();
+        match self.lookup(&w, BoxKind::Inbox, inbox) {
+            Ok(b) => w.deliver_at(b, m),
+            Err(e) => Err(SendError::NoSuchBox(
+                no_such_box(e, self.me, BoxKind::Inbox, inbox),
+                m,
+            )),
+        }
+    }
+
+    /// Names of this component's inboxes, in declaration order.
+    pub fn inboxes(&self) -> Vec<String> {
+        let w = self.core.world.borrow();
+        w.comp(self.me)
+            .map(|c| c.box_names(BoxKind::Inbox))
+            .unwrap_or_default()
+    }
+
+    /// Names of this component's outboxes, in declaration order.
+    pub fn outboxes(&self) -> Vec<String> {
+        let w = self.core.world.borrow();
+        w.comp(self.me)
+            .map(|c| c.box_names(BoxKind::Outbox))
+            .unwrap_or_default()
+    }
+
+    /// Limits `inbox` to `size` messages, or lifts the limit with `None` (Kamaelia's
+    /// `setInboxSize`). Only the final inbox of a chain limits sends.
+    pub fn set_inbox_size(&self, inbox: &str, size: Option<usize>) -> Result<(), Error> {
+        let mut w = self.core.world.borrow_mut();
+        let b = w.box_of(self.me, BoxKind::Inbox, inbox)?;
+        w.boxes.get_mut(b).limit = size;
+        Ok(())
+    }
+
+    /// The size limit of `inbox`, if any.
+    pub fn inbox_size(&self, inbox: &str) -> Result<Option<usize>, Error> {
+        let w = self.core.world.borrow();
+        let b = w.box_of(self.me, BoxKind::Inbox, inbox)?;
+        Ok(w.boxes.get(b).limit)
+    }
+
+    /// True if a send through `outbox` would now fail for lack of space downstream.
+    pub fn is_full(&self, outbox: &str) -> Result<bool, Error> {
+        let w = self.core.world.borrow();
+        let b = w.box_of(self.me, BoxKind::Outbox, outbox)?;
+        let sink = w.boxes.get(w.boxes.get(b).sink);
+        Ok(sink.limit.is_some_and(|l| sink.storage.len() >= l))
+    }
+
+    // ----- pause, yield, wake ---------------------------------------------------------------
+
+    /// Asks the scheduler to pause this component (Kamaelia's `self.pause()`). It takes effect
+    /// at the next [`yield_now`](Ctx::yield_now); a wake in the same cycle cancels it. A
+    /// paused component runs again when a message reaches one of its inboxes, when a message
+    /// it sent is collected, when a child ends, or when a timer or thread wakes it.
+    pub fn pause(&self) {
+        self.core.world.borrow_mut().pause(self.me);
+    }
+
+    /// Gives the other components their turn (Kamaelia's `yield 1`).
+    pub fn yield_now(&self) -> impl std::future::Future<Output = ()> {
+        YieldNow(false)
+    }
+
+    /// Pauses this component for at least `d`, letting the others run (a timer wakes it).
+    pub async fn sleep(&self, d: Duration) {
+        let until = Instant::now() + d;
+        self.core.world.borrow_mut().add_timer(until, self.me);
+        while Instant::now() < until {
+            self.pause();
+            self.yield_now().await;
+        }
+    }
+
+    /// Wakes another component (Kamaelia's `other.unpause()`).
+    pub fn wake(&self, other: ComponentId) {
+        self.core.world.borrow_mut().wake(other);
+    }
+
+    /// The time the current scheduler cycle started (Kamaelia's `scheduler.time`).
+    pub fn scheduler_time(&self) -> Instant {
+        self.core.world.borrow().time
+    }
+
+    /// Stops the whole scheduler at the end of this cycle (Kamaelia's `scheduler.stop()`).
+    pub fn stop_scheduler(&self) {
+        self.core.world.borrow_mut().stop_requested = true;
+    }
+
+    // ----- components and children -------------------------------------------------------
+
+    /// Makes a component in this scheduler, with its boxes, without running it. Link it, then
+    /// [`activate`](Ctx::activate) it.
+    pub fn create<C: Component>(&self, c: C) -> ComponentId {
+        create_in(&self.core, c)
+    }
+
+    /// Starts a component made with [`create`](Ctx::create); it first runs in the next cycle
+    /// (Kamaelia's `activate()`, or yielding `newComponent`). Activating twice does nothing.
+    pub fn activate(&self, c: ComponentId) -> Result<(), Error> {
+        self.core.world.borrow_mut().activate(c)
+    }
+
+    /// [`create`](Ctx::create) then [`activate`](Ctx::activate).
+    pub fn spawn<C: Component>(&self, c: C) -> ComponentId {
+        let id = self.create(c);
+        self.activate(id).expect("component was just created");
+        id
+    }
+
+    /// Adopts components as children (Kamaelia's `addChildren`): this component is woken when
+    /// any of them ends. It does not activate them.
+    pub fn add_children(&self, children: &[ComponentId]) -> Result<(), Error> {
+        let mut w = self.core.world.borrow_mut();
+        for &c in children {
+            w.live_comp(c)?;
+        }
+        for &c in children {
+            let me = self.me;
+            let already = w.comp(me).is_some_and(|m| m.children.contains(&c));
+            if already {
+                continue;
+            }
+            if let Some(m) = w.comp_mut(me) {
+                m.children.push(c);
+            }
+            let child = w.comp_mut(c).expect("checked above");
+            child.wake_on_end.push(me);
+            if child.state == State::Ended {
+                w.wake(me);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives up a child (Kamaelia's `removeChild`): forgets it, stops being woken by its end,
+    /// and undoes every linkage this component made to or from it.
+    pub fn remove_child(&self, child: ComponentId) {
+        let mut w = self.core.world.borrow_mut();
+        let me = self.me;
+        if let Some(m) = w.comp_mut(me) {
+            m.children.retain(|&c| c != child);
+        }
+        if let Some(c) = w.comp_mut(child) {
+            c.wake_on_end.retain(|&p| p != me);
+        }
+        w.unlink_component(me, child);
+    }
+
+    /// This component's children, in the order they were added (Kamaelia's
+    /// `childComponents`).
+    pub fn children(&self) -> Vec<ComponentId> {
+        let w = self.core.world.borrow();
+        w.comp(self.me)
+            .map(|c| c.children.clone())
+            .unwrap_or_default()
+    }
+
+    /// True once component `c` has ended (or was never of this scheduler).
+    pub fn is_stopped(&self, c: ComponentId) -> bool {
+        let w = self.core.world.borrow();
+        w.comp(c).is_none_or(|x| x.state == State::Ended)
+    }
+
+    /// True if component `c` is activated and paused.
+    pub fn is_paused(&self, c: ComponentId) -> bool {
+        let w = self.core.world.borrow();
+        w.comp(c)
+            .is_some_and(|x| matches!(x.state, State::Sleeping | State::GoingToSleep))
+    }
+
+    // ----- linkages -----------------------------------------------------------------------
+
+    /// Links an outbox to an inbox (Kamaelia's `link((a, "outbox"), (b, "inbox"))`).
+    /// Any component may link any boxes; the linkage belongs to this component and is undone
+    /// when it ends. Messages already waiting move along the new link.
+    pub fn link(
+        &self,
+        source: (ComponentId, &str),
+        sink: (ComponentId, &str),
+    ) -> Result<Linkage, Error> {
+        self.link_with(source, sink, Passthrough::Normal, None)
+    }
+
+    /// Links with a passthrough kind and, optionally, a pipe width: the final inbox's size
+    /// limit (Kamaelia's `pipewidth`).
+    pub fn link_with(
+        &self,
+        source: (ComponentId, &str),
+        sink: (ComponentId, &str),
+        passthrough: Passthrough,
+        pipewidth: Option<usize>,
+    ) -> Result<Linkage, Error> {
+        self.core
+            .world
+            .borrow_mut()
+            .link(self.me, source, sink, passthrough, pipewidth)
+    }
+
+    /// Undoes a linkage. Returns false if it was already undone.
+    pub fn unlink(&self, linkage: &Linkage) -> bool {
+        self.core.world.borrow_mut().unlink(linkage)
+    }
+
+    /// Undoes every linkage this component made to or from `c` (Kamaelia's
+    /// `unlink(thecomponent=c)`).
+    pub fn unlink_component(&self, c: ComponentId) {
+        self.core.world.borrow_mut().unlink_component(self.me, c);
+    }
+
+    /// The linkages this component made and that are still in place.
+    pub fn linkages(&self) -> Vec<Linkage> {
+        self.core.world.borrow().linkages_made_by(self.me)
+    }
+
+    /// True if the linkage is still in place.
+    pub fn is_linked(&self, linkage: &Linkage) -> bool {
+        self.core.world.borrow().is_linked(linkage)
+    }
+
+    // ----- adaptive comms -------------------------------------------------------------------
+
+    /// Adds an inbox named `base`, or `base<n>` if that is taken, and returns the name made
+    /// (Kamaelia's `addInbox`). Always use the returned name.
+    pub fn add_inbox(&self, base: &str) -> Result<String, Error> {
+        self.core
+            .world
+            .borrow_mut()
+            .add_box(self.me, BoxKind::Inbox, base)
+    }
+
+    /// Adds an outbox; see [`add_inbox`](Ctx::add_inbox).
+    pub fn add_outbox(&self, base: &str) -> Result<String, Error> {
+        self.core
+            .world
+            .borrow_mut()
+            .add_box(self.me, BoxKind::Outbox, base)
+    }
+
+    /// Deletes an inbox (Kamaelia's `deleteInbox`). Linkages that touch it are undone first,
+    /// and the messages still in it are handed back rather than lost.
+    pub fn delete_inbox(&self, name: &str) -> Result<Vec<Message>, Error> {
+        let left = self
+            .core
+            .world
+            .borrow_mut()
+            .delete_box(self.me, BoxKind::Inbox, name)?;
+        Ok(left.into())
+    }
+
+    /// Deletes an outbox (Kamaelia's `deleteOutbox`), undoing linkages that touch it.
+    pub fn delete_outbox(&self, name: &str) -> Result<(), Error> {
+        self.core
+            .world
+            .borrow_mut()
+            .delete_box(self.me, BoxKind::Outbox, name)?;
+        Ok(())
+    }
+
+    // ----- services (the coordinating assistant tracker) ------------------------------------
+
+    /// Registers `(component, inbox)` as the service `name` (Kamaelia's `registerService`).
+    pub fn register_service(&self, name: &str, service: (ComponentId, &str)) -> Result<(), Error> {
+        {
+            let w = self.core.world.borrow();
+            let comp = w.live_comp(service.0)?;
+            if comp.box_id(BoxKind::Inbox, service.1).is_err() {
+                return Err(Error::BadInbox {
+                    component: comp.name(),
+                    inbox: service.1.to_string(),
+                });
+            }
+        }
+        self.core
+            .registry
+            .borrow_mut()
+            .register(name, (service.0, service.1.to_string()))
+    }
+
+    /// The `(component, inbox)` registered as `name` (Kamaelia's `retrieveService`).
+    pub fn retrieve_service(&self, name: &str) -> Result<(ComponentId, String), Error> {
+        self.core.registry.borrow().retrieve(name)
+    }
+
+    /// Removes the service `name` (Kamaelia's `deRegisterService`).
+    pub fn deregister_service(&self, name: &str) -> Result<(), Error> {
+        self.core.registry.borrow_mut().deregister(name)
+    }
+
+    /// The names of the registered services.
+    pub fn services(&self) -> Vec<String> {
+        self.core.registry.borrow().service_names()
+    }
+
+    /// Starts tracking a named value (Kamaelia's `trackValue`).
+    pub fn track_value<T: Any>(&self, name: &str, value: T) -> Result<(), Error> {
+        self.core.registry.borrow_mut().track(name, Box::new(value))
+    }
+
+    /// Replaces a tracked value (Kamaelia's `updateValue`).
+    pub fn update_value<T: Any>(&self, name: &str, value: T) -> Result<(), Error> {
+        self.core
+            .registry
+            .borrow_mut()
+            .update(name, Box::new(value))
+    }
+
+    /// A copy of a tracked value (Kamaelia's `retrieveValue`).
+    pub fn retrieve_value<T: Any + Clone>(&self, name: &str) -> Result<T, Error> {
+        self.core.registry.borrow().retrieve_value::<T>(name)
+    }
+
+    /// The names of the tracked values (Kamaelia's `informationItemsLogged`).
+    pub fn tracked_values(&self) -> Vec<String> {
+        self.core.registry.borrow().value_names()
+    }
+}
+
+/// The `NoSuchBox` inside a lookup error; a dead component reads as having no boxes.
+fn no_such_box(e: Error, me: ComponentId, kind: BoxKind, name: &str) -> crate::error::NoSuchBox {
+    match e {
+        Error::NoSuchBox(e) => e,
+        _ => crate::error::NoSuchBox {
+            component: me.to_string(),
+            kind,
+            name: name.to_string(),
+            existing: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,775 @@
+//! The state one scheduler owns: its components, their boxes, the linkages between them, and
+//! the run, pause and wake bookkeeping. Only the scheduler's thread touches it.
+
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Instant;
+
+use crate::component::{BoxSpec, Start, Task};
+use crate::error::{BoxKind, Error, NoSpaceInBox, NoSuchBox, SendError};
+use crate::ids::ComponentId;
+use crate::linkage::{Linkage, Passthrough};
+use crate::message::Message;
+use crate::postbox::{AddSourceError, BoxId, Boxes};
+
+/// Where a component is in its life (Kamaelia's ACTIVE, SLEEPING, GOINGTOSLEEP, plus the
+/// states before activation and after the end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Made, boxes exist, not yet activated.
+    Created,
+    /// Activation requested; it joins the run queue at the end of this cycle.
+    Activating,
+    /// In the run queue.
+    Active,
+    /// Asked to pause; leaves the run queue when next reached.
+    GoingToSleep,
+    /// Out of the run queue until woken.
+    Sleeping,
+    /// Finished; kept while linkages made by others still touch its boxes.
+    Ended,
+}
+
+pub(crate) struct Comp {
+    pub id: u64,
+    pub label: Cow<'static, str>,
+    pub inbox_specs: Cow<'static, [BoxSpec]>,
+    pub inboxes: Vec<BoxId>,
+    pub outbox_specs: Cow<'static, [BoxSpec]>,
+    pub outboxes: Vec<BoxId>,
+    pub state: State,
+    pub children: Vec<ComponentId>,
+    /// Woken when this component ends (Kamaelia's `_callOnCloseDown` of `addChildren`).
+    pub wake_on_end: Vec<ComponentId>,
+    /// Linkages this component made (its postoffice).
+    pub linkages: Vec<u32>,
+    /// Linkages, made by anyone, that touch this component's boxes.
+    pub link_refs: u32,
+    pub start: Option<Start>,
+    pub task: Option<Task>,
+}
+
+impl Comp {
+    pub fn name(&self) -> String {
+        format!("{}_{}", self.label, self.id)
+    }
+
+    fn find(&self, kind: BoxKind, name: &str) -> Option<usize> {
+        let specs = match kind {
+            BoxKind::Inbox => &self.inbox_specs,
+            BoxKind::Outbox => &self.outbox_specs,
+        };
+        specs.iter().position(|s| s.name == name)
+    }
+
+    pub fn box_id(&self, kind: BoxKind, name: &str) -> Result<BoxId, NoSuchBox> {
+        match self.find(kind, name) {
+            Some(i) => Ok(match kind {
+                BoxKind::Inbox => self.inboxes[i],
+                BoxKind::Outbox => self.outboxes[i],
+            }),
+            None => Err(NoSuchBox {
+                component: self.name(),
+                kind,
+                name: name.to_string(),
+                existing: self.box_names(kind),
+            }),
+        }
+    }
+
+    pub fn box_names(&self, kind: BoxKind) -> Vec<String> {
+        let specs = match kind {
+            BoxKind::Inbox => &self.inbox_specs,
+            BoxKind::Outbox => &self.outbox_specs,
+        };
+        specs.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    pub fn box_name(&self, kind: BoxKind, b: BoxId) -> String {
+        let (ids, specs) = match kind {
+            BoxKind::Inbox => (&self.inboxes, &self.inbox_specs),
+            BoxKind::Outbox => (&self.outboxes, &self.outbox_specs),
+        };
+        ids.iter()
+            .position(|&x| x == b)
+            .map(|i| specs[i].name.to_string())
+            .unwrap_or_else(|| "<deleted>".into())
+    }
+}
+
+struct Slot {
+    gen: u32,
+    comp: Option<Comp>,
+}
+
+pub(crate) struct LinkData {
+    pub owner: ComponentId,
+    pub source: ComponentId,
+    pub source_box: BoxId,
+    pub sink: ComponentId,
+    pub sink_box: BoxId,
+    pub passthrough: Passthrough,
+}
+
+/// A component that ended badly, as the scheduler reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The component's name.
+    pub component: String,
+    /// The error it returned, or the panic message.
+    pub error: String,
+}
+
+pub(crate) struct World {
+    pub sched: u32,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    pub boxes: Boxes,
+    links: Vec<(u32, Option<LinkData>)>,
+    free_links: Vec<u32>,
+    /// Components to run in the coming cycle.
+    pub run_next: Vec<ComponentId>,
+    pub pauses: Vec<ComponentId>,
+    pub wakes: Vec<ComponentId>,
+    /// Per slot: a wake is queued for the end of this cycle (dense, for a cheap check).
+    woken: Vec<bool>,
+    pub live: usize,
+    pub stop_requested: bool,
+    pub current: Option<ComponentId>,
+    pub timers: BinaryHeap<Reverse<(Instant, u64, ComponentId)>>,
+    timer_seq: u64,
+    pub time: Instant,
+    pub failures: Vec<Failure>,
+    pub ended: usize,
+    /// Components to wake when the graph changes (introspectors).
+    pub topology_watchers: Vec<ComponentId>,
+    pub topology_version: u64,
+}
+
+impl World {
+    pub fn new(sched: u32) -> World {
+        World {
+            sched,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            boxes: Boxes::default(),
+            links: Vec::new(),
+            free_links: Vec::new(),
+            run_next: Vec::new(),
+            pauses: Vec::new(),
+            wakes: Vec::new(),
+            woken: Vec::new(),
+            live: 0,
+            stop_requested: false,
+            current: None,
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            time: Instant::now(),
+            failures: Vec::new(),
+            ended: 0,
+            topology_watchers: Vec::new(),
+            topology_version: 0,
+        }
+    }
+
+    // ----- components -------------------------------------------------------------------
+
+    pub fn comp(&self, c: ComponentId) -> Option<&Comp> {
+        if c.sched != self.sched {
+            return None;
+        }
+        let slot = self.slots.get(c.index as usize)?;
+        if slot.gen != c.gen {
+            return None;
+        }
+        slot.comp.as_ref()
+    }
+
+    pub fn comp_mut(&mut self, c: ComponentId) -> Option<&mut Comp> {
+        if c.sched != self.sched {
+            return None;
+        }
+        let slot = self.slots.get_mut(c.index as usize)?;
+        if slot.gen != c.gen {
+            return None;
+        }
+        slot.comp.as_mut()
+    }
+
+    pub fn live_comp(&self, c: ComponentId) -> Result<&Comp, Error> {
+        self.comp(c)
+            .ok_or_else(|| Error::NoSuchComponent(c.to_string()))
+    }
+
+    pub fn name_of(&self, c: ComponentId) -> String {
+        self.comp(c)
+            .map(Comp::name)
+            .unwrap_or_else(|| c.to_string())
+    }
+
+    pub fn insert(
+        &mut self,
+        label: Cow<'static, str>,
+        inbox_specs: Cow<'static, [BoxSpec]>,
+        outbox_specs: Cow<'static, [BoxSpec]>,
+        start: Option<Start>,
+    ) -> ComponentId {
+        let index = match self.free_slots.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot { gen: 0, comp: None });
+                self.woken.push(false);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let gen = self.slots[index as usize].gen;
+        let cid = ComponentId {
+            sched: self.sched,
+            index,
+            gen,
+        };
+        let inboxes = inbox_specs
+            .iter()
+            .map(|_| self.boxes.insert(cid, BoxKind::Inbox))
+            .collect();
+        let outboxes = outbox_specs
+            .iter()
+            .map(|_| self.boxes.insert(cid, BoxKind::Outbox))
+            .collect();
+        self.slots[index as usize].comp = Some(Comp {
+            id: crate::ids::next_id(),
+            label,
+            inbox_specs,
+            inboxes,
+            outbox_specs,
+            outboxes,
+            state: State::Created,
+            children: Vec::new(),
+            wake_on_end: Vec::new(),
+            linkages: Vec::new(),
+            link_refs: 0,
+            start,
+            task: None,
+        });
+        self.topology_changed();
+        cid
+    }
+
+    /// Frees an ended component that nothing links to any more.
+    fn free_if_unreferenced(&mut self, c: ComponentId) {
+        let Some(comp) = self.comp(c) else { return };
+        if comp.state != State::Ended || comp.link_refs != 0 {
+            return;
+        }
+        let slot = &mut self.slots[c.index as usize];
+        let comp = slot.comp.take().expect("checked above");
+        slot.gen = slot.gen.wrapping_add(1);
+        self.free_slots.push(c.index);
+        let name = comp.name();
+        for (ids, kind) in [(&comp.inboxes, "inbox"), (&comp.outboxes, "outbox")] {
+            for &b in ids {
+                let left = self.boxes.remove(b);
+                if !left.is_empty() {
+                    log::debug!(
+                        "{name} ended with {} message(s) never collected from an {kind}",
+                        left.len()
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- run, pause and wake -------------------------------------------------------------
+
+    /// Queues a wake for the end of this cycle. Waking a component that is running or
+    /// already awake is harmless: it cancels a pause requested in the same cycle, so no wake
+    /// is ever lost.
+    #[inline]
+    pub fn wake(&mut self, c: ComponentId) {
+        wake_in(&mut self.woken, &mut self.wakes, self.sched, c);
+    }
+
+    pub fn pause(&mut self, c: ComponentId) {
+        if matches!(
+            self.comp(c).map(|x| x.state),
+            Some(State::Active | State::GoingToSleep)
+        ) {
+            self.pauses.push(c);
+        }
+    }
+
+    pub fn activate(&mut self, c: ComponentId) -> Result<(), Error> {
+        let comp = self
+            .comp_mut(c)
+            .ok_or_else(|| Error::NoSuchComponent(c.to_string()))?;
+        if comp.state == State::Created {
+            comp.state = State::Activating;
+            self.live += 1;
+            self.wake(c);
+            self.topology_changed();
+        }
+        Ok(())
+    }
+
+    /// End of a cycle: pause requests first, then wakes (Kamaelia's order, A4.2).
+    pub fn settle(&mut self) {
+        let pauses = std::mem::take(&mut self.pauses);
+        for c in pauses.iter().copied() {
+            if let Some(comp) = self.comp_mut(c) {
+                if comp.state == State::Active {
+                    comp.state = State::GoingToSleep;
+                }
+            }
+        }
+        self.pauses = pauses;
+        self.pauses.clear();
+        let wakes = std::mem::take(&mut self.wakes);
+        for c in wakes.iter().copied() {
+            self.woken[c.index as usize] = false;
+            let Some(comp) = self.comp_mut(c) else {
+                continue;
+            };
+            match comp.state {
+                State::Sleeping | State::Activating => {
+                    comp.state = State::Active;
+                    self.run_next.push(c);
+                }
+                State::GoingToSleep => comp.state = State::Active,
+                State::Active | State::Created | State::Ended => {}
+            }
+        }
+        self.wakes = wakes;
+        self.wakes.clear();
+    }
+
+    /// Finds the live component in slot `index` whose generation ends in `gen16`.
+    pub fn resolve(&self, index: u32, gen16: u16) -> Option<ComponentId> {
+        let slot = self.slots.get(index as usize)?;
+        if slot.comp.is_some() && slot.gen as u16 == gen16 {
+            Some(ComponentId {
+                sched: self.sched,
+                index,
+                gen: slot.gen,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Marks every activated component ended and hands back their bodies, to be dropped
+    /// outside the world's borrow (a body's drop may use its context).
+    pub fn take_all_bodies(&mut self) -> Vec<(Option<Task>, Option<Start>)> {
+        let mut bodies = Vec::new();
+        for slot in &mut self.slots {
+            if let Some(comp) = slot.comp.as_mut() {
+                if comp.task.is_some() || comp.start.is_some() {
+                    bodies.push((comp.task.take(), comp.start.take()));
+                }
+                if !matches!(comp.state, State::Created | State::Ended) {
+                    comp.state = State::Ended;
+                    self.ended += 1;
+                }
+            }
+        }
+        self.live = 0;
+        self.run_next.clear();
+        self.wakes.clear();
+        self.woken.iter_mut().for_each(|w| *w = false);
+        self.pauses.clear();
+        self.timers.clear();
+        bodies
+    }
+
+    pub fn add_timer(&mut self, at: Instant, c: ComponentId) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, c)));
+    }
+
+    /// Wakes every component whose timer is due; returns the next deadline.
+    pub fn fire_timers(&mut self, now: Instant) -> Option<Instant> {
+        while let Some(Reverse((at, _, c))) = self.timers.peek().copied() {
+            if at > now {
+                return Some(at);
+            }
+            self.timers.pop();
+            self.wake(c);
+        }
+        None
+    }
+
+    /// The component has finished: wake those waiting on its end, undo the linkages it made.
+    pub fn end(&mut self, c: ComponentId, failure: Option<String>) {
+        let Some(comp) = self.comp_mut(c) else { return };
+        let was_live = !matches!(comp.state, State::Created | State::Ended);
+        comp.state = State::Ended;
+        comp.task = None;
+        comp.start = None;
+        let wake_on_end = std::mem::take(&mut comp.wake_on_end);
+        let linkages = std::mem::take(&mut comp.linkages);
+        let name = comp.name();
+        if was_live {
+            self.live -= 1;
+        }
+        self.ended += 1;
+        if let Some(error) = failure {
+            log::error!("component {name} failed: {error}");
+            self.failures.push(Failure {
+                component: name,
+                error,
+            });
+        }
+        for p in wake_on_end {
+            self.wake(p);
+        }
+        self.topology_watchers.retain(|&w| w != c);
+        for l in linkages {
+            self.unlink_index(l);
+        }
+        self.topology_changed();
+        self.free_if_unreferenced(c);
+    }
+
+    pub fn topology_changed(&mut self) {
+        self.topology_version += 1;
+        for i in 0..self.topology_watchers.len() {
+            let w = self.topology_watchers[i];
+            self.wake(w);
+        }
+    }
+
+    // ----- boxes --------------------------------------------------------------------------
+
+    /// Appends to the final box of `b`'s chain and wakes that box's owner.
+    #[inline]
+    pub fn deliver_at(&mut self, b: BoxId, msg: Message) -> Result<(), SendError> {
+        let sink = self.boxes.get(b).sink;
+        let pb = self.boxes.get_mut(sink);
+        if pb.kind == BoxKind::Outbox {
+            let owner = pb.owner;
+            log::debug!(
+                "{}: a {} sent to an unlinked outbox was dropped",
+                self.name_of(owner),
+                msg.type_name()
+            );
+            return Ok(());
+        }
+        if let Some(limit) = pb.limit {
+            if pb.storage.len() >= limit {
+                let owner = pb.owner;
+                let comp = self.comp(owner);
+                return Err(SendError::NoSpaceInBox(NoSpaceInBox {
+                    component: self.name_of(owner),
+                    inbox: comp
+                        .map(|c| c.box_name(BoxKind::Inbox, sink))
+                        .unwrap_or_default(),
+                    size: limit,
+                    message: msg,
+                }));
+            }
+        }
+        pb.storage.push_back(msg);
+        let owner = pb.owner;
+        self.wake(owner);
+        Ok(())
+    }
+
+    /// Pops from the final box of `b`'s chain and wakes the owners of every outbox upstream.
+    #[inline]
+    pub fn collect_at(&mut self, b: BoxId) -> Option<Message> {
+        let sink = self.boxes.get(b).sink;
+        let pb = self.boxes.get_mut(sink);
+        let m = pb.storage.pop_front()?;
+        for &o in &pb.wake_on_pop {
+            wake_in(&mut self.woken, &mut self.wakes, self.sched, o);
+        }
+        Some(m)
+    }
+
+    pub fn box_of(&self, c: ComponentId, kind: BoxKind, name: &str) -> Result<BoxId, Error> {
+        Ok(self.live_comp(c)?.box_id(kind, name)?)
+    }
+
+    // ----- linkages -----------------------------------------------------------------------
+
+    pub fn link(
+        &mut self,
+        owner: ComponentId,
+        source: (ComponentId, &str),
+        sink: (ComponentId, &str),
+        passthrough: Passthrough,
+        pipewidth: Option<usize>,
+    ) -> Result<Linkage, Error> {
+        let (src_kind, dst_kind) = passthrough.box_kinds();
+        let sb = self.box_of(source.0, src_kind, source.1)?;
+        let db = self.box_of(sink.0, dst_kind, sink.1)?;
+        match self.boxes.add_source(db, sb) {
+            Ok(moved) => {
+                if let Some(s) = moved {
+                    let o = self.boxes.get(s).owner;
+                    self.wake(o);
+                }
+            }
+            Err(AddSourceError::AlreadyLinked { existing }) => {
+                return Err(Error::BoxAlreadyLinkedToDestination {
+                    source: format!("{}.{}", self.name_of(source.0), source.1),
+                    existing: self.describe_box(existing),
+                    requested: format!("{}.{}", self.name_of(sink.0), sink.1),
+                })
+            }
+            Err(AddSourceError::Cycle) => {
+                return Err(Error::BoxAlreadyLinkedToDestination {
+                    source: format!("{}.{}", self.name_of(source.0), source.1),
+                    existing: "a chain that leads back to it (a linkage cycle)".into(),
+                    requested: format!("{}.{}", self.name_of(sink.0), sink.1),
+                })
+            }
+        }
+        if let Some(w) = pipewidth {
+            let s = self.boxes.get(db).sink;
+            self.boxes.get_mut(s).limit = Some(w);
+        }
+        let data = LinkData {
+            owner,
+            source: source.0,
+            source_box: sb,
+            sink: sink.0,
+            sink_box: db,
+            passthrough,
+        };
+        let index = match self.free_links.pop() {
+            Some(i) => i,
+            None => {
+                self.links.push((0, None));
+                (self.links.len() - 1) as u32
+            }
+        };
+        let gen = self.links[index as usize].0;
+        self.links[index as usize].1 = Some(data);
+        for c in [source.0, sink.0] {
+            if let Some(comp) = self.comp_mut(c) {
+                comp.link_refs += 1;
+            }
+        }
+        if let Some(o) = self.comp_mut(owner) {
+            o.linkages.push(index);
+        }
+        self.topology_changed();
+        Ok(Linkage {
+            sched: self.sched,
+            index,
+            gen,
+            source: source.0,
+            source_box: source.1.to_string(),
+            sink: sink.0,
+            sink_box: sink.1.to_string(),
+            passthrough,
+            source_name: self.name_of(source.0),
+            sink_name: self.name_of(sink.0),
+        })
+    }
+
+    fn describe_box(&self, b: BoxId) -> String {
+        let pb = self.boxes.get(b);
+        let name = self
+            .comp(pb.owner)
+            .map(|c| c.box_name(pb.kind, b))
+            .unwrap_or_default();
+        format!("{}.{}", self.name_of(pb.owner), name)
+    }
+
+    /// True if the linkage is still in place.
+    pub fn is_linked(&self, l: &Linkage) -> bool {
+        l.sched == self.sched
+            && matches!(self.links.get(l.index as usize), Some((g, Some(_))) if *g == l.gen)
+    }
+
+    /// Removes a linkage (made by anyone). Returns false if it was already gone.
+    pub fn unlink(&mut self, l: &Linkage) -> bool {
+        if !self.is_linked(l) {
+            return false;
+        }
+        let owner = self.links[l.index as usize].1.as_ref().map(|d| d.owner);
+        if let Some(o) = owner.and_then(|o| self.comp_mut(o)) {
+            o.linkages.retain(|&x| x != l.index);
+        }
+        self.unlink_index(l.index);
+        true
+    }
+
+    /// Removes every linkage `owner` made that has `c` as source or sink.
+    pub fn unlink_component(&mut self, owner: ComponentId, c: ComponentId) {
+        let Some(o) = self.comp(owner) else { return };
+        let mine: Vec<u32> = o
+            .linkages
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.links[i as usize]
+                    .1
+                    .as_ref()
+                    .is_some_and(|d| d.source == c || d.sink == c)
+            })
+            .collect();
+        if let Some(o) = self.comp_mut(owner) {
+            o.linkages.retain(|i| !mine.contains(i));
+        }
+        for i in mine {
+            self.unlink_index(i);
+        }
+    }
+
+    /// Removes every linkage that touches box `b` of component `c`, whoever made it.
+    pub fn unlink_box(&mut self, b: BoxId) {
+        let touching: Vec<(u32, ComponentId)> = self
+            .links
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, d))| {
+                d.as_ref()
+                    .filter(|d| d.source_box == b || d.sink_box == b)
+                    .map(|d| (i as u32, d.owner))
+            })
+            .collect();
+        for (i, owner) in touching {
+            if let Some(o) = self.comp_mut(owner) {
+                o.linkages.retain(|&x| x != i);
+            }
+            self.unlink_index(i);
+        }
+    }
+
+    fn unlink_index(&mut self, index: u32) {
+        let entry = &mut self.links[index as usize];
+        let Some(d) = entry.1.take() else { return };
+        entry.0 = entry.0.wrapping_add(1);
+        self.free_links.push(index);
+        self.boxes.remove_source(d.sink_box, d.source_box);
+        for c in [d.source, d.sink] {
+            if let Some(comp) = self.comp_mut(c) {
+                comp.link_refs -= 1;
+            }
+        }
+        self.topology_changed();
+        self.free_if_unreferenced(d.source);
+        if d.sink != d.source {
+            self.free_if_unreferenced(d.sink);
+        }
+    }
+
+    pub fn linkages_made_by(&self, c: ComponentId) -> Vec<Linkage> {
+        let Some(comp) = self.comp(c) else {
+            return vec![];
+        };
+        comp.linkages
+            .iter()
+            .filter_map(|&i| self.linkage_at(i))
+            .collect()
+    }
+
+    pub fn all_linkages(&self) -> Vec<Linkage> {
+        (0..self.links.len() as u32)
+            .filter_map(|i| self.linkage_at(i))
+            .collect()
+    }
+
+    fn linkage_at(&self, i: u32) -> Option<Linkage> {
+        let (gen, d) = &self.links[i as usize];
+        let d = d.as_ref()?;
+        let (sk, dk) = d.passthrough.box_kinds();
+        let src = self.comp(d.source)?;
+        let dst = self.comp(d.sink)?;
+        Some(Linkage {
+            sched: self.sched,
+            index: i,
+            gen: *gen,
+            source: d.source,
+            source_box: src.box_name(sk, d.source_box),
+            sink: d.sink,
+            sink_box: dst.box_name(dk, d.sink_box),
+            passthrough: d.passthrough,
+            source_name: src.name(),
+            sink_name: dst.name(),
+        })
+    }
+
+    /// Every component that is not freed, in slot order.
+    pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Comp)> + '_ {
+        let sched = self.sched;
+        self.slots.iter().enumerate().filter_map(move |(i, s)| {
+            s.comp.as_ref().map(|c| {
+                (
+                    ComponentId {
+                        sched,
+                        index: i as u32,
+                        gen: s.gen,
+                    },
+                    c,
+                )
+            })
+        })
+    }
+
+    /// Deletes a dynamic box: unlinks whatever touches it and returns what it held.
+    pub fn delete_box(
+        &mut self,
+        c: ComponentId,
+        kind: BoxKind,
+        name: &str,
+    ) -> Result<VecDeque<Message>, Error> {
+        let b = self.box_of(c, kind, name)?;
+        self.unlink_box(b);
+        let comp = self.comp_mut(c).expect("checked by box_of");
+        let (ids, specs) = match kind {
+            BoxKind::Inbox => (&mut comp.inboxes, &mut comp.inbox_specs),
+            BoxKind::Outbox => (&mut comp.outboxes, &mut comp.outbox_specs),
+        };
+        let i = ids
+            .iter()
+            .position(|&x| x == b)
+            .expect("box belongs to comp");
+        ids.remove(i);
+        specs.to_mut().remove(i);
+        self.topology_changed();
+        Ok(self.boxes.remove(b))
+    }
+
+    /// Adds a box named `base`, or `base<n>` with a fresh number if `base` is taken.
+    pub fn add_box(&mut self, c: ComponentId, kind: BoxKind, base: &str) -> Result<String, Error> {
+        let comp = self.live_comp(c)?;
+        let mut name = base.to_string();
+        while comp.find(kind, &name).is_some() {
+            name = format!("{base}{}", crate::ids::next_id());
+        }
+        let b = self.boxes.insert(c, kind);
+        let comp = self.comp_mut(c).expect("checked above");
+        let spec = BoxSpec::owned(name.clone(), "");
+        match kind {
+            BoxKind::Inbox => {
+                comp.inboxes.push(b);
+                comp.inbox_specs.to_mut().push(spec);
+            }
+            BoxKind::Outbox => {
+                comp.outboxes.push(b);
+                comp.outbox_specs.to_mut().push(spec);
+            }
+        }
+        self.topology_changed();
+        Ok(name)
+    }
+}
+
+/// Queues a wake unless one is queued already (split out so that callers holding a borrow of
+/// a box can still wake).
+#[inline]
+fn wake_in(woken: &mut [bool], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
+    if c.sched != sched {
+        return;
+    }
+    if let Some(flag) = woken.get_mut(c.index as usize) {
+        if !*flag {
+            *flag = true;
+            wakes.push(c);
+        }
+    }
+}
