@@ -29,20 +29,20 @@ pub struct Ctx {
     /// Box names this context looked up lately, keyed by the name's address and length, so
     /// that `send(x, "outbox")` with a string literal costs no string comparison.
     cache: [Cell<CachedBox>; 4],
-    /// The box epoch the cache is valid for (see `Boxes::epoch`).
-    cache_epoch: Cell<u32>,
-    next_slot: Cell<u8>,
 }
 
-/// One cached lookup: the name's address, and its length, kind and box id packed in a word.
+/// One cached lookup: the name's address, then its length, kind and the box epoch packed in
+/// a word, then the box.
 #[derive(Clone, Copy, Default)]
 struct CachedBox {
     ptr: usize,
-    meta: u64,
+    key: u64,
+    id: BoxId,
 }
 
-fn pack_meta(len: usize, inbox: bool, id: BoxId) -> u64 {
-    ((len as u64) << 33) | ((inbox as u64) << 32) | id as u64
+#[inline]
+fn cache_key(len: usize, inbox: bool, epoch: u32) -> u64 {
+    ((len as u64) << 33) | ((inbox as u64) << 32) | epoch as u64
 }
 
 impl std::fmt::Debug for Ctx {
@@ -57,37 +57,22 @@ impl Ctx {
             core,
             me,
             cache: Default::default(),
-            cache_epoch: Cell::new(u32::MAX),
-            next_slot: Cell::new(0),
         }
     }
 
-    /// Finds one of this component's boxes, through the cache.
+    /// Finds one of this component's boxes, through a small direct-mapped cache keyed by the
+    /// name's address: a string literal hits every time after the first.
     #[inline]
     fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Result<BoxId, Error> {
-        let inbox = kind == BoxKind::Inbox;
         let ptr = name.as_ptr() as usize;
-        let want = pack_meta(name.len(), inbox, 0);
-        if self.cache_epoch.get() == w.boxes.epoch {
-            for e in &self.cache {
-                let v = e.get();
-                if v.ptr == ptr && v.meta & !0xffff_ffff == want {
-                    return Ok(v.meta as u32);
-                }
-            }
-        } else {
-            for e in &self.cache {
-                e.set(CachedBox::default());
-            }
-            self.cache_epoch.set(w.boxes.epoch);
+        let key = cache_key(name.len(), kind == BoxKind::Inbox, w.boxes.epoch);
+        let slot = &self.cache[((ptr >> 3) ^ name.len()) & 3];
+        let e = slot.get();
+        if e.ptr == ptr && e.key == key {
+            return Ok(e.id);
         }
         let id = w.box_of(self.me, kind, name)?;
-        let slot = self.next_slot.get() as usize % self.cache.len();
-        self.next_slot.set(self.next_slot.get().wrapping_add(1));
-        self.cache[slot].set(CachedBox {
-            ptr,
-            meta: pack_meta(name.len(), inbox, id),
-        });
+        slot.set(CachedBox { ptr, key, id });
         Ok(id)
     }
 

@@ -26,6 +26,10 @@ pub(crate) struct PostBox {
     pub sources: Vec<BoxId>,
     /// For a final box: the owners of every outbox upstream, woken when an item is collected.
     pub wake_on_pop: Vec<ComponentId>,
+    /// An item was collected this cycle; `wake_on_pop` is woken when the cycle settles.
+    pub popped: bool,
+    /// False once the box is freed (its slot waits for reuse).
+    pub live: bool,
 }
 
 /// Why a link could not be made.
@@ -38,7 +42,7 @@ pub(crate) enum AddSourceError {
 
 #[derive(Default)]
 pub(crate) struct Boxes {
-    slots: Vec<Option<PostBox>>,
+    slots: Vec<PostBox>,
     free: Vec<BoxId>,
     /// Counts removals: a box id remembered at one epoch is still the same box while the
     /// epoch has not moved (see the lookup cache in `Ctx`).
@@ -47,14 +51,8 @@ pub(crate) struct Boxes {
 
 impl Boxes {
     pub fn insert(&mut self, owner: ComponentId, kind: BoxKind) -> BoxId {
-        let id = match self.free.pop() {
-            Some(id) => id,
-            None => {
-                self.slots.push(None);
-                (self.slots.len() - 1) as BoxId
-            }
-        };
-        self.slots[id as usize] = Some(PostBox {
+        let id = self.free.pop().unwrap_or(self.slots.len() as BoxId);
+        let b = PostBox {
             owner,
             kind,
             storage: VecDeque::new(),
@@ -63,27 +61,49 @@ impl Boxes {
             sink: id,
             sources: Vec::new(),
             wake_on_pop: Vec::new(),
-        });
+            popped: false,
+            live: true,
+        };
+        if id as usize == self.slots.len() {
+            self.slots.push(b);
+        } else {
+            self.slots[id as usize] = b;
+        }
         id
     }
 
     /// Frees a box that no linkage touches any more; returns what was left in it.
     pub fn remove(&mut self, id: BoxId) -> VecDeque<Message> {
-        let b = self.slots[id as usize].take().expect("live box");
-        self.epoch = self.epoch.wrapping_add(1);
+        let b = &mut self.slots[id as usize];
+        assert!(b.live, "box {id} freed twice");
         debug_assert!(b.target.is_none() && b.sources.is_empty());
+        b.live = false;
+        b.popped = false;
+        b.limit = None;
+        b.wake_on_pop = Vec::new();
+        let left = std::mem::take(&mut b.storage);
+        self.epoch = self.epoch.wrapping_add(1);
         self.free.push(id);
-        b.storage
+        left
     }
 
     #[inline]
     pub fn get(&self, id: BoxId) -> &PostBox {
-        self.slots[id as usize].as_ref().expect("live box")
+        let b = &self.slots[id as usize];
+        debug_assert!(b.live, "box {id} used after it was freed");
+        b
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: BoxId) -> &mut PostBox {
-        self.slots[id as usize].as_mut().expect("live box")
+        let b = &mut self.slots[id as usize];
+        debug_assert!(b.live, "box {id} used after it was freed");
+        b
+    }
+
+    /// True if `id` names a box that has not been freed.
+    pub fn is_live(&self, id: BoxId) -> bool {
+        self.slots.get(id as usize).is_some_and(|b| b.live)
     }
 
     /// Kamaelia's `addsource`: `src` now leads to `dst`. Items waiting in `src` move to the new

@@ -132,6 +132,9 @@ pub(crate) struct World {
     pub run_next: Vec<ComponentId>,
     pub pauses: Vec<ComponentId>,
     pub wakes: Vec<ComponentId>,
+    /// Final boxes collected from this cycle, whose upstream outbox owners are woken at the
+    /// end of the cycle.
+    popped: Vec<BoxId>,
     /// Per slot: a wake is queued for the end of this cycle (dense, for a cheap check).
     woken: Vec<bool>,
     pub live: usize,
@@ -159,6 +162,7 @@ impl World {
             run_next: Vec::new(),
             pauses: Vec::new(),
             wakes: Vec::new(),
+            popped: Vec::new(),
             woken: Vec::new(),
             live: 0,
             stop_requested: false,
@@ -314,6 +318,7 @@ impl World {
 
     /// End of a cycle: pause requests first, then wakes (Kamaelia's order, A4.2).
     pub fn settle(&mut self) {
+        self.flush_pop_wakes();
         let pauses = std::mem::take(&mut self.pauses);
         for c in pauses.iter().copied() {
             if let Some(comp) = self.comp_mut(c) {
@@ -341,6 +346,27 @@ impl World {
         }
         self.wakes = wakes;
         self.wakes.clear();
+    }
+
+    /// Wakes the upstream outbox owners of every box collected from since the last flush.
+    /// Done before any change to the chains, so that the owners woken are those of the chain
+    /// as it was when the item was collected.
+    pub fn flush_pop_wakes(&mut self) {
+        let popped = std::mem::take(&mut self.popped);
+        for &b in &popped {
+            if !self.boxes.is_live(b) {
+                continue;
+            }
+            let pb = self.boxes.get_mut(b);
+            if !std::mem::take(&mut pb.popped) {
+                continue;
+            }
+            for &o in &pb.wake_on_pop {
+                wake_in(&mut self.woken, &mut self.wakes, self.sched, o);
+            }
+        }
+        self.popped = popped;
+        self.popped.clear();
     }
 
     /// Finds the live component in slot `index` whose generation ends in `gen16`.
@@ -480,8 +506,9 @@ impl World {
         let sink = self.boxes.get(b).sink;
         let pb = self.boxes.get_mut(sink);
         let m = pb.storage.pop_front()?;
-        for &o in &pb.wake_on_pop {
-            wake_in(&mut self.woken, &mut self.wakes, self.sched, o);
+        if !pb.popped && !pb.wake_on_pop.is_empty() {
+            pb.popped = true;
+            self.popped.push(sink);
         }
         Some(m)
     }
@@ -501,6 +528,7 @@ impl World {
         pipewidth: Option<usize>,
     ) -> Result<Linkage, Error> {
         let (src_kind, dst_kind) = passthrough.box_kinds();
+        self.flush_pop_wakes();
         let sb = self.box_of(source.0, src_kind, source.1)?;
         let db = self.box_of(sink.0, dst_kind, sink.1)?;
         match self.boxes.add_source(db, sb) {
@@ -640,6 +668,7 @@ impl World {
     }
 
     fn unlink_index(&mut self, index: u32) {
+        self.flush_pop_wakes();
         let entry = &mut self.links[index as usize];
         let Some(d) = entry.1.take() else { return };
         entry.0 = entry.0.wrapping_add(1);
@@ -718,6 +747,7 @@ impl World {
         name: &str,
     ) -> Result<VecDeque<Message>, Error> {
         let b = self.box_of(c, kind, name)?;
+        self.flush_pop_wakes();
         self.unlink_box(b);
         let comp = self.comp_mut(c).expect("checked by box_of");
         let (ids, specs) = match kind {
