@@ -433,12 +433,12 @@ impl World {
         comp.start = None;
         let wake_on_end = std::mem::take(&mut comp.wake_on_end);
         let linkages = std::mem::take(&mut comp.linkages);
-        let name = comp.name();
         if was_live {
             self.live -= 1;
         }
         self.ended += 1;
         if let Some(error) = failure {
+            let name = self.name_of(c);
             log::error!("component {name} failed: {error}");
             self.failures.push(Failure {
                 component: name,
