@@ -28,21 +28,56 @@ pub struct Ctx {
     me: ComponentId,
     /// Box names this context looked up lately, keyed by the name's address and length, so
     /// that `send(x, "outbox")` with a string literal costs no string comparison.
-    cache: [Cell<CachedBox>; 4],
+    cache: BoxCache,
 }
 
-/// One cached lookup: the name's address, then its length, kind and the box epoch packed in
-/// a word, then the box.
-#[derive(Clone, Copy, Default)]
-struct CachedBox {
-    ptr: usize,
-    key: u64,
-    id: BoxId,
+/// The last few box lookups of a context. Entry `i` is the box name itself (up to
+/// [`CACHED_NAME`] bytes, zero-padded, compared as three words), a key packing its length,
+/// kind and the box epoch, and the box with the final box of its chain. Keying by content, not
+/// by address, keeps a name that reuses the memory of an earlier, different name from hitting
+/// the earlier entry. Kept as separate arrays so that a miss on the key reads one word.
+#[derive(Clone, Default)]
+struct BoxCache {
+    /// Kamaelia's four standard boxes (inbox, control, outbox, signal), each in a fixed entry:
+    /// a literal standard name finds its entry at compile time. (epoch + 1, box, sink); 0
+    /// means empty.
+    standard: [Cell<(u64, BoxId, BoxId)>; 4],
+    keys: [Cell<u64>; 4],
+    names: [Cell<[u64; 3]>; 4],
+    boxes: [Cell<(BoxId, BoxId)>; 4],
 }
 
-#[inline]
+/// The fixed cache entry of a standard box name, if it is one.
+#[inline(always)]
+fn standard_slot(kind: BoxKind, name: &str) -> Option<usize> {
+    match (kind, name) {
+        (BoxKind::Inbox, "inbox") => Some(0),
+        (BoxKind::Inbox, "control") => Some(1),
+        (BoxKind::Outbox, "outbox") => Some(2),
+        (BoxKind::Outbox, "signal") => Some(3),
+        _ => None,
+    }
+}
+
+/// Names longer than this are looked up without the cache.
+const CACHED_NAME: usize = 24;
+
+#[inline(always)]
+fn name_words(name: &str) -> Option<[u64; 3]> {
+    let bytes = name.as_bytes();
+    if bytes.len() > CACHED_NAME {
+        return None;
+    }
+    let mut buf = [0u8; CACHED_NAME];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let word = |i: usize| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Some([word(0), word(1), word(2)])
+}
+
+#[inline(always)]
 fn cache_key(len: usize, inbox: bool, epoch: u32) -> u64 {
-    ((len as u64) << 33) | ((inbox as u64) << 32) | epoch as u64
+    // Bit 63 marks a used entry, so that the all-zero default never matches.
+    (1 << 63) | ((len as u64) << 33) | ((inbox as u64) << 32) | epoch as u64
 }
 
 impl std::fmt::Debug for Ctx {
@@ -60,20 +95,70 @@ impl Ctx {
         }
     }
 
-    /// Finds one of this component's boxes, through a small direct-mapped cache keyed by the
-    /// name's address: a string literal hits every time after the first.
-    #[inline]
-    fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Result<BoxId, Error> {
-        let ptr = name.as_ptr() as usize;
-        let key = cache_key(name.len(), kind == BoxKind::Inbox, w.boxes.epoch);
-        let slot = &self.cache[((ptr >> 3) ^ name.len()) & 3];
-        let e = slot.get();
-        if e.ptr == ptr && e.key == key {
-            return Ok(e.id);
+    /// Finds one of this component's boxes and the final box of its chain, through a small
+    /// cache keyed by the name: a name hits every time after the first, until a box is freed
+    /// or a chain changes (the box epoch moves).
+    #[inline(always)]
+    fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Option<(BoxId, BoxId)> {
+        let epoch = w.boxes.epoch;
+        if let Some(i) = standard_slot(kind, name) {
+            let (e, id, sink) = self.cache.standard[i].get();
+            if e == epoch as u64 + 1 {
+                return Some((id, sink));
+            }
+            let found = w.box_of(self.me, kind, name).ok()?;
+            let sink = w.boxes.get(found).sink;
+            self.cache.standard[i].set((epoch as u64 + 1, found, sink));
+            return Some((found, sink));
         }
-        let id = w.box_of(self.me, kind, name)?;
-        slot.set(CachedBox { ptr, key, id });
-        Ok(id)
+        let key = cache_key(name.len(), kind == BoxKind::Inbox, epoch);
+        let words = name_words(name);
+        if let Some(words) = words {
+            let c = &self.cache;
+            for i in 0..4 {
+                if c.keys[i].get() == key && c.names[i].get() == words {
+                    return Some(c.boxes[i].get());
+                }
+            }
+        }
+        self.lookup_slow(w, kind, name, words, key)
+    }
+
+    #[inline(never)]
+    fn lookup_slow(
+        &self,
+        w: &World,
+        kind: BoxKind,
+        name: &str,
+        words: Option<[u64; 3]>,
+        key: u64,
+    ) -> Option<(BoxId, BoxId)> {
+        let id = w.box_of(self.me, kind, name).ok()?;
+        let sink = w.boxes.get(id).sink;
+        if let Some(words) = words {
+            // Replace the oldest entry: shift the others down, put the new one first.
+            let c = &self.cache;
+            for i in (1..4).rev() {
+                c.keys[i].set(c.keys[i - 1].get());
+                c.names[i].set(c.names[i - 1].get());
+                c.boxes[i].set(c.boxes[i - 1].get());
+            }
+            c.keys[0].set(key);
+            c.names[0].set(words);
+            c.boxes[0].set((id, sink));
+        }
+        Some((id, sink))
+    }
+
+    /// The error for a failed lookup.
+    #[cold]
+    #[inline(never)]
+    fn lookup_error(&self, kind: BoxKind, name: &str) -> Error {
+        let w = self.core.world.borrow();
+        match w.box_of(self.me, kind, name) {
+            Err(e) => e,
+            Ok(_) => Error::NoSuchComponent(self.me.to_string()),
+        }
     }
 
     pub(crate) fn core(&self) -> &Rc<Core> {
@@ -103,16 +188,20 @@ impl Ctx {
     /// inbox's owner. On an unlinked outbox it is dropped, as in Kamaelia (a `debug` log line
     /// says so). A full size-limited inbox, or a wrong box name, gives the message back in the
     /// error; sending never blocks.
-    #[inline]
+    #[inline(always)]
     pub fn send<T: Send + 'static>(&self, msg: T, outbox: &str) -> Result<(), SendError> {
         let m = Message::new(msg);
         let mut w = self.core.world.borrow_mut();
         match self.lookup(&w, BoxKind::Outbox, outbox) {
-            Ok(b) => w.deliver_at(b, m),
-            Err(e) => Err(SendError::NoSuchBox(
-                no_such_box(e, self.me, BoxKind::Outbox, outbox),
-                m,
-            )),
+            Some((_, sink)) => w.deliver_to_sink(sink, m),
+            None => {
+                drop(w);
+                let e = self.lookup_error(BoxKind::Outbox, outbox);
+                Err(SendError::NoSuchBox(
+                    no_such_box(e, self.me, BoxKind::Outbox, outbox),
+                    m,
+                ))
+            }
         }
     }
 
@@ -121,13 +210,20 @@ impl Ctx {
     ///
     /// As in Kamaelia, on an inbox that passes through to a child's inbox this takes from
     /// the end of the chain.
-    #[inline]
+    #[inline(always)]
     pub fn recv(&self, inbox: &str) -> Result<Message, RecvError> {
         let mut w = self.core.world.borrow_mut();
-        let b = self
-            .lookup(&w, BoxKind::Inbox, inbox)
-            .map_err(|e| RecvError::NoSuchBox(no_such_box(e, self.me, BoxKind::Inbox, inbox)))?;
-        match w.collect_at(b) {
+        let Some((_, sink)) = self.lookup(&w, BoxKind::Inbox, inbox) else {
+            drop(w);
+            let e = self.lookup_error(BoxKind::Inbox, inbox);
+            return Err(RecvError::NoSuchBox(no_such_box(
+                e,
+                self.me,
+                BoxKind::Inbox,
+                inbox,
+            )));
+        };
+        match w.collect_from_sink(sink) {
             Some(m) => Ok(m),
             None => Err(RecvError::Empty {
                 component: w.name_of(self.me),
@@ -145,23 +241,29 @@ impl Ctx {
     /// How many messages wait in `inbox`'s own storage (Kamaelia's `dataReady`). An inbox that
     /// passes through to another box always reads 0. A wrong name reads 0 and logs a warning;
     /// use [`try_data_ready`](Ctx::try_data_ready) to get the error.
-    #[inline]
+    #[inline(always)]
     pub fn data_ready(&self, inbox: &str) -> usize {
-        match self.try_data_ready(inbox) {
-            Ok(n) => n,
-            Err(e) => {
-                log::warn!("data_ready: {e}");
+        let w = self.core.world.borrow();
+        match self.lookup(&w, BoxKind::Inbox, inbox) {
+            Some((b, _)) => w.boxes.get(b).storage.len(),
+            None => {
+                drop(w);
+                log::warn!("data_ready: {}", self.lookup_error(BoxKind::Inbox, inbox));
                 0
             }
         }
     }
 
     /// [`data_ready`](Ctx::data_ready) with the error for a wrong box name.
-    #[inline]
     pub fn try_data_ready(&self, inbox: &str) -> Result<usize, Error> {
         let w = self.core.world.borrow();
-        let b = self.lookup(&w, BoxKind::Inbox, inbox)?;
-        Ok(w.boxes.get(b).storage.len())
+        match self.lookup(&w, BoxKind::Inbox, inbox) {
+            Some((b, _)) => Ok(w.boxes.get(b).storage.len()),
+            None => {
+                drop(w);
+                Err(self.lookup_error(BoxKind::Inbox, inbox))
+            }
+        }
     }
 
     /// The name of the first inbox, in declaration order, that holds data (Kamaelia's
@@ -181,11 +283,15 @@ impl Ctx {
         let m = Message::new(msg);
         let mut w = self.core.world.borrow_mut();
         match self.lookup(&w, BoxKind::Inbox, inbox) {
-            Ok(b) => w.deliver_at(b, m),
-            Err(e) => Err(SendError::NoSuchBox(
-                no_such_box(e, self.me, BoxKind::Inbox, inbox),
-                m,
-            )),
+            Some((_, sink)) => w.deliver_to_sink(sink, m),
+            None => {
+                drop(w);
+                let e = self.lookup_error(BoxKind::Inbox, inbox);
+                Err(SendError::NoSuchBox(
+                    no_such_box(e, self.me, BoxKind::Inbox, inbox),
+                    m,
+                ))
+            }
         }
     }
 
@@ -210,7 +316,7 @@ impl Ctx {
     pub fn set_inbox_size(&self, inbox: &str, size: Option<usize>) -> Result<(), Error> {
         let mut w = self.core.world.borrow_mut();
         let b = w.box_of(self.me, BoxKind::Inbox, inbox)?;
-        w.boxes.get_mut(b).limit = size;
+        w.boxes.get_mut(b).set_limit(size);
         Ok(())
     }
 
@@ -218,7 +324,7 @@ impl Ctx {
     pub fn inbox_size(&self, inbox: &str) -> Result<Option<usize>, Error> {
         let w = self.core.world.borrow();
         let b = w.box_of(self.me, BoxKind::Inbox, inbox)?;
-        Ok(w.boxes.get(b).limit)
+        Ok(w.boxes.get(b).limit())
     }
 
     /// True if a send through `outbox` would now fail for lack of space downstream.
@@ -226,7 +332,7 @@ impl Ctx {
         let w = self.core.world.borrow();
         let b = w.box_of(self.me, BoxKind::Outbox, outbox)?;
         let sink = w.boxes.get(w.boxes.get(b).sink);
-        Ok(sink.limit.is_some_and(|l| sink.storage.len() >= l))
+        Ok(sink.limit().is_some_and(|l| sink.storage.len() >= l))
     }
 
     // ----- pause, yield, wake ---------------------------------------------------------------
@@ -364,8 +470,8 @@ impl Ctx {
         self.link_with(source, sink, Passthrough::Normal, None)
     }
 
-    /// Links with a passthrough kind and, optionally, a pipe width: the final inbox's size
-    /// limit (Kamaelia's `pipewidth`).
+    /// Links with a passthrough kind and, optionally, a pipe width: a size limit set on the
+    /// sink box (Kamaelia's `pipewidth`), which limits sends while that box ends its chain.
     pub fn link_with(
         &self,
         source: (ComponentId, &str),
@@ -379,9 +485,11 @@ impl Ctx {
             .link(self.me, source, sink, passthrough, pipewidth)
     }
 
-    /// Undoes a linkage. Returns false if it was already undone.
+    /// Undoes a linkage this component made (Kamaelia's `unlink(thelinkage=L)`). Returns
+    /// false, changing nothing, if it was already undone or another component made it: as in
+    /// Kamaelia, each component undoes only its own linkages.
     pub fn unlink(&self, linkage: &Linkage) -> bool {
-        self.core.world.borrow_mut().unlink(linkage)
+        self.core.world.borrow_mut().unlink(self.me, linkage)
     }
 
     /// Undoes every linkage this component made to or from `c` (Kamaelia's

@@ -20,7 +20,10 @@ pub(crate) struct PostBox {
     pub owner: ComponentId,
     pub kind: BoxKind,
     pub storage: VecDeque<Message>,
-    pub limit: Option<usize>,
+    limit: Option<usize>,
+    /// How many items a send may find here before it takes the slow path: the limit, or
+    /// `usize::MAX` without one, or 0 for an outbox (a send ending at an outbox is dropped).
+    pub cap: usize,
     pub target: Option<BoxId>,
     pub sink: BoxId,
     pub sources: Vec<BoxId>,
@@ -30,6 +33,22 @@ pub(crate) struct PostBox {
     pub popped: bool,
     /// False once the box is freed (its slot waits for reuse).
     pub live: bool,
+}
+
+impl PostBox {
+    /// The size limit, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
+    /// Sets the size limit (`None`: unlimited).
+    pub fn set_limit(&mut self, limit: Option<usize>) {
+        self.limit = limit;
+        self.cap = match self.kind {
+            BoxKind::Outbox => 0,
+            BoxKind::Inbox => limit.unwrap_or(usize::MAX),
+        };
+    }
 }
 
 /// Why a link could not be made.
@@ -44,8 +63,8 @@ pub(crate) enum AddSourceError {
 pub(crate) struct Boxes {
     slots: Vec<PostBox>,
     free: Vec<BoxId>,
-    /// Counts removals: a box id remembered at one epoch is still the same box while the
-    /// epoch has not moved (see the lookup cache in `Ctx`).
+    /// Counts removals and chain changes: a box id and its sink remembered at one epoch are
+    /// still right while the epoch has not moved (see the lookup cache in `Ctx`).
     pub epoch: u32,
 }
 
@@ -57,6 +76,11 @@ impl Boxes {
             kind,
             storage: VecDeque::new(),
             limit: None,
+            cap: if kind == BoxKind::Outbox {
+                0
+            } else {
+                usize::MAX
+            },
             target: None,
             sink: id,
             sources: Vec::new(),
@@ -79,7 +103,7 @@ impl Boxes {
         debug_assert!(b.target.is_none() && b.sources.is_empty());
         b.live = false;
         b.popped = false;
-        b.limit = None;
+        b.set_limit(None);
         b.wake_on_pop = Vec::new();
         let left = std::mem::take(&mut b.storage);
         self.epoch = self.epoch.wrapping_add(1);
@@ -87,14 +111,14 @@ impl Boxes {
         left
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: BoxId) -> &PostBox {
         let b = &self.slots[id as usize];
         debug_assert!(b.live, "box {id} used after it was freed");
         b
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, id: BoxId) -> &mut PostBox {
         let b = &mut self.slots[id as usize];
         debug_assert!(b.live, "box {id} used after it was freed");
@@ -121,6 +145,7 @@ impl Boxes {
             walk = self.get(b).target;
         }
         let new_sink = self.get(dst).sink;
+        self.epoch = self.epoch.wrapping_add(1);
         self.get_mut(src).target = Some(dst);
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
@@ -136,6 +161,7 @@ impl Boxes {
     /// it become their own chain again. Items already delivered stay where they are.
     pub fn remove_source(&mut self, dst: BoxId, src: BoxId) {
         let old_sink = self.get(dst).sink;
+        self.epoch = self.epoch.wrapping_add(1);
         self.get_mut(dst).sources.retain(|&s| s != src);
         self.get_mut(src).target = None;
         self.retarget(src, src);

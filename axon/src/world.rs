@@ -466,13 +466,27 @@ impl World {
 
     // ----- boxes --------------------------------------------------------------------------
 
-    /// Appends to the final box of `b`'s chain and wakes that box's owner.
-    #[inline]
-    pub fn deliver_at(&mut self, b: BoxId, msg: Message) -> Result<(), SendError> {
-        let sink = self.boxes.get(b).sink;
+    /// Appends to `sink`, a final box, and wakes its owner.
+    #[inline(always)]
+    pub fn deliver_to_sink(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
         let pb = self.boxes.get_mut(sink);
+        if pb.storage.len() >= pb.cap {
+            return self.refuse(sink, msg);
+        }
+        pb.storage.push_back(msg);
+        let owner = pb.owner;
+        wake_in(&mut self.woken, &mut self.wakes, self.sched, owner);
+        Ok(())
+    }
+
+    /// The slow path of a delivery: the chain ends at an outbox (drop, as Kamaelia does), or
+    /// the final inbox is full (hand the message back).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
+        let pb = self.boxes.get(sink);
+        let owner = pb.owner;
         if pb.kind == BoxKind::Outbox {
-            let owner = pb.owner;
             log::debug!(
                 "{}: a {} sent to an unlinked outbox was dropped",
                 self.name_of(owner),
@@ -480,30 +494,21 @@ impl World {
             );
             return Ok(());
         }
-        if let Some(limit) = pb.limit {
-            if pb.storage.len() >= limit {
-                let owner = pb.owner;
-                let comp = self.comp(owner);
-                return Err(SendError::NoSpaceInBox(NoSpaceInBox {
-                    component: self.name_of(owner),
-                    inbox: comp
-                        .map(|c| c.box_name(BoxKind::Inbox, sink))
-                        .unwrap_or_default(),
-                    size: limit,
-                    message: msg,
-                }));
-            }
-        }
-        pb.storage.push_back(msg);
-        let owner = pb.owner;
-        self.wake(owner);
-        Ok(())
+        Err(SendError::NoSpaceInBox(NoSpaceInBox {
+            component: self.name_of(owner),
+            inbox: self
+                .comp(owner)
+                .map(|c| c.box_name(BoxKind::Inbox, sink))
+                .unwrap_or_default(),
+            size: pb.limit().unwrap_or(usize::MAX),
+            message: msg,
+        }))
     }
 
-    /// Pops from the final box of `b`'s chain and wakes the owners of every outbox upstream.
-    #[inline]
-    pub fn collect_at(&mut self, b: BoxId) -> Option<Message> {
-        let sink = self.boxes.get(b).sink;
+    /// Pops from `sink`, a final box, and marks it collected from: the owners of every outbox
+    /// upstream are woken when the cycle settles.
+    #[inline(always)]
+    pub fn collect_from_sink(&mut self, sink: BoxId) -> Option<Message> {
         let pb = self.boxes.get_mut(sink);
         let m = pb.storage.pop_front()?;
         if !pb.popped && !pb.wake_on_pop.is_empty() {
@@ -554,8 +559,9 @@ impl World {
             }
         }
         if let Some(w) = pipewidth {
-            let s = self.boxes.get(db).sink;
-            self.boxes.get_mut(s).limit = Some(w);
+            // Kamaelia sets the size of the linkage's own sink box (A5.7); it limits sends only
+            // while that box is the end of its chain (A5.6).
+            self.boxes.get_mut(db).set_limit(Some(w));
         }
         let data = LinkData {
             owner,
@@ -612,13 +618,17 @@ impl World {
             && matches!(self.links.get(l.index as usize), Some((g, Some(_))) if *g == l.gen)
     }
 
-    /// Removes a linkage (made by anyone). Returns false if it was already gone.
-    pub fn unlink(&mut self, l: &Linkage) -> bool {
+    /// Removes a linkage that `by` made (Kamaelia's `unlink(thelinkage=L)` through `by`'s
+    /// postoffice). Returns false, changing nothing, if it is gone or someone else made it.
+    pub fn unlink(&mut self, by: ComponentId, l: &Linkage) -> bool {
         if !self.is_linked(l) {
             return false;
         }
         let owner = self.links[l.index as usize].1.as_ref().map(|d| d.owner);
-        if let Some(o) = owner.and_then(|o| self.comp_mut(o)) {
+        if owner != Some(by) {
+            return false;
+        }
+        if let Some(o) = self.comp_mut(by) {
             o.linkages.retain(|&x| x != l.index);
         }
         self.unlink_index(l.index);
@@ -791,7 +801,7 @@ impl World {
 
 /// Queues a wake unless one is queued already (split out so that callers holding a borrow of
 /// a box can still wake).
-#[inline]
+#[inline(always)]
 fn wake_in(woken: &mut [bool], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
     if c.sched != sched {
         return;
