@@ -22,6 +22,7 @@
 //! | `scheduler` | the cooperative [`Scheduler`] and its run loop |
 //! | `remote` | the one door into a scheduler from other threads |
 //! | [`ipc`] | the control messages: [`ipc::ProducerFinished`], [`ipc::ShutdownMicroprocess`], ... |
+//! | `adaptive` | [`ResourceTracker`]: which resource each dynamic box serves |
 //! | `threaded` | [`Threaded`] components, whose bodies run on their own threads |
 //! | `handle` | [`Background`] schedulers and [`Handle`]s, to drive components from plain code |
 //! | `introspector` | [`Topology`] snapshots and the [`Introspector`] component |
@@ -217,6 +218,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+mod adaptive;
 mod component;
 mod ctx;
 mod error;
@@ -233,6 +235,7 @@ mod scheduler;
 mod threaded;
 mod world;
 
+pub use adaptive::{ResourceInfo, ResourceTracker};
 pub use component::{
     component, BoxSpec, Component, FnComponent, DEFAULT_INBOXES, DEFAULT_OUTBOXES,
 };
