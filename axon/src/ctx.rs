@@ -554,6 +554,9 @@ impl Ctx {
         {
             let w = self.core.world.borrow();
             let comp = w.live_comp(service.0)?;
+            if comp.state == State::Ended {
+                return Err(Error::NoSuchComponent(comp.name()));
+            }
             if comp.box_id(BoxKind::Inbox, service.1).is_err() {
                 return Err(Error::BadInbox {
                     component: comp.name(),

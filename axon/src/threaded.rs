@@ -114,6 +114,12 @@ impl<T: ThreadedComponent> Threaded<T> {
 
 type Queue = (Sender<Message>, Receiver<Message>);
 
+/// Work the thread asks the proxy to do on the scheduler's thread.
+type Request = Box<dyn FnOnce(&Ctx) + Send>;
+
+/// Requests waiting for the proxy, or `None` once the proxy has gone (requests are refused).
+type Requests = Mutex<Option<std::collections::VecDeque<Request>>>;
+
 /// What the thread and the proxy share.
 struct Shared {
     qlen: usize,
@@ -127,6 +133,9 @@ struct Shared {
     /// Set by the proxy when it moved something for the thread: ends a thread `pause`.
     event: AtomicBool,
     thread: Mutex<Option<Thread>>,
+    /// Requests from the thread (link, unlink, boxes, sync), run by the proxy after it has
+    /// delivered what the thread sent before them (Kamaelia's `_do_threadsafe`).
+    requests: Requests,
     /// Set when the scheduler stopped the proxy; the thread should finish.
     stopped: AtomicBool,
     done: AtomicBool,
@@ -313,21 +322,28 @@ impl ThreadCtx {
     }
 
     /// Runs `f` on the scheduler's thread as this component and waits for its result
-    /// (Kamaelia's `_do_threadsafe`). Errors with [`Error::SchedulerGone`] if the scheduler
-    /// has ended.
+    /// (Kamaelia's `_do_threadsafe`). The proxy runs it after delivering everything the thread
+    /// sent before the call. Errors with [`Error::SchedulerGone`] if the component was stopped
+    /// or the scheduler has ended.
     pub fn on_scheduler<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Ctx) -> R + Send + 'static,
     ) -> Result<R, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let me = self.shared.proxy;
-        let ok = self.shared.remote.call(move |core| {
-            let ctx = core.ctx(me);
-            let _ = tx.send(f(&ctx));
-        });
-        if !ok {
-            return Err(Error::SchedulerGone);
+        {
+            let mut requests = self
+                .shared
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(queue) = requests.as_mut() else {
+                return Err(Error::SchedulerGone);
+            };
+            queue.push_back(Box::new(move |ctx: &Ctx| {
+                let _ = tx.send(f(ctx));
+            }));
         }
+        self.shared.remote.wake(self.shared.proxy);
         rx.recv().map_err(|_| Error::SchedulerGone)
     }
 
@@ -443,6 +459,7 @@ impl<T: ThreadedComponent> Component for Threaded<T> {
             proxy_wake_pending: AtomicBool::new(false),
             event: AtomicBool::new(false),
             thread: Mutex::new(None),
+            requests: Mutex::new(Some(Default::default())),
             stopped: AtomicBool::new(false),
             done: AtomicBool::new(false),
             outcome: Mutex::new(None),
@@ -470,6 +487,7 @@ impl<T: ThreadedComponent> Component for Threaded<T> {
             if moved_in || moved_out {
                 shared.set_event();
             }
+            run_requests(&ctx, &shared);
             if done && !left {
                 break;
             }
@@ -493,7 +511,30 @@ struct StopOnDrop(Arc<Shared>);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.stopped.store(true, Ordering::Release);
+        // Refuse further requests and drop the waiting ones: their callers get SchedulerGone
+        // instead of waiting for ever.
+        let waiting = self
+            .0
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(waiting);
         self.0.set_event();
+    }
+}
+
+/// Runs the requests waiting now (not those they cause), in order.
+fn run_requests(ctx: &Ctx, shared: &Shared) {
+    let batch: Vec<Request> = {
+        let mut requests = shared.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match requests.as_mut() {
+            Some(q) => q.drain(..).collect(),
+            None => Vec::new(),
+        }
+    };
+    for request in batch {
+        request(ctx);
     }
 }
 
