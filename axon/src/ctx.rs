@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::component::Component;
 use crate::error::{BoxKind, Error, RecvError, SendError};
-use crate::ids::ComponentId;
+use crate::ids::{ComponentId, ComponentName};
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
 use crate::postbox::BoxId;
 use crate::scheduler::{create_in, Core, YieldNow};
-use crate::world::{State, World};
+use crate::world::{Comp, State, World};
 
 /// A component's view of its scheduler: its boxes, its children, linkages, services.
 ///
@@ -31,17 +31,22 @@ pub struct Ctx {
     cache: BoxCache,
 }
 
-/// The last few box lookups of a context. Entry `i` is the box name itself (up to
-/// [`CACHED_NAME`] bytes, zero-padded, compared as three words), a key packing its length,
-/// kind and the box epoch, and the box with the final box of its chain. Keying by content, not
-/// by address, keeps a name that reuses the memory of an earlier, different name from hitting
-/// the earlier entry. Kept as separate arrays so that a miss on the key reads one word.
+/// The last few box lookups of a context. Kamaelia's four standard boxes (inbox, control,
+/// outbox, signal) each have a fixed entry, so a literal standard name finds its entry at
+/// compile time: (box epoch + 1, box, final box of its chain), 0 meaning empty. Other names go
+/// to a small table made on first use (most components never need it). Each of its entries is
+/// the name itself (up to [`CACHED_NAME`] bytes, zero-padded, compared as three words), a key
+/// packing its length, kind and the box epoch, and the two boxes. Keying by content, not by
+/// address, keeps a name that reuses the memory of an earlier, different name from hitting
+/// the earlier entry.
 #[derive(Clone, Default)]
 struct BoxCache {
-    /// Kamaelia's four standard boxes (inbox, control, outbox, signal), each in a fixed entry:
-    /// a literal standard name finds its entry at compile time. (epoch + 1, box, sink); 0
-    /// means empty.
-    standard: [Cell<(u64, BoxId, BoxId)>; 4],
+    standard: [Cell<(u32, BoxId, BoxId)>; 4],
+    other: std::cell::OnceCell<Box<OtherNames>>,
+}
+
+#[derive(Clone, Default)]
+struct OtherNames {
     keys: [Cell<u64>; 4],
     names: [Cell<[u64; 3]>; 4],
     boxes: [Cell<(BoxId, BoxId)>; 4],
@@ -56,6 +61,15 @@ fn standard_slot(kind: BoxKind, name: &str) -> Option<usize> {
         (BoxKind::Outbox, "outbox") => Some(2),
         (BoxKind::Outbox, "signal") => Some(3),
         _ => None,
+    }
+}
+
+/// A box name as a `Cow`: borrowed (no allocation) for the standard names.
+pub(crate) fn box_name_cow(kind: BoxKind, name: &str) -> std::borrow::Cow<'static, str> {
+    const STANDARD: [&str; 4] = ["inbox", "control", "outbox", "signal"];
+    match standard_slot(kind, name) {
+        Some(i) => std::borrow::Cow::Borrowed(STANDARD[i]),
+        None => std::borrow::Cow::Owned(name.to_string()),
     }
 }
 
@@ -103,18 +117,17 @@ impl Ctx {
         let epoch = w.boxes.epoch;
         if let Some(i) = standard_slot(kind, name) {
             let (e, id, sink) = self.cache.standard[i].get();
-            if e == epoch as u64 + 1 {
+            if e == epoch.wrapping_add(1) {
                 return Some((id, sink));
             }
             let found = w.box_of(self.me, kind, name).ok()?;
             let sink = w.boxes.get(found).sink;
-            self.cache.standard[i].set((epoch as u64 + 1, found, sink));
+            self.cache.standard[i].set((epoch.wrapping_add(1), found, sink));
             return Some((found, sink));
         }
         let key = cache_key(name.len(), kind == BoxKind::Inbox, epoch);
         let words = name_words(name);
-        if let Some(words) = words {
-            let c = &self.cache;
+        if let (Some(words), Some(c)) = (words, self.cache.other.get()) {
             for i in 0..4 {
                 if c.keys[i].get() == key && c.names[i].get() == words {
                     return Some(c.boxes[i].get());
@@ -137,7 +150,7 @@ impl Ctx {
         let sink = w.boxes.get(id).sink;
         if let Some(words) = words {
             // Replace the oldest entry: shift the others down, put the new one first.
-            let c = &self.cache;
+            let c = self.cache.other.get_or_init(Default::default);
             for i in (1..4).rev() {
                 c.keys[i].set(c.keys[i - 1].get());
                 c.names[i].set(c.names[i - 1].get());
@@ -226,10 +239,21 @@ impl Ctx {
         match w.collect_from_sink(sink) {
             Some(m) => Ok(m),
             None => Err(RecvError::Empty {
-                component: w.name_of(self.me),
-                inbox: inbox.into(),
+                component: w
+                    .comp(self.me)
+                    .map(Comp::component_name)
+                    .unwrap_or_else(|| ComponentName::new("?".into(), 0)),
+                inbox: box_name_cow(BoxKind::Inbox, inbox),
             }),
         }
+    }
+
+    /// This component's name as a [`ComponentName`] (label and number).
+    pub fn component_name(&self) -> ComponentName {
+        let w = self.core.world.borrow();
+        w.comp(self.me)
+            .map(Comp::component_name)
+            .unwrap_or_else(|| ComponentName::new(self.me.to_string().into(), 0))
     }
 
     /// Takes the oldest message from `inbox` as a `T`. A message of another type stays

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+use crate::ids::ComponentName;
 use crate::message::Message;
+use std::borrow::Cow;
 
 /// Which side of a component a box is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,12 +142,14 @@ impl std::error::Error for SendError {}
 /// A receive that found nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecvError {
-    /// The box holds no message (Kamaelia raises `IndexError` here).
+    /// The box holds no message (Kamaelia raises `IndexError` here). Making this error
+    /// allocates nothing for the standard boxes, so `while let Ok(m) = ctx.recv("inbox")` is
+    /// cheap.
     Empty {
         /// The component's name.
-        component: String,
+        component: ComponentName,
         /// The inbox that was empty.
-        inbox: String,
+        inbox: Cow<'static, str>,
     },
     /// The component has no such inbox.
     NoSuchBox(NoSuchBox),

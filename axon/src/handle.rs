@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::component::{BoxSpec, Component};
 use crate::ctx::Ctx;
 use crate::error::{BoxKind, ComponentResult, Error, NoSuchBox, RecvError, SendError};
-use crate::ids::ComponentId;
+use crate::ids::{ComponentId, ComponentName};
 use crate::message::Message;
 use crate::remote::{ExternalHold, Remote};
 use crate::scheduler::{RunReport, Scheduler, StopHandle};
@@ -115,7 +115,7 @@ impl Background {
         let hold = self.remote.hold();
         let finished = Arc::new(AtomicBool::new(false));
         let fin = finished.clone();
-        let (proxy, inboxes, outputs) = self.call(move |root| {
+        let (proxy, name, inboxes, outputs) = self.call(move |root| {
             let child = root.create(c);
             let child_ctx = root.core().ctx(child);
             let inboxes = child_ctx.inboxes();
@@ -152,11 +152,12 @@ impl Background {
             pctx.add_children(&[child])?;
             root.activate(child)?;
             root.activate(proxy)?;
-            Ok::<_, Error>((proxy, inboxes, out_rxs))
+            Ok::<_, Error>((proxy, child_ctx.component_name(), inboxes, out_rxs))
         })??;
         Ok(Handle {
             remote: self.remote.clone(),
             proxy,
+            name,
             inboxes,
             input: in_tx,
             outputs,
@@ -216,6 +217,8 @@ impl Drop for Background {
 pub struct Handle {
     remote: Arc<Remote>,
     proxy: ComponentId,
+    /// The handled component's name.
+    name: ComponentName,
     inboxes: Vec<String>,
     input: Sender<(String, Message)>,
     outputs: BTreeMap<String, Receiver<Message>>,
@@ -236,7 +239,7 @@ impl Handle {
         if !self.inboxes.iter().any(|n| n == inbox) {
             return Err(SendError::NoSuchBox(
                 NoSuchBox {
-                    component: format!("{:?}", self.proxy),
+                    component: self.name.to_string(),
                     kind: BoxKind::Inbox,
                     name: inbox.to_string(),
                     existing: self.inboxes.clone(),
@@ -262,7 +265,7 @@ impl Handle {
     fn output(&self, outbox: &str) -> Result<&Receiver<Message>, RecvError> {
         self.outputs.get(outbox).ok_or_else(|| {
             RecvError::NoSuchBox(NoSuchBox {
-                component: format!("{:?}", self.proxy),
+                component: self.name.to_string(),
                 kind: BoxKind::Outbox,
                 name: outbox.to_string(),
                 existing: self.outputs.keys().cloned().collect(),
@@ -270,10 +273,10 @@ impl Handle {
         })
     }
 
-    fn empty(outbox: &str) -> RecvError {
+    fn empty(&self, outbox: &str) -> RecvError {
         RecvError::Empty {
-            component: "handle".into(),
-            inbox: outbox.to_string(),
+            component: self.name.clone(),
+            inbox: crate::ctx::box_name_cow(BoxKind::Outbox, outbox),
         }
     }
 
@@ -282,7 +285,7 @@ impl Handle {
         let m = self
             .output(outbox)?
             .try_recv()
-            .map_err(|_| Self::empty(outbox))?;
+            .map_err(|_| self.empty(outbox))?;
         self.remote.wake(self.proxy);
         Ok(m)
     }
@@ -292,7 +295,7 @@ impl Handle {
         let m = self
             .output(outbox)?
             .recv_timeout(timeout)
-            .map_err(|_| Self::empty(outbox))?;
+            .map_err(|_| self.empty(outbox))?;
         self.remote.wake(self.proxy);
         Ok(m)
     }

@@ -244,7 +244,7 @@ pub use error::{
     BoxKind, ComponentError, ComponentResult, Error, NoSpaceInBox, NoSuchBox, RecvError, SendError,
 };
 pub use handle::{Background, Handle};
-pub use ids::{next_id, ComponentId};
+pub use ids::{next_id, ComponentId, ComponentName};
 pub use introspector::{Introspector, LinkInfo, NodeInfo, Topology};
 pub use linkage::{Linkage, Passthrough};
 pub use message::{Message, Payload, WrongType};

@@ -23,7 +23,7 @@ use crate::ctx::Ctx;
 use crate::error::{
     BoxKind, ComponentResult, Error, NoSpaceInBox, NoSuchBox, RecvError, SendError,
 };
-use crate::ids::ComponentId;
+use crate::ids::{ComponentId, ComponentName};
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
 use crate::remote::{ExternalHold, Remote};
@@ -124,6 +124,7 @@ type Requests = Mutex<Option<std::collections::VecDeque<Request>>>;
 struct Shared {
     qlen: usize,
     name: String,
+    component_name: ComponentName,
     proxy: ComponentId,
     remote: Arc<Remote>,
     inqueues: Mutex<BTreeMap<String, Queue>>,
@@ -229,6 +230,13 @@ impl ThreadCtx {
         result
     }
 
+    fn empty(&self, inbox: &str) -> RecvError {
+        RecvError::Empty {
+            component: self.shared.component_name.clone(),
+            inbox: crate::ctx::box_name_cow(BoxKind::Inbox, inbox),
+        }
+    }
+
     /// Takes the oldest message from `inbox` without blocking. (Kamaelia's threaded `recv`
     /// blocks on an empty box; here that is [`recv_blocking`](ThreadCtx::recv_blocking), and
     /// `recv` behaves as it does for every other component.)
@@ -241,10 +249,7 @@ impl ThreadCtx {
                 self.shared.wake_proxy();
                 Ok(m)
             }
-            Err(_) => Err(RecvError::Empty {
-                component: self.shared.name.clone(),
-                inbox: inbox.to_string(),
-            }),
+            Err(_) => Err(self.empty(inbox)),
         }
     }
 
@@ -253,10 +258,7 @@ impl ThreadCtx {
         let (_, rx) = self
             .queue(BoxKind::Inbox, inbox)
             .map_err(RecvError::NoSuchBox)?;
-        let m = rx.recv().map_err(|_| RecvError::Empty {
-            component: self.shared.name.clone(),
-            inbox: inbox.to_string(),
-        })?;
+        let m = rx.recv().map_err(|_| self.empty(inbox))?;
         self.shared.wake_proxy();
         Ok(m)
     }
@@ -266,10 +268,7 @@ impl ThreadCtx {
         let (_, rx) = self
             .queue(BoxKind::Inbox, inbox)
             .map_err(RecvError::NoSuchBox)?;
-        let m = rx.recv_timeout(timeout).map_err(|_| RecvError::Empty {
-            component: self.shared.name.clone(),
-            inbox: inbox.to_string(),
-        })?;
+        let m = rx.recv_timeout(timeout).map_err(|_| self.empty(inbox))?;
         self.shared.wake_proxy();
         Ok(m)
     }
@@ -452,6 +451,7 @@ impl<T: ThreadedComponent> Component for Threaded<T> {
         let shared = Arc::new(Shared {
             qlen: self.queue_length,
             name: ctx.name(),
+            component_name: ctx.component_name(),
             proxy: ctx.id(),
             remote: ctx.core().remote.clone(),
             inqueues: Mutex::new(make_queues(&self.body.inboxes(), self.queue_length)),

@@ -475,7 +475,13 @@ impl World {
         }
         pb.storage.push_back(msg);
         let owner = pb.owner;
-        wake_in(&mut self.woken, &mut self.wakes, self.sched, owner);
+        // A box's owner is always a component of this world: no scheduler check needed.
+        if let Some(flag) = self.woken.get_mut(owner.index as usize) {
+            if !*flag {
+                *flag = true;
+                self.wakes.push(owner);
+            }
+        }
         Ok(())
     }
 

@@ -367,7 +367,8 @@ fn recv_on_an_empty_box_is_empty_error_and_order_is_kept() {
         let sched = Scheduler::new();
         let (tc1, tc2) = tcomponent(&sched);
         let (a, b) = (sched.ctx(tc1), sched.ctx(tc2));
-        let name = b.name();
+        let name = b.component_name();
+        assert_eq!(name.to_string(), b.name());
         assert_eq!(
             b.recv("inbox").unwrap_err(),
             RecvError::Empty {
