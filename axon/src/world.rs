@@ -55,6 +55,10 @@ impl Comp {
         format!("{}_{}", self.label, self.id)
     }
 
+    pub fn component_name(&self) -> crate::ids::ComponentName {
+        crate::ids::ComponentName::new(self.label.clone(), self.id)
+    }
+
     fn find(&self, kind: BoxKind, name: &str) -> Option<usize> {
         let specs = match kind {
             BoxKind::Inbox => &self.inbox_specs,
