@@ -220,3 +220,53 @@ pub(crate) fn erase<C: Component>(c: C) -> Erased {
         start,
     }
 }
+
+/// A component of any type, boxed: for holding different components together, as a
+/// `Pipeline` or `Graphline` does. It is itself a [`Component`], with the boxes, label and body
+/// of the one inside.
+///
+/// ```
+/// use axon::{component, AnyComponent, Component};
+///
+/// let parts: Vec<AnyComponent> = vec![
+///     AnyComponent::new(component("A", |_| async { Ok(()) })),
+///     AnyComponent::new(component("B", |_| async { Ok(()) })),
+/// ];
+/// assert_eq!(parts[1].label(), "B");
+/// assert_eq!(parts[0].inboxes()[0].name, "inbox");
+/// ```
+pub struct AnyComponent(Erased);
+
+impl AnyComponent {
+    /// Boxes a component. Boxing an `AnyComponent` again just returns it.
+    pub fn new<C: Component>(c: C) -> AnyComponent {
+        let mut slot = Some(c);
+        if let Some(any) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<AnyComponent>>()
+        {
+            return any.take().expect("slot was filled just above");
+        }
+        AnyComponent(erase(slot.take().expect("slot was filled just above")))
+    }
+}
+
+impl std::fmt::Debug for AnyComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AnyComponent({})", self.0.label)
+    }
+}
+
+impl Component for AnyComponent {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        self.0.inboxes.clone()
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        self.0.outboxes.clone()
+    }
+    fn label(&self) -> Cow<'static, str> {
+        self.0.label.clone()
+    }
+    fn main(self, ctx: Ctx) -> impl Future<Output = ComponentResult> + 'static {
+        (self.0.start)(ctx)
+    }
+}

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::component::Component;
@@ -389,6 +390,17 @@ impl Ctx {
         self.core.world.borrow_mut().wake(other);
     }
 
+    /// A handle that wakes this component from any thread: for threads, I/O pollers and other
+    /// event sources outside the scheduler. While any clone of it exists the scheduler counts
+    /// it as something that may still wake a component, so it waits (without spinning) rather
+    /// than returning when every component is paused.
+    pub fn remote_waker(&self) -> RemoteWaker {
+        RemoteWaker {
+            hold: Arc::new(self.core.remote.hold()),
+            id: self.me,
+        }
+    }
+
     /// The time the current scheduler cycle started (Kamaelia's `scheduler.time`).
     pub fn scheduler_time(&self) -> Instant {
         self.core.world.borrow().time
@@ -643,5 +655,55 @@ fn no_such_box(e: Error, me: ComponentId, kind: BoxKind, name: &str) -> crate::e
             name: name.to_string(),
             existing: Vec::new(),
         },
+    }
+}
+
+/// Wakes one component from any thread; see [`Ctx::remote_waker`].
+///
+/// ```
+/// use axon::{component, Scheduler};
+///
+/// let sched = Scheduler::new();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// sched.spawn(component("Waiter", move |ctx| async move {
+///     let waker = ctx.remote_waker();
+///     std::thread::spawn(move || {
+///         std::thread::sleep(std::time::Duration::from_millis(20));
+///         tx.send("from the thread").unwrap();
+///         waker.wake();
+///     });
+///     loop {
+///         if let Ok(text) = rx.try_recv() {
+///             assert_eq!(text, "from the thread");
+///             return Ok(());
+///         }
+///         ctx.pause();
+///         ctx.yield_now().await;
+///     }
+/// }));
+/// assert!(sched.run().is_clean());
+/// ```
+#[derive(Clone)]
+pub struct RemoteWaker {
+    hold: Arc<crate::remote::ExternalHold>,
+    id: ComponentId,
+}
+
+impl RemoteWaker {
+    /// Wakes the component (at the end of the scheduler's current cycle, or at once if the
+    /// scheduler is waiting).
+    pub fn wake(&self) {
+        self.hold.0.wake(self.id);
+    }
+
+    /// The component this wakes.
+    pub fn component(&self) -> ComponentId {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for RemoteWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RemoteWaker({:?})", self.id)
     }
 }

@@ -219,11 +219,13 @@
 #![warn(rust_2018_idioms)]
 
 mod adaptive;
+pub mod chassis;
 mod component;
 mod ctx;
 mod error;
 mod handle;
 mod ids;
+pub mod internet;
 mod introspector;
 pub mod ipc;
 mod linkage;
@@ -233,13 +235,14 @@ mod registry;
 mod remote;
 mod scheduler;
 mod threaded;
+pub mod util;
 mod world;
 
 pub use adaptive::{ResourceInfo, ResourceTracker};
 pub use component::{
-    component, BoxSpec, Component, FnComponent, DEFAULT_INBOXES, DEFAULT_OUTBOXES,
+    component, AnyComponent, BoxSpec, Component, FnComponent, DEFAULT_INBOXES, DEFAULT_OUTBOXES,
 };
-pub use ctx::Ctx;
+pub use ctx::{Ctx, RemoteWaker};
 pub use error::{
     BoxKind, ComponentError, ComponentResult, Error, NoSpaceInBox, NoSuchBox, RecvError, SendError,
 };
