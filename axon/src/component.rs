@@ -114,14 +114,19 @@ pub trait Component: Sized + Send + 'static {
     /// The first part of the component's name; the scheduler appends `_<id>`, as Kamaelia
     /// does. Default: the type's name without its module path.
     fn label(&self) -> Cow<'static, str> {
-        let full = std::any::type_name::<Self>();
-        let base = full.split('<').next().unwrap_or(full);
-        Cow::Borrowed(base.rsplit("::").next().unwrap_or(base))
+        Cow::Borrowed(type_label::<Self>())
     }
 
     /// The body. It runs when the component is activated and the component ends when it
     /// returns. An `Err` (or a panic) ends this component alone; the scheduler reports it.
     fn main(self, ctx: Ctx) -> impl Future<Output = ComponentResult> + 'static;
+}
+
+/// A type's name without its module path or generic arguments: the default label.
+pub(crate) fn type_label<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
 }
 
 /// A component made from a closure: see [`component`].

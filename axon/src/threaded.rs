@@ -83,9 +83,7 @@ pub trait ThreadedComponent: Sized + Send + 'static {
     }
     /// The label of the component's name. Default: the type's name.
     fn label(&self) -> Cow<'static, str> {
-        let full = std::any::type_name::<Self>();
-        let base = full.split('<').next().unwrap_or(full);
-        Cow::Borrowed(base.rsplit("::").next().unwrap_or(base))
+        Cow::Borrowed(crate::component::type_label::<Self>())
     }
     /// The body, run on its own thread. It may block. An `Err` or a panic ends the component
     /// with that failure reported.
