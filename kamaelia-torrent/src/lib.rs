@@ -1,8 +1,12 @@
 //! BitTorrent for Kamaelia, built on [`axon`] components.
 //!
-//! This crate is a skeleton: the torrent components (TorrentService, TorrentPatron,
-//! TorrentClient, TorrentMaker, a tracker) arrive with issues 4 and 5. It already re-exports
-//! `axon` so that programs can depend on this crate alone.
+//! Work in progress: the pure codecs come first ([`bencode`], then metainfo, peer wire and
+//! tracker messages); the components (TorrentService, TorrentPatron, TorrentClient,
+//! TorrentMaker, a tracker) follow. It re-exports `axon` so that programs can depend on this
+//! crate alone.
 #![deny(missing_docs)]
 
 pub use axon;
+
+pub mod bencode;
+pub mod metainfo;

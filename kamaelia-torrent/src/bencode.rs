@@ -1,0 +1,273 @@
+//! Bencode values (BEP 3), decoded with `bendy` under limits that hostile input cannot get
+//! past: canonical form only (sorted keys, no leading zeros), bounded nesting, bounded size,
+//! nothing after the end. Pure: bytes in, values out, no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bendy::decoding::{Decoder, Object};
+use bendy::encoding::{Encoder, SingleItemEncoder};
+
+/// How deep lists and dictionaries may nest. Real torrents and tracker answers need 4 or 5.
+pub const MAX_DEPTH: usize = 32;
+
+/// The largest bencoded document accepted (a .torrent file or a tracker answer).
+pub const MAX_DOCUMENT: usize = 64 * 1024 * 1024;
+
+/// A decoded dictionary: keys in byte order.
+pub type Dict = BTreeMap<Vec<u8>, Value>;
+
+/// A decoded bencode value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// `i...e`
+    Int(i64),
+    /// `<len>:<bytes>`
+    Bytes(Vec<u8>),
+    /// `l...e`
+    List(Vec<Value>),
+    /// `d...e`, keys in byte order.
+    Dict(BTreeMap<Vec<u8>, Value>),
+}
+
+/// Bencode that could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BencodeError {
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for BencodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad bencode: {}", self.reason)
+    }
+}
+
+impl std::error::Error for BencodeError {}
+
+fn err(reason: impl Into<String>) -> BencodeError {
+    BencodeError {
+        reason: reason.into(),
+    }
+}
+
+impl From<bendy::decoding::Error> for BencodeError {
+    fn from(e: bendy::decoding::Error) -> Self {
+        err(e.to_string())
+    }
+}
+
+/// Decodes one complete bencoded value; anything after it is an error.
+pub fn decode(bytes: &[u8]) -> Result<Value, BencodeError> {
+    if bytes.len() > MAX_DOCUMENT {
+        return Err(err(format!(
+            "{} bytes is more than the {MAX_DOCUMENT} accepted",
+            bytes.len()
+        )));
+    }
+    let mut decoder = Decoder::new(bytes).with_max_depth(MAX_DEPTH);
+    let value = match decoder.next_object()? {
+        Some(obj) => from_object(obj)?,
+        None => return Err(err("empty input")),
+    };
+    if decoder.next_object()?.is_some() {
+        return Err(err("data after the end of the value"));
+    }
+    Ok(value)
+}
+
+/// Decodes a top-level dictionary, also returning the raw bytes of the value under `raw_key`
+/// exactly as they appear in the input (for a torrent's info dictionary, whose SHA-1 is the
+/// info-hash).
+pub fn decode_dict_keeping_raw<'a>(
+    bytes: &'a [u8],
+    raw_key: &[u8],
+) -> Result<(Dict, Option<&'a [u8]>), BencodeError> {
+    if bytes.len() > MAX_DOCUMENT {
+        return Err(err(format!(
+            "{} bytes is more than the {MAX_DOCUMENT} accepted",
+            bytes.len()
+        )));
+    }
+    let mut decoder = Decoder::new(bytes).with_max_depth(MAX_DEPTH);
+    let mut map = BTreeMap::new();
+    let mut raw = None;
+    match decoder.next_object()? {
+        Some(Object::Dict(mut d)) => {
+            while let Some((k, v)) = d.next_pair()? {
+                if k == raw_key {
+                    let slice = match v {
+                        Object::Dict(inner) => inner.into_raw()?,
+                        Object::List(inner) => inner.into_raw()?,
+                        other => {
+                            let value = from_object(other)?;
+                            map.insert(k.to_vec(), value);
+                            continue;
+                        }
+                    };
+                    raw = Some(slice);
+                    map.insert(k.to_vec(), decode(slice)?);
+                } else {
+                    map.insert(k.to_vec(), from_object(v)?);
+                }
+            }
+        }
+        Some(_) => return Err(err("the top level is not a dictionary")),
+        None => return Err(err("empty input")),
+    }
+    if decoder.next_object()?.is_some() {
+        return Err(err("data after the end of the dictionary"));
+    }
+    Ok((map, raw))
+}
+
+fn from_object(obj: Object<'_, '_>) -> Result<Value, BencodeError> {
+    Ok(match obj {
+        Object::Integer(text) => Value::Int(
+            text.parse::<i64>()
+                .map_err(|_| err(format!("integer {text} does not fit in 64 bits")))?,
+        ),
+        Object::Bytes(b) => Value::Bytes(b.to_vec()),
+        Object::List(mut l) => {
+            let mut items = Vec::new();
+            while let Some(item) = l.next_object()? {
+                items.push(from_object(item)?);
+            }
+            Value::List(items)
+        }
+        Object::Dict(mut d) => {
+            let mut map = BTreeMap::new();
+            while let Some((k, v)) = d.next_pair()? {
+                map.insert(k.to_vec(), from_object(v)?);
+            }
+            Value::Dict(map)
+        }
+    })
+}
+
+/// Encodes a value canonically (keys in byte order).
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut e = Encoder::new().with_max_depth(MAX_DEPTH + 1);
+    e.emit_with(|item| emit(item, value))
+        .expect("a Value is always encodable");
+    e.get_output().expect("a Value is always encodable")
+}
+
+fn emit(item: SingleItemEncoder<'_>, value: &Value) -> Result<(), bendy::encoding::Error> {
+    match value {
+        Value::Int(i) => item.emit_int(*i),
+        Value::Bytes(b) => item.emit_bytes(b),
+        Value::List(l) => item.emit_list(|e| {
+            for v in l {
+                e.emit_with(|i| emit(i, v))?;
+            }
+            Ok(())
+        }),
+        Value::Dict(d) => item.emit_dict(|mut e| {
+            for (k, v) in d {
+                e.emit_pair_with(k, |i| emit(i, v))?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+impl Value {
+    /// The dictionary entry `key`, if this is a dictionary that has it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Dict(d) => d.get(key.as_bytes()),
+            _ => None,
+        }
+    }
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    /// The bytes, if this is a byte string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// The text, if this is a byte string holding UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+    /// The items, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    /// The entries, if this is a dictionary.
+    pub fn as_dict(&self) -> Option<&BTreeMap<Vec<u8>, Value>> {
+        match self {
+            Value::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+    /// A byte-string value.
+    pub fn bytes(b: impl Into<Vec<u8>>) -> Value {
+        Value::Bytes(b.into())
+    }
+    /// A dictionary from (key, value) pairs.
+    pub fn dict<K: Into<Vec<u8>>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Dict(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_exact_for_canonical_input() {
+        let input = b"d3:cow3:moo4:spaml1:a1:bi-3eee";
+        let v = decode(input).unwrap();
+        assert_eq!(encode(&v), input);
+        assert_eq!(v.get("cow").unwrap().as_str(), Some("moo"));
+    }
+
+    #[test]
+    fn non_canonical_and_truncated_input_is_refused() {
+        for bad in [
+            &b"d4:spam1:a3:cow3:mooe"[..], // keys out of order
+            b"d3:cow3:moo3:cow3:mooe",     // duplicate key
+            b"i03e",                       // leading zero
+            b"i-0e",                       // negative zero
+            b"d3:cow3:mo",                 // truncated
+            b"5:abc",                      // string longer than the input
+            b"i1ei2e",                     // data after the end
+            b"",                           // nothing at all
+            b"i99999999999999999999e",     // does not fit in 64 bits
+        ] {
+            assert!(
+                decode(bad).is_err(),
+                "accepted {:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_bombs_are_refused() {
+        let mut bomb = vec![b'l'; 100_000];
+        bomb.extend(vec![b'e'; 100_000]);
+        let e = decode(&bomb).unwrap_err();
+        assert!(!e.reason.is_empty());
+    }
+
+    #[test]
+    fn raw_bytes_of_a_key_are_kept_exactly() {
+        let input = b"d4:infod4:name1:xe3:zzzi1ee";
+        let (map, raw) = decode_dict_keeping_raw(input, b"info").unwrap();
+        assert_eq!(raw.unwrap(), b"d4:name1:xe");
+        assert_eq!(map[&b"zzz"[..]], Value::Int(1));
+    }
+}
