@@ -9,4 +9,7 @@
 pub use axon;
 
 pub mod bencode;
+pub mod files;
+pub mod ipc;
+pub mod maker;
 pub mod metainfo;

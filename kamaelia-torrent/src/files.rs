@@ -1,0 +1,236 @@
+//! The files of a torrent on disk, seen as one stream of bytes: finding them under a path,
+//! reading any range across file boundaries, and hashing pieces on several threads.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha1::{Digest, Sha1};
+
+/// One file of a [`FileSet`]: where it is, how long it is, where it starts in the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskFile {
+    /// Its path on disk.
+    pub path: PathBuf,
+    /// Its path inside the torrent, one component per element.
+    pub torrent_path: Vec<String>,
+    /// Its length.
+    pub length: u64,
+    /// Where it starts in the concatenation of all files.
+    pub offset: u64,
+}
+
+/// Files read as one stream of bytes, in order.
+#[derive(Clone, Debug, Default)]
+pub struct FileSet {
+    /// The files, in torrent order.
+    pub files: Vec<DiskFile>,
+}
+
+impl FileSet {
+    /// The files under `path`: the file itself, or every regular file in the folder and its
+    /// subfolders, in byte order of their relative paths (as mktorrent and others do).
+    /// Symbolic links and other special files are skipped. Returns the set and whether it is
+    /// a folder (a multi-file torrent).
+    pub fn scan(path: &Path) -> io::Result<(FileSet, bool)> {
+        let meta = std::fs::metadata(path)?;
+        if meta.is_file() {
+            let name = file_name(path)?;
+            return Ok((
+                FileSet {
+                    files: vec![DiskFile {
+                        path: path.to_path_buf(),
+                        torrent_path: vec![name],
+                        length: meta.len(),
+                        offset: 0,
+                    }],
+                },
+                false,
+            ));
+        }
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is neither a file nor a folder", path.display()),
+            ));
+        }
+        let mut found: Vec<(Vec<String>, PathBuf, u64)> = Vec::new();
+        let mut stack = vec![(path.to_path_buf(), Vec::<String>::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                let name = entry
+                    .file_name()
+                    .to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{} has a name that is not UTF-8", entry.path().display()),
+                        )
+                    })?;
+                let mut rel = prefix.clone();
+                rel.push(name);
+                if kind.is_dir() {
+                    stack.push((entry.path(), rel));
+                } else if kind.is_file() {
+                    found.push((rel, entry.path(), entry.metadata()?.len()));
+                }
+            }
+        }
+        if found.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} holds no files", path.display()),
+            ));
+        }
+        found.sort();
+        let mut offset = 0;
+        let files = found
+            .into_iter()
+            .map(|(torrent_path, path, length)| {
+                let f = DiskFile {
+                    path,
+                    torrent_path,
+                    length,
+                    offset,
+                };
+                offset += length;
+                f
+            })
+            .collect();
+        Ok((FileSet { files }, true))
+    }
+
+    /// The total length.
+    pub fn total_length(&self) -> u64 {
+        self.files.last().map(|f| f.offset + f.length).unwrap_or(0)
+    }
+
+    /// Reads `buf.len()` bytes starting at `offset` of the stream, across files as needed.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let mut done = 0usize;
+        // The first file that holds `offset`.
+        let start = self
+            .files
+            .partition_point(|f| f.offset + f.length <= offset);
+        for f in &self.files[start..] {
+            if done == buf.len() {
+                break;
+            }
+            let pos = offset + done as u64;
+            if f.length == 0 || pos >= f.offset + f.length {
+                continue;
+            }
+            let within = pos - f.offset;
+            let n = ((f.length - within) as usize).min(buf.len() - done);
+            let file = File::open(&f.path)?;
+            read_exact_at(&file, &mut buf[done..done + n], within)?;
+            done += n;
+        }
+        if done < buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the files end {} bytes short", buf.len() - done),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SHA-1 of every piece, computed on `threads` threads (each reads its own share of
+    /// the pieces; at most one piece per thread is held in memory).
+    pub fn hash_pieces(&self, piece_length: u64, threads: usize) -> io::Result<Vec<[u8; 20]>> {
+        let total = self.total_length();
+        let count = total.div_ceil(piece_length.max(1)) as usize;
+        let threads = threads.clamp(1, count.max(1));
+        let per = count.div_ceil(threads);
+        let mut out = vec![[0u8; 20]; count];
+        std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for (t, chunk) in out.chunks_mut(per.max(1)).enumerate() {
+                handles.push(s.spawn(move || -> io::Result<()> {
+                    let mut buf = vec![0u8; piece_length as usize];
+                    for (i, slot) in chunk.iter_mut().enumerate() {
+                        let index = (t * per + i) as u64;
+                        let start = index * piece_length;
+                        let len = piece_length.min(total - start) as usize;
+                        self.read_at(start, &mut buf[..len])?;
+                        *slot = Sha1::digest(&buf[..len]).into();
+                    }
+                    Ok(())
+                }));
+            }
+            for h in handles {
+                h.join()
+                    .map_err(|_| io::Error::other("a hashing thread panicked"))??;
+            }
+            Ok::<(), io::Error>(())
+        })?;
+        Ok(out)
+    }
+}
+
+fn file_name(path: &Path) -> io::Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} has no usable file name", path.display()),
+            )
+        })
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kt-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn reads_across_files_and_hashes_like_one_stream() {
+        let d = temp_dir("stream");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("b.txt"), b"6789").unwrap();
+        std::fs::write(d.join("a.txt"), b"12345").unwrap();
+        std::fs::write(d.join("sub/c.txt"), b"").unwrap();
+        std::fs::write(d.join("sub/d.txt"), b"abc").unwrap();
+        let (set, multi) = FileSet::scan(&d).unwrap();
+        assert!(multi);
+        let names: Vec<String> = set.files.iter().map(|f| f.torrent_path.join("/")).collect();
+        assert_eq!(names, ["a.txt", "b.txt", "sub/c.txt", "sub/d.txt"]);
+        let mut buf = [0u8; 6];
+        set.read_at(3, &mut buf).unwrap();
+        assert_eq!(&buf, b"456789");
+        let all = b"123456789abc";
+        for threads in [1, 2, 5] {
+            assert_eq!(
+                set.hash_pieces(5, threads).unwrap(),
+                crate::metainfo::hash_pieces(all, 5)
+            );
+        }
+        assert!(set.read_at(10, &mut [0u8; 5]).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
