@@ -13,3 +13,4 @@ pub mod files;
 pub mod ipc;
 pub mod maker;
 pub mod metainfo;
+pub mod tracker;

@@ -1,0 +1,247 @@
+//! Announcing to trackers: HTTP (BEP 3, 23), UDP (BEP 15) and multi-tracker tiers (BEP 12).
+//! These calls block, each bounded by a time-out; run them off the scheduler's thread (in a
+//! threaded component).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::announce::{AnnounceRequest, AnnounceResponse, TrackerError};
+use super::http::{self, TrackerUrl};
+use super::udp;
+
+/// How a client talks to trackers.
+#[derive(Clone, Debug)]
+pub struct TrackerClient {
+    /// The longest an HTTP announce may take, connection included.
+    pub http_timeout: Duration,
+    /// The first UDP time-out; each retry doubles it (BEP 15 uses 15 s; we start lower).
+    pub udp_timeout: Duration,
+    /// How many times a UDP request is sent before giving up.
+    pub udp_attempts: u32,
+}
+
+impl Default for TrackerClient {
+    fn default() -> Self {
+        TrackerClient {
+            http_timeout: Duration::from_secs(15),
+            udp_timeout: Duration::from_secs(3),
+            udp_attempts: 4,
+        }
+    }
+}
+
+fn io_err(e: std::io::Error) -> TrackerError {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            TrackerError::Timeout(e.to_string())
+        }
+        _ => TrackerError::Io(e.to_string()),
+    }
+}
+
+fn resolve(u: &TrackerUrl) -> Result<Vec<SocketAddr>, TrackerError> {
+    let addrs: Vec<SocketAddr> = (u.host.as_str(), u.port)
+        .to_socket_addrs()
+        .map_err(|e| TrackerError::Io(format!("cannot resolve {}: {e}", u.host)))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(TrackerError::Io(format!("{} has no address", u.host)));
+    }
+    Ok(addrs)
+}
+
+fn random_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7);
+    let mut x = t ^ 0x9e37_79b9_7f4a_7c15 ^ (std::process::id() as u64) << 17;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x as u32
+}
+
+impl TrackerClient {
+    /// Announces to one tracker, HTTP or UDP according to its URL.
+    pub fn announce(
+        &self,
+        url: &str,
+        req: &AnnounceRequest,
+    ) -> Result<AnnounceResponse, TrackerError> {
+        let u = TrackerUrl::parse(url)?;
+        match u.scheme.as_str() {
+            "http" => self.http_announce(&u, url, req),
+            "udp" => self.udp_announce(&u, req),
+            other => Err(TrackerError::BadUrl(format!(
+                "{url}: scheme {other} is not supported"
+            ))),
+        }
+    }
+
+    fn http_announce(
+        &self,
+        u: &TrackerUrl,
+        url: &str,
+        req: &AnnounceRequest,
+    ) -> Result<AnnounceResponse, TrackerError> {
+        let deadline = Instant::now() + self.http_timeout;
+        let full = req.to_url(url);
+        let path = TrackerUrl::parse(&full)?.path;
+        let mut last = TrackerError::Io("no address".into());
+        for addr in resolve(u)? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TrackerError::Timeout(format!(
+                    "{url}: no answer within {:?}",
+                    self.http_timeout
+                )));
+            }
+            let mut s = match TcpStream::connect_timeout(&addr, left) {
+                Ok(s) => s,
+                Err(e) => {
+                    last = io_err(e);
+                    continue;
+                }
+            };
+            s.set_write_timeout(Some(left)).map_err(io_err)?;
+            s.write_all(&http::get_request(&u.authority(), &path))
+                .map_err(io_err)?;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(TrackerError::Timeout(format!(
+                        "{url}: no answer within {:?}",
+                        self.http_timeout
+                    )));
+                }
+                s.set_read_timeout(Some(left)).map_err(io_err)?;
+                let n = s.read(&mut chunk).map_err(io_err)?;
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(resp) = http::parse_response(&buf, n == 0)? {
+                    if resp.status != 200 {
+                        return Err(TrackerError::BadResponse(format!(
+                            "{url}: HTTP status {}",
+                            resp.status
+                        )));
+                    }
+                    return AnnounceResponse::from_bencode(&resp.body);
+                }
+                if n == 0 {
+                    return Err(TrackerError::BadResponse(format!(
+                        "{url}: closed without an answer"
+                    )));
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn udp_exchange(
+        &self,
+        sock: &UdpSocket,
+        packet: &[u8],
+        mut check: impl FnMut(&[u8]) -> Result<bool, TrackerError>,
+    ) -> Result<(), TrackerError> {
+        let mut buf = [0u8; 2048];
+        for attempt in 0..self.udp_attempts.max(1) {
+            sock.send(packet).map_err(io_err)?;
+            let wait = self.udp_timeout * 2u32.saturating_pow(attempt);
+            let deadline = Instant::now() + wait;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                sock.set_read_timeout(Some(left)).map_err(io_err)?;
+                match sock.recv(&mut buf) {
+                    Ok(n) => {
+                        // A stray or late datagram for another transaction is skipped.
+                        if check(&buf[..n])? {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => match io_err(e) {
+                        TrackerError::Timeout(_) => break,
+                        other => return Err(other),
+                    },
+                }
+            }
+        }
+        Err(TrackerError::Timeout(format!(
+            "no UDP answer after {} attempts",
+            self.udp_attempts.max(1)
+        )))
+    }
+
+    fn udp_announce(
+        &self,
+        u: &TrackerUrl,
+        req: &AnnounceRequest,
+    ) -> Result<AnnounceResponse, TrackerError> {
+        let addr = resolve(u)?[0];
+        let local: SocketAddr = if addr.is_ipv6() {
+            "[::]:0".parse().expect("address")
+        } else {
+            "0.0.0.0:0".parse().expect("address")
+        };
+        let sock = UdpSocket::bind(local).map_err(io_err)?;
+        sock.connect(addr).map_err(io_err)?;
+        let tid = random_u32();
+        let mut connection_id = 0u64;
+        self.udp_exchange(
+            &sock,
+            &udp::connect_request(tid),
+            |b| match udp::parse_connect_response(b, tid) {
+                Ok(id) => {
+                    connection_id = id;
+                    Ok(true)
+                }
+                Err(TrackerError::BadResponse(r)) if r.contains("transaction id") => Ok(false),
+                Err(e) => Err(e),
+            },
+        )?;
+        let tid = random_u32() ^ 0x5a5a_5a5a;
+        let mut answer = None;
+        self.udp_exchange(
+            &sock,
+            &udp::announce_request(connection_id, tid, req),
+            |b| match udp::parse_announce_response(b, tid, addr.is_ipv6()) {
+                Ok(r) => {
+                    answer = Some(r);
+                    Ok(true)
+                }
+                Err(TrackerError::BadResponse(r)) if r.contains("transaction id") => Ok(false),
+                Err(e) => Err(e),
+            },
+        )?;
+        answer.ok_or_else(|| TrackerError::BadResponse("no announce answer".into()))
+    }
+
+    /// Announces through tiers of trackers (BEP 12): each tier in order, each tracker of a tier
+    /// in order until one answers; the one that answered moves to the front of its tier.
+    /// Returns the URL that answered and its answer, or every tracker's error.
+    pub fn announce_tiers(
+        &self,
+        tiers: &mut [Vec<String>],
+        req: &AnnounceRequest,
+    ) -> Result<(String, AnnounceResponse), Vec<(String, TrackerError)>> {
+        let mut errors = Vec::new();
+        for tier in tiers.iter_mut() {
+            for i in 0..tier.len() {
+                match self.announce(&tier[i], req) {
+                    Ok(resp) => {
+                        let url = tier.remove(i);
+                        tier.insert(0, url.clone());
+                        return Ok((url, resp));
+                    }
+                    Err(e) => errors.push((tier[i].clone(), e)),
+                }
+            }
+        }
+        Err(errors)
+    }
+}

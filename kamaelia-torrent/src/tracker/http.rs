@@ -1,0 +1,321 @@
+//! The little HTTP/1.x a tracker needs: tracker URLs, a GET request, a response, and (for our
+//! own tracker) a request's path and query. Pure: bytes in, values out, no I/O.
+
+use super::announce::{url_decode, TrackerError};
+
+/// The largest HTTP message accepted in either direction.
+pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// A tracker URL taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackerUrl {
+    /// `http` or `udp` (or `https`, which is refused when used).
+    pub scheme: String,
+    /// The host name or address (without brackets for IPv6).
+    pub host: String,
+    /// The port (default 80 for http).
+    pub port: u16,
+    /// The path and query, starting with `/`.
+    pub path: String,
+}
+
+impl TrackerUrl {
+    /// Parses `scheme://host[:port][/path]`.
+    pub fn parse(url: &str) -> Result<TrackerUrl, TrackerError> {
+        let bad = || TrackerError::BadUrl(url.to_string());
+        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
+        };
+        let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+            let (h, after) = stripped.split_once(']').ok_or_else(bad)?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse::<u16>().map_err(|_| bad())?),
+                None if after.is_empty() => None,
+                None => return Err(bad()),
+            };
+            (h.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad())?)),
+                None => (authority.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let port = match (port, scheme.as_str()) {
+            (Some(p), _) => p,
+            (None, "http") => 80,
+            (None, "https") => 443,
+            (None, _) => return Err(bad()),
+        };
+        Ok(TrackerUrl {
+            scheme,
+            host,
+            port,
+            path,
+        })
+    }
+
+    /// `host:port`, with brackets around an IPv6 host.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The bytes of an HTTP/1.0 GET of `path` (path and query) on `authority`.
+pub fn get_request(authority: &str, path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: kamaelia-torrent/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// Where the head of an HTTP message ends (after the blank line), if it has arrived.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// An HTTP response: status and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// Parses a complete response (everything read until the server closed, or at least the
+/// whole body). `Ok(None)` means more bytes are needed.
+pub fn parse_response(buf: &[u8], at_eof: bool) -> Result<Option<Response>, TrackerError> {
+    let bad = |r: &str| TrackerError::BadResponse(r.to_string());
+    if buf.len() > MAX_MESSAGE {
+        return Err(bad("the answer is too large"));
+    }
+    let Some(end) = head_end(buf) else {
+        return if at_eof {
+            Err(bad("the connection closed before the end of the HTTP head"))
+        } else {
+            Ok(None)
+        };
+    };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| bad("the HTTP head is not text"))?;
+    let status_line = head.lines().next().unwrap_or("");
+    let mut parts = status_line.split_whitespace();
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Err(bad("not an HTTP/1.x answer"));
+    }
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
+    let rest = &buf[end..];
+    let body =
+        if header(head, "Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            match dechunk(rest)? {
+                Some(b) => b,
+                None if at_eof => return Err(bad("the chunked body ends early")),
+                None => return Ok(None),
+            }
+        } else if let Some(len) = header(head, "Content-Length") {
+            let len: usize = len.parse().map_err(|_| bad("bad Content-Length"))?;
+            if len > MAX_MESSAGE {
+                return Err(bad("the announced body is too large"));
+            }
+            if rest.len() < len {
+                return if at_eof {
+                    Err(bad("the body is shorter than its Content-Length"))
+                } else {
+                    Ok(None)
+                };
+            }
+            rest[..len].to_vec()
+        } else if at_eof {
+            rest.to_vec()
+        } else {
+            return Ok(None);
+        };
+    Ok(Some(Response { status, body }))
+}
+
+/// Decodes a chunked body; `Ok(None)` if it is not complete yet.
+fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, TrackerError> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_text = std::str::from_utf8(&b[..line_end])
+            .ok()
+            .and_then(|l| l.split(';').next())
+            .map(str::trim)
+            .ok_or_else(|| TrackerError::BadResponse("bad chunk size".into()))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| TrackerError::BadResponse("bad chunk size".into()))?;
+        if size > MAX_MESSAGE || out.len() + size > MAX_MESSAGE {
+            return Err(TrackerError::BadResponse("chunked body too large".into()));
+        }
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return Ok(Some(out));
+        }
+        if b.len() < size + 2 {
+            return Ok(None);
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+/// A request as our tracker sees it: the path and the query parameters (decoded, in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The path without the query, e.g. `/announce`.
+    pub path: String,
+    /// The query parameters, percent-decoded.
+    pub query: Vec<(String, Vec<u8>)>,
+}
+
+impl Request {
+    /// The first value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&[u8]> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+    /// Every value of parameter `name` (scrape sends several `info_hash`).
+    pub fn params<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.query
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Parses the head of a GET request. `Ok(None)` if the head has not all arrived.
+pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
+    let Some(end) = head_end(buf) else {
+        if buf.len() > 16 * 1024 {
+            return Err("request head too large".into());
+        }
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| "request head is not text")?;
+    let line = head.lines().next().unwrap_or("");
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("");
+    let target = parts.next().ok_or("no request target")?;
+    if method != "GET" {
+        return Err(format!("method {method} is not supported"));
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut params = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = url_decode(k).ok_or("bad percent-encoding")?;
+        let v = url_decode(v).ok_or("bad percent-encoding")?;
+        params.push((String::from_utf8_lossy(&k).into_owned(), v));
+    }
+    Ok(Some((
+        Request {
+            path: path.to_string(),
+            query: params,
+        },
+        end,
+    )))
+}
+
+/// The bytes of an HTTP/1.0 response with a body.
+pub fn response(status: u16, reason: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.0 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_taken_apart() {
+        let u = TrackerUrl::parse("http://127.0.0.1:6969/announce?x=1").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 6969, "/announce?x=1")
+        );
+        let u = TrackerUrl::parse("udp://[::1]:1337").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.authority().as_str()),
+            ("::1", 1337, "[::1]:1337")
+        );
+        assert_eq!(
+            TrackerUrl::parse("http://tracker/announce").unwrap().port,
+            80
+        );
+        for bad in [
+            "tracker",
+            "http://:80/",
+            "udp://host/",
+            "http://h:99999/",
+            "http://[::1/",
+        ] {
+            assert!(TrackerUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn responses_with_length_chunks_or_close() {
+        let r = parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabcdef", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"abc"[..]));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(
+            parse_response(chunked, false).unwrap().unwrap().body,
+            b"abcde"
+        );
+        assert_eq!(parse_response(&chunked[..50], false).unwrap(), None);
+        assert_eq!(
+            parse_response(b"HTTP/1.0 200 OK\r\n\r\nto the end", true)
+                .unwrap()
+                .unwrap()
+                .body,
+            b"to the end"
+        );
+        assert!(parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nab", true).is_err());
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", true).is_err());
+    }
+
+    #[test]
+    fn requests_are_parsed_with_their_query() {
+        let input = b"GET /announce?info_hash=%01%02&port=1&x HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        let (r, end) = parse_request(input).unwrap().unwrap();
+        assert_eq!(r.path, "/announce");
+        assert_eq!(r.param("info_hash"), Some(&[1u8, 2][..]));
+        assert_eq!(r.param("x"), Some(&b""[..]));
+        assert_eq!(&input[end..], b"rest");
+        assert!(parse_request(b"POST / HTTP/1.0\r\n\r\n").is_err());
+        assert_eq!(parse_request(b"GET / HTTP/1.0\r\n").unwrap(), None);
+    }
+}
