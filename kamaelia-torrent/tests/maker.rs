@@ -1,6 +1,9 @@
 //! TorrentMaker (spec C6), as a component: paths and TIPCMakeTorrent in, .torrent bytes out.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,13 +25,6 @@ fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
         Ok(Err(p)) => std::panic::resume_unwind(p),
         Err(_) => panic!("the test hung"),
     }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kt-maker-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Everything a maker sends, by outbox, after feeding it `inputs` then `stop` on control.
@@ -85,7 +81,7 @@ fn write(path: &Path, data: &[u8]) {
 // default tracker, 2^18-byte pieces, its base name as title, "Created by Kamaelia" as comment
 #[test]
 fn a_path_becomes_a_single_file_torrent() {
-    let d = temp_dir("single");
+    let d = temp_dir("maker-single");
     let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
     write(&d.join("data.bin"), &data);
     let path = d.join("data.bin").display().to_string();
@@ -117,7 +113,7 @@ fn a_path_becomes_a_single_file_torrent() {
 // with the same result as on one
 #[test]
 fn a_folder_becomes_a_multi_file_torrent_the_same_on_any_number_of_threads() {
-    let d = temp_dir("folder");
+    let d = temp_dir("maker-folder");
     let root = d.join("album");
     let a: Vec<u8> = vec![1; 300_000];
     let b: Vec<u8> = vec![2; 5];
@@ -167,7 +163,7 @@ fn a_folder_becomes_a_multi_file_torrent_the_same_on_any_number_of_threads() {
 // it, then passes it on
 #[test]
 fn producer_finished_finishes_the_work_first() {
-    let d = temp_dir("finish");
+    let d = temp_dir("maker-finish");
     let paths: Vec<axon::Message> = (0..5)
         .map(|i| {
             let p = d.join(format!("f{i}.txt"));
@@ -204,7 +200,7 @@ fn shutdown_stops_it_and_is_passed_on() {
 // new: issue 4 (a request that fails is reported; the maker carries on with the next)
 #[test]
 fn a_missing_path_is_reported_and_the_next_request_still_made() {
-    let d = temp_dir("missing");
+    let d = temp_dir("maker-missing");
     write(&d.join("ok.txt"), b"fine");
     let inputs = vec![
         axon::Message::new(d.join("no-such-file")),

@@ -4,28 +4,15 @@
 //!
 //! Under CI=true a missing tool fails the test; elsewhere the test is skipped with a reason.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kamaelia_torrent::ipc::TIPCMakeTorrent;
 use kamaelia_torrent::maker::TorrentMaker;
 use kamaelia_torrent::metainfo::Metainfo;
-
-/// True if `tool` can be run; under CI its absence is a failure.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is not installed: .ci/run must install it (CI=true)");
-        }
-        eprintln!("skipping: {tool} is not installed (apt-get install it to run this test)");
-    }
-    found
-}
 
 fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().expect(cmd);
@@ -87,13 +74,6 @@ fn aria2_hash_and_files(torrent: &Path) -> (String, Vec<String>) {
     (hash, files)
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kt-tools-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn sample_folder(d: &Path) -> PathBuf {
     let root = d.join("Sample Folder");
     std::fs::create_dir_all(root.join("sub")).unwrap();
@@ -110,7 +90,7 @@ fn mktorrent_torrents_parse_with_the_hash_transmission_shows() {
     if !have("mktorrent") || !have("transmission-show") {
         return;
     }
-    let d = temp_dir("mktorrent");
+    let d = temp_dir("tools-mktorrent");
     let folder = sample_folder(&d);
     for (src, out, piece) in [
         (folder.clone(), d.join("folder.torrent"), "15"),
@@ -152,7 +132,7 @@ fn our_torrents_are_read_alike_by_transmission_aria2_and_match_mktorrent() {
     if !have("transmission-show") || !have("aria2c") || !have("mktorrent") {
         return;
     }
-    let d = temp_dir("ours");
+    let d = temp_dir("tools-ours");
     let folder = sample_folder(&d);
     let maker = TorrentMaker::new("http://127.0.0.1:6969/announce");
     for src in [folder.clone(), folder.join("big.bin")] {

@@ -1,0 +1,247 @@
+//! The tracker client (issue 4): HTTP and UDP announces against opentracker (a real tracker,
+//! from Debian) and against small local servers that misbehave on purpose. Loopback only.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kamaelia_torrent::metainfo::InfoHash;
+use kamaelia_torrent::tracker::announce::{
+    failure_bencode, AnnounceRequest, Event, PeerId, TrackerError,
+};
+use kamaelia_torrent::tracker::client::TrackerClient;
+
+fn request(hash: InfoHash, id: &[u8; 20], port: u16) -> AnnounceRequest {
+    AnnounceRequest {
+        info_hash: hash,
+        peer_id: PeerId(*id),
+        port,
+        uploaded: 0,
+        downloaded: 0,
+        left: 1000,
+        event: Some(Event::Started),
+        numwant: Some(50),
+        key: 1,
+    }
+}
+
+fn quick() -> TrackerClient {
+    TrackerClient {
+        http_timeout: Duration::from_secs(2),
+        udp_timeout: Duration::from_millis(200),
+        udp_attempts: 2,
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An opentracker on 127.0.0.1 whitelisting one torrent; killed when dropped.
+struct OpenTracker {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OpenTracker {
+    fn start(hash: InfoHash) -> OpenTracker {
+        let dir = std::env::temp_dir().join(format!(
+            "kt-opentracker-{}-{}",
+            std::process::id(),
+            hash.to_hex()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("whitelist.txt"), format!("{}\n", hash.to_hex())).unwrap();
+        let port = free_port();
+        let p = port.to_string();
+        // Debian's opentracker only serves whitelisted torrents; it chroots to -d, so the
+        // whitelist path is given inside it.
+        let child = Command::new("opentracker")
+            .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-d"])
+            .arg(&dir)
+            .args(["-w", "/whitelist.txt"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start opentracker");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "opentracker did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OpenTracker { child, port, dir }
+    }
+}
+
+impl Drop for OpenTracker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// new: issue 4 (our tracker client announces to opentracker, over HTTP and over UDP)
+#[test]
+fn announces_to_opentracker_over_http_and_udp() {
+    if !have("opentracker") {
+        return;
+    }
+    let hash = InfoHash(*b"kamaelia-torrent-t01");
+    let tracker = OpenTracker::start(hash);
+    let client = quick();
+    for scheme in ["http", "udp"] {
+        let url = format!("{scheme}://127.0.0.1:{}/announce", tracker.port);
+        let first = client
+            .announce(&url, &request(hash, b"-KR0100-aaaaaaaaaaaa", 7001))
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(first.interval > 0);
+        let second = client
+            .announce(&url, &request(hash, b"-KR0100-bbbbbbbbbbbb", 7002))
+            .unwrap();
+        let want: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+        assert!(second.peers.contains(&want), "{url}: {:?}", second.peers);
+    }
+    // A torrent not on the whitelist is refused with the tracker's reason.
+    let url = format!("http://127.0.0.1:{}/announce", tracker.port);
+    let refused = client.announce(
+        &url,
+        &request(InfoHash([9; 20]), b"-KR0100-cccccccccccc", 7003),
+    );
+    assert!(
+        matches!(refused, Err(TrackerError::Failure(_))),
+        "{refused:?}"
+    );
+}
+
+/// A one-shot HTTP server that answers the first request with `answer`.
+fn http_server(answer: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(&answer);
+        }
+    });
+    (url, h)
+}
+
+fn http_answer(body: &[u8]) -> Vec<u8> {
+    let mut v = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+// new: issue 4 (failure reason and garbage answers are errors, not hangs)
+#[test]
+fn failure_reasons_and_garbage_are_errors() {
+    let hash = InfoHash([1; 20]);
+    type Check = fn(&TrackerError) -> bool;
+    let cases: Vec<(Vec<u8>, Check)> = vec![
+        (http_answer(&failure_bencode("go away")), |e| {
+            *e == TrackerError::Failure("go away".into())
+        }),
+        (http_answer(b"<html>not bencode</html>"), |e| {
+            matches!(e, TrackerError::BadResponse(_))
+        }),
+        (
+            b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            |e| matches!(e, TrackerError::BadResponse(_)),
+        ),
+        (b"garbage that is not HTTP\r\n\r\n".to_vec(), |e| {
+            matches!(e, TrackerError::BadResponse(_))
+        }),
+        (
+            b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nshort".to_vec(),
+            |e| matches!(e, TrackerError::BadResponse(_)),
+        ),
+    ];
+    for (answer, expected) in cases {
+        let (url, h) = http_server(answer);
+        let got = quick().announce(&url, &request(hash, b"-KR0100-aaaaaaaaaaaa", 1));
+        assert!(got.as_ref().err().is_some_and(expected), "{got:?}");
+        h.join().unwrap();
+    }
+}
+
+// new: issue 4 (time-outs are errors, not hangs: a server that never answers)
+#[test]
+fn silent_trackers_time_out() {
+    let hash = InfoHash([2; 20]);
+    // HTTP: accepts, reads, never answers.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let keep = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(s);
+    });
+    let start = Instant::now();
+    let got = quick().announce(&url, &request(hash, b"-KR0100-aaaaaaaaaaaa", 1));
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    keep.join().unwrap();
+    // UDP: a socket that never answers; two attempts (200 ms, then 400 ms).
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", silent.local_addr().unwrap());
+    let got = quick().announce(&url, &request(hash, b"-KR0100-aaaaaaaaaaaa", 1));
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    let mut buf = [0u8; 64];
+    silent
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let (n, _) = silent.recv_from(&mut buf).unwrap();
+    assert_eq!(n, 16, "a BEP 15 connect request");
+}
+
+// new: issue 4 (a closed port is a clear connection error)
+#[test]
+fn a_closed_port_is_an_io_error() {
+    let port = free_port();
+    let got = quick().announce(
+        &format!("http://127.0.0.1:{port}/announce"),
+        &request(InfoHash([3; 20]), b"-KR0100-aaaaaaaaaaaa", 1),
+    );
+    assert!(matches!(got, Err(TrackerError::Io(_))), "{got:?}");
+    assert!(matches!(
+        quick().announce(
+            "wss://127.0.0.1/x",
+            &request(InfoHash([3; 20]), b"-KR0100-aaaaaaaaaaaa", 1)
+        ),
+        Err(TrackerError::BadUrl(_))
+    ));
+}
+
+// new: BEP 12 (tiers in order; the tracker that answered moves to the front of its tier)
+#[test]
+fn tiers_fall_through_to_a_working_tracker() {
+    let dead = format!("http://127.0.0.1:{}/announce", free_port());
+    let body = kamaelia_torrent::tracker::announce::AnnounceResponse {
+        interval: 900,
+        ..Default::default()
+    }
+    .to_bencode(true);
+    let (alive, h) = http_server(http_answer(&body));
+    let mut tiers = vec![vec![dead.clone()], vec![dead.clone(), alive.clone()]];
+    let (url, resp) = quick()
+        .announce_tiers(
+            &mut tiers,
+            &request(InfoHash([4; 20]), b"-KR0100-aaaaaaaaaaaa", 1),
+        )
+        .unwrap();
+    assert_eq!(url, alive);
+    assert_eq!(resp.interval, 900);
+    assert_eq!(tiers[1], vec![alive, dead]);
+    h.join().unwrap();
+}
