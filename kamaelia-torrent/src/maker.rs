@@ -135,6 +135,15 @@ impl TorrentMaker {
 
     /// Makes one torrent: scans, hashes, and returns the .torrent's bytes.
     pub fn make(&self, req: &TIPCMakeTorrent) -> Result<Vec<u8>, MakeTorrentError> {
+        self.make_with(req, false)
+    }
+
+    /// As [`make`](Self::make), optionally marking the torrent private (BEP 27).
+    pub fn make_with(
+        &self,
+        req: &TIPCMakeTorrent,
+        private: bool,
+    ) -> Result<Vec<u8>, MakeTorrentError> {
         let fail = |reason: String| MakeTorrentError {
             src_file: req.src_file.clone(),
             reason,
@@ -170,7 +179,8 @@ impl TorrentMaker {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0),
             )
-            .with_hashed_files(files, hashes, multi);
+            .with_hashed_files(files, hashes, multi)
+            .private(private);
         if !req.tracker_url.is_empty() {
             b = b.tracker(&req.tracker_url);
         }

@@ -1,0 +1,118 @@
+//! The `kamaelia-torrent` command (issue 4): make and info, and bad input handled with a
+//! non-zero status and one clear line on stderr, never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::*;
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(args)
+        .output()
+        .expect("run kamaelia-torrent")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+// new: issue 4 (make writes the .torrent and prints its info-hash; info shows it all)
+#[test]
+fn make_then_info() {
+    let d = temp_dir("cli-make");
+    let src = d.join("Stuff");
+    std::fs::create_dir_all(src.join("inner")).unwrap();
+    std::fs::write(src.join("one.bin"), vec![5u8; 100_000]).unwrap();
+    std::fs::write(src.join("inner/two.txt"), b"two\n").unwrap();
+    let out_file = d.join("stuff.torrent");
+    let o = cli(&[
+        "make",
+        src.to_str().unwrap(),
+        "--tracker",
+        "http://127.0.0.1:6969/announce",
+        "--piece-size",
+        "16384",
+        "--output",
+        out_file.to_str().unwrap(),
+        "--comment",
+        "a test torrent",
+        "--private",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hash = stdout(&o).trim().to_string();
+    assert_eq!(hash.len(), 40);
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
+
+    let o = cli(&["info", out_file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        "name: Stuff".to_string(),
+        format!("info-hash: {hash}"),
+        "total size: 97.66 KiB (100004 bytes)".into(),
+        "piece length: 16.00 KiB (16384 bytes)".into(),
+        "pieces: 7".into(),
+        "private: yes".into(),
+        "comment: a test torrent".into(),
+        "files: 2".into(),
+        "  inner/two.txt (4 bytes)".into(),
+        "  one.bin (100000 bytes)".into(),
+        "  tier 1: http://127.0.0.1:6969/announce".into(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn assert_one_line_error(o: &Output) {
+    assert_eq!(o.status.code(), Some(1), "status of {:?}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "stderr: {err:?}");
+    assert!(err.starts_with("kamaelia-torrent: "), "{err:?}");
+    assert!(!err.contains("panicked"), "{err:?}");
+}
+
+// new: issue 4 (bad input: non-zero status, one clear line on stderr, never a panic)
+#[test]
+fn every_hostile_torrent_gets_one_line_on_stderr() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/hostile");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_one_line_error(&cli(&["info", path.to_str().unwrap()]));
+    }
+    assert_one_line_error(&cli(&["info", "/no/such/file.torrent"]));
+}
+
+// new: issue 4 (a bad piece size or a missing path is refused before any work)
+#[test]
+fn make_refuses_bad_arguments() {
+    let d = temp_dir("cli-bad");
+    std::fs::write(d.join("f"), b"x").unwrap();
+    let f = d.join("f");
+    for piece in ["1000", "512", "536870912"] {
+        assert_one_line_error(&cli(&[
+            "make",
+            f.to_str().unwrap(),
+            "--tracker",
+            "http://127.0.0.1/",
+            "--piece-size",
+            piece,
+        ]));
+    }
+    assert_one_line_error(&cli(&[
+        "make",
+        "/no/such/path",
+        "--tracker",
+        "http://127.0.0.1/",
+    ]));
+    std::fs::remove_dir_all(&d).unwrap();
+}
