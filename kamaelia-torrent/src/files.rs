@@ -110,32 +110,15 @@ impl FileSet {
 
     /// Reads `buf.len()` bytes starting at `offset` of the stream, across files as needed.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let mut done = 0usize;
-        // The first file that holds `offset`.
-        let start = self
-            .files
-            .partition_point(|f| f.offset + f.length <= offset);
-        for f in &self.files[start..] {
-            if done == buf.len() {
-                break;
-            }
-            let pos = offset + done as u64;
-            if f.length == 0 || pos >= f.offset + f.length {
-                continue;
-            }
-            let within = pos - f.offset;
-            let n = ((f.length - within) as usize).min(buf.len() - done);
-            let file = File::open(&f.path)?;
-            read_exact_at(&file, &mut buf[done..done + n], within)?;
-            done += n;
+        self.reader().read_at(offset, buf)
+    }
+
+    /// A reader that keeps the file it last read open, for many reads in a row.
+    pub fn reader(&self) -> FileSetReader<'_> {
+        FileSetReader {
+            set: self,
+            open: None,
         }
-        if done < buf.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the files end {} bytes short", buf.len() - done),
-            ));
-        }
-        Ok(())
     }
 
     /// The SHA-1 of every piece, computed on `threads` threads (each reads its own share of
@@ -150,12 +133,13 @@ impl FileSet {
             let mut handles = Vec::new();
             for (t, chunk) in out.chunks_mut(per.max(1)).enumerate() {
                 handles.push(s.spawn(move || -> io::Result<()> {
+                    let mut reader = self.reader();
                     let mut buf = vec![0u8; piece_length as usize];
                     for (i, slot) in chunk.iter_mut().enumerate() {
                         let index = (t * per + i) as u64;
                         let start = index * piece_length;
                         let len = piece_length.min(total - start) as usize;
-                        self.read_at(start, &mut buf[..len])?;
+                        reader.read_at(start, &mut buf[..len])?;
                         *slot = Sha1::digest(&buf[..len]).into();
                     }
                     Ok(())
@@ -168,6 +152,47 @@ impl FileSet {
             Ok::<(), io::Error>(())
         })?;
         Ok(out)
+    }
+}
+
+/// Reads a [`FileSet`] as one stream, keeping the last file it used open.
+#[derive(Debug)]
+pub struct FileSetReader<'a> {
+    set: &'a FileSet,
+    open: Option<(usize, File)>,
+}
+
+impl FileSetReader<'_> {
+    /// Reads `buf.len()` bytes starting at `offset` of the stream, across files as needed.
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let files = &self.set.files;
+        let mut done = 0usize;
+        // The first file that holds `offset`.
+        let mut i = files.partition_point(|f| f.offset + f.length <= offset);
+        while done < buf.len() && i < files.len() {
+            let f = &files[i];
+            let pos = offset + done as u64;
+            if f.length == 0 || pos >= f.offset + f.length {
+                i += 1;
+                continue;
+            }
+            let within = pos - f.offset;
+            let n = ((f.length - within) as usize).min(buf.len() - done);
+            let file = match &self.open {
+                Some((j, file)) if *j == i => file,
+                _ => &self.open.insert((i, File::open(&f.path)?)).1,
+            };
+            read_exact_at(file, &mut buf[done..done + n], within)?;
+            done += n;
+            i += 1;
+        }
+        if done < buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the files end {} bytes short", buf.len() - done),
+            ));
+        }
+        Ok(())
     }
 }
 
