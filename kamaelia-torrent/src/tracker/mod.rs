@@ -4,4 +4,5 @@
 pub mod announce;
 pub mod client;
 pub mod http;
+pub mod swarm;
 pub mod udp;
