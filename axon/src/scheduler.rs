@@ -248,14 +248,12 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
         }
         runqueue.clear();
         drain_remote(core, false, None);
-        let deadline = {
+        {
             let mut w = core.world.borrow_mut();
             w.settle();
-            let now = Instant::now();
-            let d = w.fire_timers(now);
+            w.fire_timers(Instant::now());
             w.settle();
-            d
-        };
+        }
         if core.remote.stop.load(Ordering::SeqCst) || core.world.borrow().stop_requested {
             stop_all(core);
             stopped = true;
@@ -269,7 +267,7 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
             if !blocking {
                 continue;
             }
-            if !wait_for_wake(core, deadline) {
+            if !wait_for_wake(core) {
                 break;
             }
         }
@@ -293,7 +291,10 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
 
 /// Blocks until something may have become runnable. Returns false if nothing can ever wake
 /// a component again.
-fn wait_for_wake(core: &Rc<Core>, mut deadline: Option<Instant>) -> bool {
+fn wait_for_wake(core: &Rc<Core>) -> bool {
+    // Timers of components that have ended can wake no one: forget them, so that they do not
+    // keep the scheduler waiting.
+    let mut deadline = core.world.borrow_mut().prune_timers();
     loop {
         if core.world.borrow().timers.is_empty()
             && core.remote.external.load(Ordering::SeqCst) == 0

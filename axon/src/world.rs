@@ -416,6 +416,19 @@ impl World {
         self.timers.push(Reverse((at, self.timer_seq, c)));
     }
 
+    /// Drops the timers of components that have ended; returns the next deadline left.
+    pub fn prune_timers(&mut self) -> Option<Instant> {
+        let timers = std::mem::take(&mut self.timers);
+        self.timers = timers
+            .into_iter()
+            .filter(|Reverse((_, _, c))| {
+                self.comp(*c)
+                    .is_some_and(|comp| comp.state != State::Ended)
+            })
+            .collect();
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
     /// Wakes every component whose timer is due; returns the next deadline.
     pub fn fire_timers(&mut self, now: Instant) -> Option<Instant> {
         while let Some(Reverse((at, _, c))) = self.timers.peek().copied() {

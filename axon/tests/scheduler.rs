@@ -992,3 +992,31 @@ fn sleep_wakes_after_the_time() {
         );
     });
 }
+
+// new: A4.4 with timers: the timer of a component that has ended can wake no one, so it must
+// not keep the scheduler waiting (here for an hour) once every live component is paused
+#[test]
+fn timers_of_ended_components_do_not_keep_the_scheduler_waiting() {
+    bounded(|| {
+        let sched = Scheduler::new();
+        sched.spawn(component("Napper", |ctx: Ctx| async move {
+            // Start an hour-long sleep, poll it once (its timer is set), then give up on it.
+            let mut nap = Box::pin(ctx.sleep(Duration::from_secs(3600)));
+            std::future::poll_fn(|cx| {
+                let _ = std::future::Future::poll(nap.as_mut(), cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            Ok(())
+        }));
+        sched.spawn(component("Waiter", |ctx: Ctx| async move {
+            loop {
+                ctx.pause();
+                ctx.yield_now().await;
+            }
+        }));
+        let report = sched.run();
+        assert_eq!(report.left_paused.len(), 1, "{report:?}");
+        assert!(report.left_paused[0].starts_with("Waiter_"));
+    });
+}
