@@ -422,8 +422,7 @@ impl World {
         self.timers = timers
             .into_iter()
             .filter(|Reverse((_, _, c))| {
-                self.comp(*c)
-                    .is_some_and(|comp| comp.state != State::Ended)
+                self.comp(*c).is_some_and(|comp| comp.state != State::Ended)
             })
             .collect();
         self.timers.peek().map(|Reverse((at, _, _))| *at)
