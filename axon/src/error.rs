@@ -203,6 +203,9 @@ pub enum Error {
     /// `retrieve_value` or `update_value` with a name that is not tracked, or a value of
     /// another type.
     AccessToUndeclaredTrackedVariable(String),
+    /// A Graphline whose components or linkage map do not fit together (an unknown or
+    /// duplicate component name); says which.
+    BadGraphline(String),
     /// A tracked resource that is not there.
     NoSuchResource(String),
     /// The scheduler this call needs has ended.
@@ -237,6 +240,7 @@ impl fmt::Display for Error {
                 write!(f, "value {n:?} is not tracked (or not of the type asked for)")
             }
             Error::NoSuchResource(n) => write!(f, "no tracked resource for {n}"),
+            Error::BadGraphline(reason) => write!(f, "bad Graphline: {reason}"),
             Error::SchedulerGone => write!(f, "the scheduler has ended"),
         }
     }

@@ -220,6 +220,7 @@
 
 mod adaptive;
 pub mod chassis;
+mod cloner;
 mod component;
 mod ctx;
 mod error;
@@ -239,6 +240,7 @@ pub mod util;
 mod world;
 
 pub use adaptive::{ResourceInfo, ResourceTracker};
+pub use cloner::Cloner;
 pub use component::{
     component, AnyComponent, BoxSpec, Component, FnComponent, DEFAULT_INBOXES, DEFAULT_OUTBOXES,
 };
