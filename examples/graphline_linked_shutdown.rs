@@ -1,0 +1,151 @@
+//! Kamaelia's `Examples/UsingChassis/Graphline/LinkedShutdown.py`: shutdown from outside a
+//! `Graphline` goes only to the children whose `control` nothing inside feeds, and the
+//! children pass it along their own linkages.
+//!
+//! ```python
+//! Pipeline(
+//!     Pinger(tosend=[Axon.Ipc.producerFinished()],box="signal"),
+//!     Graphline(
+//!         TO_SHUTDOWN1 = Waiter(),
+//!         TO_SHUTDOWN2 = Waiter(),
+//!         TO_SHUTDOWN3 = Waiter(),
+//!         linkages = {
+//!             ("TO_SHUTDOWN1","signal"):("TO_SHUTDOWN2","control"),
+//!             ("TO_SHUTDOWN2","signal"):("TO_SHUTDOWN3","control"),
+//!         }
+//!     ),
+//!     Whinger(),
+//! ).run()
+//! ```
+//!
+//! The same components as `graphline_demo_shutdown`. This time the Graphline copies the
+//! `ProducerFinished` from its `control` to `TO_SHUTDOWN1` only (the other two have their
+//! `control` fed by a linkage); each Waiter passes it on out of `signal` to the next. When all
+//! three have ended the Graphline signals the `Whinger`, and everything ends.
+//!
+//! ```text
+//! cargo run --example graphline_linked_shutdown
+//! ```
+//!
+//! The Python prints (it has no banner):
+//!
+//! ```text
+//! WHINGER: waiting for shutdown
+//! WAITER 6 waiting
+//! WAITER 7 waiting
+//! WAITER 8 waiting
+//! PINGER: sent <Axon.Ipc.producerFinished object at 0x7f7028a738d0>
+//! WHINGER: waiting for shutdown
+//! WAITER 6 shutting down having recieved: <Axon.Ipc.producerFinished object at 0x7f7028919a90>
+//! WAITER 7 shutting down having recieved: <Axon.Ipc.producerFinished object at 0x7f7028919a90>
+//! WAITER 8 shutting down having recieved: <Axon.Ipc.producerFinished object at 0x7f7028919a90>
+//! WHINGER: shutdown
+//! ```
+//!
+//! # Differences from the Python
+//!
+//! - A message is shown by its type, `<axon::ipc::ProducerFinished>`, where Python shows the
+//!   object's default `repr`, `<Axon.Ipc.producerFinished object at 0x...>`.
+//! - The ids are our components' numbers (the `_<n>` of their names), so they may differ.
+//! - The lines printed by the two threads (`WHINGER`, `PINGER`) fall among the others as the
+//!   threads run, in Python as here: how many "WHINGER: waiting" lines there are, and where,
+//!   depends on timing.
+
+use std::time::Duration;
+
+use kamaelia::axon::ipc::ProducerFinished;
+use kamaelia::axon::{
+    component, graphline, pipeline, Component, ComponentResult, Ctx, Message, Scheduler, ThreadCtx,
+    Threaded, ThreadedComponent,
+};
+
+/// Sleeps a second before each item of `tosend`, then sends a new `ProducerFinished` out of
+/// `out` and says which item it was (the Python `Pinger`, whose `box` is `out` here: `box` is
+/// a Rust keyword).
+struct Pinger {
+    tosend: Vec<ProducerFinished>,
+    out: &'static str,
+}
+
+impl ThreadedComponent for Pinger {
+    fn main(self, ctx: ThreadCtx) -> ComponentResult {
+        for item in self.tosend {
+            std::thread::sleep(Duration::from_secs(1));
+            if ctx.should_stop() {
+                return Ok(());
+            }
+            ctx.send(ProducerFinished::default(), self.out)?;
+            println!("PINGER: sent {}", show(&Message::new(item)));
+        }
+        Ok(())
+    }
+}
+
+/// Says it is waiting, waits for a message on `control`, says what it was, passes it on out
+/// of `signal` and ends (the Python `Waiter`).
+fn waiter() -> impl Component {
+    component("Waiter", |ctx: Ctx| async move {
+        let id = ctx.component_name().number();
+        println!("WAITER {id} waiting");
+        while ctx.data_ready("control") == 0 {
+            if ctx.any_ready().is_none() {
+                ctx.pause();
+            }
+            ctx.yield_now().await;
+        }
+        let msg = ctx.recv("control")?;
+        println!("WAITER {id} shutting down having recieved: {}", show(&msg));
+        ctx.send(msg, "signal")?;
+        ctx.yield_now().await;
+        Ok(())
+    })
+}
+
+/// Complains every second until something reaches its `control` (the Python `Whinger`).
+struct Whinger;
+
+impl ThreadedComponent for Whinger {
+    fn main(self, ctx: ThreadCtx) -> ComponentResult {
+        while ctx.data_ready("control") == 0 {
+            if ctx.should_stop() {
+                return Ok(());
+            }
+            println!("WHINGER: waiting for shutdown");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        println!("WHINGER: shutdown");
+        Ok(())
+    }
+}
+
+/// A message as the demos print it: `<` its type `>`, standing in for Python's default repr.
+fn show(m: &Message) -> String {
+    format!("<{}>", m.type_name())
+}
+
+fn main() {
+    let graph = graphline! {
+        TO_SHUTDOWN1 = waiter(),
+        TO_SHUTDOWN2 = waiter(),
+        TO_SHUTDOWN3 = waiter(),
+        linkages = {
+            ("TO_SHUTDOWN1", "signal") : ("TO_SHUTDOWN2", "control"),
+            ("TO_SHUTDOWN2", "signal") : ("TO_SHUTDOWN3", "control"),
+        }
+    }
+    .expect("the Graphline's names are right");
+    let sched = Scheduler::new();
+    sched.spawn(pipeline![
+        Threaded::new(Pinger {
+            tosend: vec![ProducerFinished::default()],
+            out: "signal",
+        }),
+        graph,
+        Threaded::new(Whinger),
+    ]);
+    let report = sched.run();
+    if !report.is_clean() {
+        eprintln!("graphline_linked_shutdown did not end cleanly: {report:?}");
+        std::process::exit(1);
+    }
+}
