@@ -14,3 +14,4 @@ pub mod ipc;
 pub mod maker;
 pub mod metainfo;
 pub mod tracker;
+pub mod wire;
