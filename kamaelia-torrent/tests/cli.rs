@@ -116,3 +116,61 @@ fn make_refuses_bad_arguments() {
     ]));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+// new: issue 4 (`tracker` serves announces until SIGTERM, then exits cleanly)
+#[test]
+fn tracker_runs_until_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(["tracker", "--listen", &listen])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.contains(&format!("http://{listen}/announce")),
+        "{first}"
+    );
+    let answer = kamaelia_torrent::tracker::client::TrackerClient::default().announce(
+        &format!("http://{listen}/announce"),
+        &kamaelia_torrent::tracker::announce::AnnounceRequest {
+            info_hash: kamaelia_torrent::metainfo::InfoHash([1; 20]),
+            peer_id: kamaelia_torrent::tracker::announce::PeerId([2; 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: None,
+            numwant: None,
+            key: 0,
+        },
+    );
+    assert!(answer.is_ok(), "{answer:?}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the tracker did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use kamaelia_torrent::axon;
 use kamaelia_torrent::maker::TorrentMaker;
 use kamaelia_torrent::metainfo::Metainfo;
 
@@ -158,5 +159,18 @@ fn info(file: &PathBuf) -> CliResult {
 }
 
 fn tracker(listen: std::net::SocketAddr) -> CliResult {
-    Err(format!("the tracker ({listen}) is not built yet").into())
+    use kamaelia_torrent::tracker::server::Tracker;
+    let sched = axon::Scheduler::new();
+    let (server, addr) = Tracker::new()
+        .server(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    sched.spawn(server);
+    let stop = sched.stop_handle();
+    ctrlc::set_handler(move || stop.stop()).map_err(|e| format!("cannot catch signals: {e}"))?;
+    println!("tracker listening on http://{addr}/announce (Ctrl-C to stop)");
+    let report = sched.run();
+    if !report.failures.is_empty() {
+        return Err(format!("the tracker failed: {}", report.failures[0].error).into());
+    }
+    Ok(())
 }

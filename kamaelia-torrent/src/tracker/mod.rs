@@ -4,5 +4,6 @@
 pub mod announce;
 pub mod client;
 pub mod http;
+pub mod server;
 pub mod swarm;
 pub mod udp;
