@@ -109,7 +109,8 @@ impl Background {
         rx.recv().map_err(|_| Error::SchedulerGone)
     }
 
-    /// Makes and activates `c` in the background scheduler, and returns a handle to it.
+    /// Makes and activates `c` in the background scheduler, and returns a handle to it. The
+    /// handle reaches every box except private ones (names starting with `_`).
     pub fn handle<C: Component>(&self, c: C) -> Result<Handle, Error> {
         let (in_tx, in_rx) = crossbeam_channel::unbounded::<(String, Message)>();
         let hold = self.remote.hold();
@@ -118,8 +119,13 @@ impl Background {
         let (proxy, name, inboxes, outputs) = self.call(move |root| {
             let child = root.create(c);
             let child_ctx = root.core().ctx(child);
-            let inboxes = child_ctx.inboxes();
-            let outboxes = child_ctx.outboxes();
+            // Boxes whose names start with "_" are the component's own business (Kamaelia's
+            // convention): the handle neither feeds nor reads them.
+            let public = |names: Vec<String>| -> Vec<String> {
+                names.into_iter().filter(|n| !n.starts_with('_')).collect()
+            };
+            let inboxes = public(child_ctx.inboxes());
+            let outboxes = public(child_ctx.outboxes());
             let mut out_txs = BTreeMap::new();
             let mut out_rxs = BTreeMap::new();
             for name in &outboxes {

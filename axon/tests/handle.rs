@@ -390,3 +390,36 @@ fn a_burst_bigger_than_the_handle_buffer_is_all_delivered_in_order() {
         assert!(bg.finish().is_clean());
     });
 }
+
+// new: A12.3 with Kamaelia's private-box convention: a handle leaves boxes named "_..." alone,
+// so a component may link its private outbox itself (ServerCore does)
+#[test]
+fn private_boxes_are_left_to_the_component() {
+    within(|| {
+        let bg = Background::start();
+        const PRIVATE_OUT: &[axon::BoxSpec] = &[
+            axon::BoxSpec::new("outbox", ""),
+            axon::BoxSpec::new("signal", ""),
+            axon::BoxSpec::new("_selfsignal", "private"),
+        ];
+        let h = bg
+            .handle(
+                component("Private", |ctx| async move {
+                    // The component links its private outbox to its own inbox; a handle that
+                    // also linked it would make this fail.
+                    ctx.link((ctx.id(), "_selfsignal"), (ctx.id(), "inbox"))?;
+                    ctx.send(String::from("to myself"), "_selfsignal")?;
+                    let got: String = ctx.recv_as("inbox")?;
+                    ctx.send(got, "outbox")?;
+                    Ok(())
+                })
+                .with_outboxes(PRIVATE_OUT),
+            )
+            .unwrap();
+        let back = h.get_timeout("outbox", WAIT).unwrap();
+        assert_eq!(back.downcast::<String>().unwrap(), "to myself");
+        assert!(matches!(h.get("_selfsignal"), Err(RecvError::NoSuchBox(_))));
+        drop(h);
+        assert!(bg.finish().is_clean());
+    });
+}
