@@ -33,55 +33,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use kamaelia::axon::internet::server_core::ServerCore;
-use kamaelia::axon::ipc::{stop_kind, StopKind};
-use kamaelia::axon::{Component, ComponentResult, Ctx, Message, Scheduler};
-
-/// The echo protocol (as in the echo_server example): back-pressure aware.
-struct Echo;
-
-impl Component for Echo {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        let mut held: Option<Message> = None;
-        let mut finishing: Option<Message> = None;
-        loop {
-            if let Some(m) = held.take() {
-                if let Err(e) = ctx.send(m, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while held.is_none() && ctx.data_ready("inbox") > 0 {
-                if let Err(e) = ctx.send(ctx.recv("inbox")?, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while ctx.data_ready("control") > 0 {
-                let m = ctx.recv("control")?;
-                match stop_kind(&m) {
-                    Some(StopKind::Now) => {
-                        let _ = ctx.send(m, "signal");
-                        return Ok(());
-                    }
-                    Some(StopKind::Finish) => finishing = Some(m),
-                    None => {}
-                }
-            }
-            if held.is_none() && ctx.data_ready("inbox") == 0 {
-                if let Some(m) = finishing.take() {
-                    let _ = ctx.send(m, "signal");
-                    return Ok(());
-                }
-            }
-            ctx.pause();
-            ctx.yield_now().await;
-        }
-    }
-}
+use kamaelia::axon::util::PassThrough;
+use kamaelia::axon::Scheduler;
 
 /// The test data: stream position `p` of a client holds `TABLE[(offset + p) % PRIME]`, so
 /// writing and checking are slices of one table (memcpy and memcmp speed), and a lost,
@@ -228,7 +181,7 @@ fn start_server() -> SocketAddr {
     std::thread::Builder::new()
         .name("echo-server".into())
         .spawn(move || {
-            let server = ServerCore::bind("127.0.0.1:0", |_| Echo).expect("cannot listen");
+            let server = ServerCore::bind("127.0.0.1:0", |_| PassThrough).expect("cannot listen");
             tx.send(server.local_addr()).unwrap();
             let sched = Scheduler::new();
             sched.spawn(server);

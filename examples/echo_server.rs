@@ -19,57 +19,8 @@ use std::io::Write;
 
 use kamaelia::axon::internet::server_core::SimpleServer;
 use kamaelia::axon::internet::tcp_server::{PeerClose, SocketConfig};
-use kamaelia::axon::ipc::{stop_kind, StopKind};
-use kamaelia::axon::{Component, ComponentResult, Ctx, Message, Scheduler};
-
-/// Sends back what it receives; finishes on ProducerFinished (the client closed its side)
-/// once everything is sent back, stops at once on ShutdownMicroprocess.
-struct Echo;
-
-impl Component for Echo {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        let mut held: Option<Message> = None;
-        let mut finishing: Option<Message> = None;
-        loop {
-            // Pass on what the connection refused last time, then what waits.
-            if let Some(m) = held.take() {
-                if let Err(e) = ctx.send(m, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while held.is_none() && ctx.data_ready("inbox") > 0 {
-                if let Err(e) = ctx.send(ctx.recv("inbox")?, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while ctx.data_ready("control") > 0 {
-                let m = ctx.recv("control")?;
-                match stop_kind(&m) {
-                    Some(StopKind::Now) => {
-                        let _ = ctx.send(m, "signal");
-                        return Ok(());
-                    }
-                    Some(StopKind::Finish) => finishing = Some(m),
-                    None => {}
-                }
-            }
-            if held.is_none() && ctx.data_ready("inbox") == 0 {
-                if let Some(m) = finishing.take() {
-                    let _ = ctx.send(m, "signal");
-                    return Ok(());
-                }
-            }
-            ctx.pause();
-            ctx.yield_now().await;
-        }
-    }
-}
+use kamaelia::axon::util::PassThrough;
+use kamaelia::axon::Scheduler;
 
 /// The value after `--name`, if given.
 fn option<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -86,7 +37,7 @@ fn option<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 fn main() {
     env_logger::init();
-    let server = SimpleServer::new(option("--port").unwrap_or(1601), || Echo).map(|s| {
+    let server = SimpleServer::new(option("--port").unwrap_or(1601), || PassThrough).map(|s| {
         let mut config = SocketConfig {
             peer_close: PeerClose::HalfClose,
             ..SocketConfig::default()

@@ -11,66 +11,18 @@ use std::time::{Duration, Instant};
 use axon::internet::server_core::{ServerCore, DEFAULT_PIPE_WIDTH};
 use axon::internet::tcp_client::{SocketError, TCPClient};
 use axon::internet::tcp_server::SocketConfig;
-use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess, StopKind};
-use axon::{Background, Component, ComponentResult, Ctx, Handle, Message, Scheduler, Topology};
+use axon::ipc::{ProducerFinished, ShutdownMicroprocess};
+use axon::util::PassThrough;
+use axon::{Background, Component, ComponentResult, Ctx, Handle, Scheduler, Topology};
 
 /// How long any one wait may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(120);
 
 // ----- a protocol: echo, with back-pressure -----------------------------------------------
 
-/// Sends back everything it receives. When the connection's inbox is full it keeps the
-/// message and stops taking from its own inbox until woken (which is what makes a slow reader
-/// slow the writer down). Finishes on ProducerFinished once everything is passed on.
-struct Echo;
-
-impl Component for Echo {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        let mut held: Option<Message> = None;
-        let mut finishing: Option<Message> = None;
-        loop {
-            if let Some(m) = held.take() {
-                if let Err(e) = ctx.send(m, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while held.is_none() && ctx.data_ready("inbox") > 0 {
-                if let Err(e) = ctx.send(ctx.recv("inbox")?, "outbox") {
-                    if !e.is_full() {
-                        return Err(e.into());
-                    }
-                    held = Some(e.into_message());
-                }
-            }
-            while ctx.data_ready("control") > 0 {
-                let m = ctx.recv("control")?;
-                match stop_kind(&m) {
-                    Some(StopKind::Now) => {
-                        let _ = ctx.send(m, "signal");
-                        return Ok(());
-                    }
-                    Some(StopKind::Finish) => finishing = Some(m),
-                    None => {} // a SocketError: the connection is going; Now follows
-                }
-            }
-            if held.is_none() && ctx.data_ready("inbox") == 0 {
-                if let Some(m) = finishing.take() {
-                    let _ = ctx.send(m, "signal");
-                    return Ok(());
-                }
-            }
-            ctx.pause();
-            ctx.yield_now().await;
-        }
-    }
-}
-
 /// An echo server on 127.0.0.1 (port chosen by the system) in a background scheduler.
 fn echo_server() -> (Background, Handle, SocketAddr) {
-    let server = ServerCore::bind("127.0.0.1:0", |_| Echo).unwrap();
+    let server = ServerCore::bind("127.0.0.1:0", |_| PassThrough).unwrap();
     let addr = server.local_addr();
     assert!(addr.ip().is_loopback());
     let bg = Background::start();
@@ -118,7 +70,7 @@ fn wait_until_no_connections(bg: &Background) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let t = topology(bg);
-        if count(&t, "ConnectedSocketAdapter") == 0 && count(&t, "Echo") == 0 {
+        if count(&t, "ConnectedSocketAdapter") == 0 && count(&t, "PassThrough") == 0 {
             // Nothing of the connections is left linked to the server either.
             let idle: usize = bg
                 .call(|root| root.retrieve_value("idle linkages"))

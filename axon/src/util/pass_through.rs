@@ -43,6 +43,10 @@ use crate::threaded::ThreadCtx;
 /// [`Shutdown`](crate::ipc::Shutdown) at once; either way the message goes out of `signal`.
 /// Other control messages are passed on to `signal` too, and do not stop it.
 ///
+/// When the destination's inbox is full it keeps the refused message, takes nothing more,
+/// and sends it when the destination collects: it is the echo protocol of a `ServerCore`,
+/// whose connections limit their inboxes, as in Kamaelia's echo servers.
+///
 /// Boxes: Kamaelia's defaults, `inbox` ("Messages to be passed through"), `control`
 /// ("Shutdown signalling"), `outbox` ("Passed through messages"), `signal` ("Shutdown
 /// signalling").
@@ -92,18 +96,43 @@ impl Component for PassThrough {
     }
 
     async fn main(self, ctx: Ctx) -> ComponentResult {
+        // A message the destination refused (its inbox was full): kept, and tried again when
+        // the destination collects (which wakes us); nothing more is taken meanwhile, so a
+        // slow reader slows the writer instead of growing memory.
+        let mut held: Option<Message> = None;
+        let mut finish: Option<Message> = None;
         loop {
-            let control = read_control(&ctx, |other| Ok(ctx.send(other, "signal")?))?;
-            if let Control::Now(stop) = control {
-                ctx.send(stop, "signal")?;
-                return Ok(());
+            match read_control(&ctx, |other| Ok(ctx.send(other, "signal")?))? {
+                Control::Now(stop) => {
+                    ctx.send(stop, "signal")?;
+                    return Ok(());
+                }
+                Control::Finish(stop) => {
+                    finish.get_or_insert(stop);
+                }
+                Control::Carry => {}
             }
-            while let Ok(m) = ctx.recv("inbox") {
-                ctx.send(m, "outbox")?;
+            loop {
+                let m = match held.take() {
+                    Some(m) => m,
+                    None => match ctx.recv("inbox") {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    },
+                };
+                if let Err(e) = ctx.send(m, "outbox") {
+                    if !e.is_full() {
+                        return Err(e.into());
+                    }
+                    held = Some(e.into_message());
+                    break;
+                }
             }
-            if let Control::Finish(stop) = control {
-                ctx.send(stop, "signal")?;
-                return Ok(());
+            if held.is_none() && ctx.data_ready("inbox") == 0 {
+                if let Some(stop) = finish.take() {
+                    ctx.send(stop, "signal")?;
+                    return Ok(());
+                }
             }
             ctx.pause();
             ctx.yield_now().await;
