@@ -550,3 +550,30 @@ fn clock_with_zero_interval_yields() {
         assert!(sched.run().is_clean());
     });
 }
+
+// new: issue 3 (back-pressure): PassThrough into a full inbox keeps the refused message,
+// takes nothing more, and delivers everything in order once the reader collects
+#[test]
+fn pass_through_waits_for_a_full_destination() {
+    let sched = axon::Scheduler::new();
+    let root = sched.root();
+    let pt = root.create(axon::util::PassThrough);
+    root.link((root.id(), "outbox"), (pt, "inbox")).unwrap();
+    root.link((pt, "outbox"), (root.id(), "inbox")).unwrap();
+    root.set_inbox_size("inbox", Some(2)).unwrap();
+    for i in 0..10u32 {
+        root.send(i, "outbox").unwrap();
+    }
+    root.activate(pt).unwrap();
+    let report = sched.run();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.left_paused.len(), 1, "PassThrough waits: {report:?}");
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        while let Ok(m) = root.recv("inbox") {
+            got.push(m.downcast::<u32>().unwrap());
+        }
+        sched.step(3);
+    }
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+}
