@@ -13,5 +13,6 @@ pub mod files;
 pub mod ipc;
 pub mod maker;
 pub mod metainfo;
+pub mod storage;
 pub mod tracker;
 pub mod wire;

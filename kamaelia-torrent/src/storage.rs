@@ -1,0 +1,310 @@
+//! A torrent's data on disk: blocks written and read by piece and offset, across file
+//! boundaries, inside one download folder and nowhere else; pieces checked against their
+//! hashes (also to resume a download from what is already on disk). Blocking file I/O: use it
+//! from a threaded component, never on the scheduler's thread.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha1::{Digest, Sha1};
+
+use crate::metainfo::Info;
+use crate::wire::Bitfield;
+
+/// One file of the torrent, where it lives under the download folder.
+#[derive(Debug)]
+struct StoredFile {
+    path: PathBuf,
+    length: u64,
+    offset: u64,
+    file: Option<File>,
+}
+
+/// The data of one torrent under a download folder.
+#[derive(Debug)]
+pub struct Storage {
+    root: PathBuf,
+    files: Vec<StoredFile>,
+    piece_length: u64,
+    total: u64,
+    hashes: Vec<[u8; 20]>,
+}
+
+/// Why storage refused or failed.
+#[derive(Debug)]
+pub enum StorageError {
+    /// A block outside the torrent, or of a wrong size.
+    OutOfRange {
+        /// The piece.
+        piece: u32,
+        /// The offset in it.
+        begin: u32,
+        /// The length.
+        length: u32,
+    },
+    /// The operating system failed us.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::OutOfRange {
+                piece,
+                begin,
+                length,
+            } => write!(
+                f,
+                "block (piece {piece}, offset {begin}, {length} bytes) is outside the torrent"
+            ),
+            StorageError::Io(e) => write!(f, "disk: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<io::Error> for StorageError {
+    fn from(e: io::Error) -> Self {
+        StorageError::Io(e)
+    }
+}
+
+impl Storage {
+    /// The storage of `info` under `root`: a single-file torrent is `root/<name>`, a
+    /// multi-file one `root/<name>/<path...>`. Every path was checked when the .torrent was
+    /// parsed (no `..`, no absolute or empty components), so none leaves `root`. Nothing is
+    /// created until something is written.
+    pub fn new(root: &Path, info: &Info) -> Storage {
+        let base = root.join(&info.name);
+        let files = info
+            .files
+            .iter()
+            .map(|f| StoredFile {
+                path: if info.multi_file {
+                    base.join(f.relative_path())
+                } else {
+                    base.clone()
+                },
+                length: f.length,
+                offset: f.offset,
+                file: None,
+            })
+            .collect();
+        Storage {
+            root: root.to_path_buf(),
+            files,
+            piece_length: info.piece_length,
+            total: info.total_length(),
+            hashes: info.pieces.clone(),
+        }
+    }
+
+    /// The download folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a piece's block lies in the stream of all files, if it is inside the torrent.
+    fn span(&self, piece: u32, begin: u32, length: u32) -> Result<u64, StorageError> {
+        let out = || StorageError::OutOfRange {
+            piece,
+            begin,
+            length,
+        };
+        let start = (piece as u64)
+            .checked_mul(self.piece_length)
+            .ok_or_else(out)?;
+        if start >= self.total && !(self.total == 0 && length == 0) {
+            return Err(out());
+        }
+        let piece_size = self.piece_length.min(self.total - start);
+        if begin as u64 + length as u64 > piece_size {
+            return Err(out());
+        }
+        Ok(start + begin as u64)
+    }
+
+    fn open(&mut self, i: usize, write: bool) -> io::Result<&File> {
+        let f = &mut self.files[i];
+        if f.file.is_none() {
+            if write {
+                if let Some(parent) = f.path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(write)
+                .create(write)
+                .truncate(false)
+                .open(&f.path)?;
+            if write && file.metadata()?.len() != f.length {
+                file.set_len(f.length)?;
+            }
+            f.file = Some(file);
+        }
+        Ok(f.file.as_ref().expect("just opened"))
+    }
+
+    /// Calls `each(file index, offset in file, range in the block)` for every file a block
+    /// at stream offset `at` of `len` bytes touches.
+    fn pieces_of(&self, at: u64, len: usize) -> Vec<(usize, u64, std::ops::Range<usize>)> {
+        let mut out = Vec::new();
+        let mut done = 0usize;
+        let mut i = self.files.partition_point(|f| f.offset + f.length <= at);
+        while done < len && i < self.files.len() {
+            let f = &self.files[i];
+            let pos = at + done as u64;
+            if f.length > 0 && pos < f.offset + f.length {
+                let n = ((f.offset + f.length - pos) as usize).min(len - done);
+                out.push((i, pos - f.offset, done..done + n));
+                done += n;
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Writes a block (a peer's `piece` message) to disk.
+    pub fn write_block(&mut self, piece: u32, begin: u32, data: &[u8]) -> Result<(), StorageError> {
+        let at = self.span(piece, begin, data.len() as u32)?;
+        for (i, within, range) in self.pieces_of(at, data.len()) {
+            let file = self.open(i, true)?;
+            write_all_at(file, &data[range], within)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a block (to answer a peer's `request`).
+    pub fn read_block(
+        &mut self,
+        piece: u32,
+        begin: u32,
+        length: u32,
+    ) -> Result<Vec<u8>, StorageError> {
+        let at = self.span(piece, begin, length)?;
+        let mut buf = vec![0u8; length as usize];
+        for (i, within, range) in self.pieces_of(at, buf.len()) {
+            let file = self.open(i, false)?;
+            read_exact_at(file, &mut buf[range], within)?;
+        }
+        Ok(buf)
+    }
+
+    /// The length of piece `index`.
+    pub fn piece_size(&self, index: u32) -> u64 {
+        let start = index as u64 * self.piece_length;
+        self.piece_length.min(self.total.saturating_sub(start))
+    }
+
+    /// True if piece `index` on disk matches its hash (false if it cannot be read).
+    pub fn verify_piece(&mut self, index: u32) -> bool {
+        let Some(expected) = self.hashes.get(index as usize).copied() else {
+            return false;
+        };
+        match self.read_block(index, 0, self.piece_size(index) as u32) {
+            Ok(data) => <[u8; 20]>::from(Sha1::digest(&data)) == expected,
+            Err(_) => false,
+        }
+    }
+
+    /// Checks every piece already on disk (to resume a download): the pieces that match.
+    /// Missing files count as missing pieces; memory used is one piece.
+    pub fn verify_all(&mut self) -> Bitfield {
+        let mut have = Bitfield::new(self.hashes.len());
+        for i in 0..self.hashes.len() as u32 {
+            if self.verify_piece(i) {
+                have.set(i as usize);
+            }
+        }
+        have
+    }
+
+    /// Flushes written data to the disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        for f in self.files.iter().filter_map(|f| f.file.as_ref()) {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(buf, offset)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    f.write_all(buf)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metainfo::{Metainfo, TorrentBuilder};
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kt-storage-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn blocks_across_files_land_in_the_right_places_and_verify() {
+        let a: Vec<u8> = (0..10u8).collect();
+        let b: Vec<u8> = (10..13u8).collect();
+        let c: Vec<u8> = (13..30u8).collect();
+        let bytes = TorrentBuilder::new("album", 8)
+            .multi_file(&[(&["a"], &a), (&["x", "b"], &b), (&["c"], &c)])
+            .to_bytes();
+        let info = Metainfo::from_bytes(&bytes).unwrap().info;
+        let d = temp_dir("across");
+        let mut s = Storage::new(&d, &info);
+        assert_eq!(s.verify_all().count(), 0, "nothing on disk yet");
+        let all = [a.clone(), b.clone(), c.clone()].concat();
+        // Write pieces out of order, each in two blocks.
+        for piece in [3u32, 0, 2, 1] {
+            let size = s.piece_size(piece) as usize;
+            let start = piece as usize * 8;
+            let data = &all[start..start + size];
+            let half = size / 2;
+            s.write_block(piece, 0, &data[..half]).unwrap();
+            s.write_block(piece, half as u32, &data[half..]).unwrap();
+        }
+        assert!(s.verify_all().is_complete());
+        assert_eq!(std::fs::read(d.join("album/x/b")).unwrap(), b);
+        assert_eq!(std::fs::read(d.join("album/c")).unwrap(), c);
+        assert_eq!(s.read_block(1, 2, 6).unwrap(), all[10..16]);
+        // Blocks outside the torrent are refused, not written.
+        assert!(s.write_block(4, 0, &[1]).is_err());
+        assert!(s.write_block(3, 0, &[0; 7]).is_err(), "piece 3 has 6 bytes");
+        assert!(s.read_block(u32::MAX, u32::MAX, u32::MAX).is_err());
+        // Damage one byte: that piece no longer verifies, the others do.
+        std::fs::write(d.join("album/a"), [0u8; 10]).unwrap();
+        let have = s.verify_all();
+        assert!(!have.has(0) && !have.has(1) && have.has(2) && have.has(3));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
