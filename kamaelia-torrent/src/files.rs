@@ -166,34 +166,65 @@ impl FileSetReader<'_> {
     /// Reads `buf.len()` bytes starting at `offset` of the stream, across files as needed.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let files = &self.set.files;
-        let mut done = 0usize;
-        // The first file that holds `offset`.
-        let mut i = files.partition_point(|f| f.offset + f.length <= offset);
-        while done < buf.len() && i < files.len() {
-            let f = &files[i];
-            let pos = offset + done as u64;
-            if f.length == 0 || pos >= f.offset + f.length {
-                i += 1;
-                continue;
-            }
-            let within = pos - f.offset;
-            let n = ((f.length - within) as usize).min(buf.len() - done);
-            let file = match &self.open {
-                Some((j, file)) if *j == i => file,
-                _ => &self.open.insert((i, File::open(&f.path)?)).1,
-            };
-            read_exact_at(file, &mut buf[done..done + n], within)?;
-            done += n;
-            i += 1;
-        }
-        if done < buf.len() {
+        let spans = file_spans(
+            files.len(),
+            |i| (files[i].offset, files[i].length),
+            offset,
+            buf.len(),
+        );
+        let covered: usize = spans.iter().map(|(_, _, r)| r.len()).sum();
+        if covered < buf.len() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("the files end {} bytes short", buf.len() - done),
+                format!("the files end {} bytes short", buf.len() - covered),
             ));
+        }
+        for (i, within, range) in spans {
+            let file = match &self.open {
+                Some((j, file)) if *j == i => file,
+                _ => &self.open.insert((i, File::open(&files[i].path)?)).1,
+            };
+            read_exact_at(file, &mut buf[range], within)?;
         }
         Ok(())
     }
+}
+
+/// Where a range of `len` bytes at stream offset `at` lies in a list of `n` files given as
+/// (offset in the stream, length): for each file it touches, (file index, offset in that
+/// file, the part of the range). Files are in stream order; the spans cover less than `len`
+/// if the files end first.
+pub(crate) fn file_spans(
+    n: usize,
+    file: impl Fn(usize) -> (u64, u64),
+    at: u64,
+    len: usize,
+) -> Vec<(usize, u64, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut done = 0usize;
+    // The first file that holds `at`: binary search over the (sorted) offsets.
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let (off, length) = file(mid);
+        if off + length <= at {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut i = lo;
+    while done < len && i < n {
+        let (off, length) = file(i);
+        let pos = at + done as u64;
+        if length > 0 && pos < off + length {
+            let k = ((off + length - pos) as usize).min(len - done);
+            out.push((i, pos - off, done..done + k));
+            done += k;
+        }
+        i += 1;
+    }
+    out
 }
 
 fn file_name(path: &Path) -> io::Result<String> {

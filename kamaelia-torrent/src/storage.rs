@@ -148,23 +148,10 @@ impl Storage {
         Ok(f.file.as_ref().expect("just opened"))
     }
 
-    /// Calls `each(file index, offset in file, range in the block)` for every file a block
-    /// at stream offset `at` of `len` bytes touches.
+    /// The (file, offset in file, part of the block) spans of a block at stream offset `at`.
     fn pieces_of(&self, at: u64, len: usize) -> Vec<(usize, u64, std::ops::Range<usize>)> {
-        let mut out = Vec::new();
-        let mut done = 0usize;
-        let mut i = self.files.partition_point(|f| f.offset + f.length <= at);
-        while done < len && i < self.files.len() {
-            let f = &self.files[i];
-            let pos = at + done as u64;
-            if f.length > 0 && pos < f.offset + f.length {
-                let n = ((f.offset + f.length - pos) as usize).min(len - done);
-                out.push((i, pos - f.offset, done..done + n));
-                done += n;
-            }
-            i += 1;
-        }
-        out
+        let files = &self.files;
+        crate::files::file_spans(files.len(), |i| (files[i].offset, files[i].length), at, len)
     }
 
     /// Writes a block (a peer's `piece` message) to disk.
