@@ -955,3 +955,467 @@ fn introspector_reports_itself_and_the_echoer() {
         &"ADD LINK \"(Introspector, 'o', 'outbox')\" \"(ConsoleEchoer, 'i', 'inbox')\"".to_string()
     ));
 }
+
+// ----- TCP servers ------------------------------------------------------------------------------
+
+use std::io::{BufRead, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::Child;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+/// A server example running as a child process on 127.0.0.1. Dropping it kills and reaps the
+/// child, so that a failing test does not leave a server behind.
+struct ServerProcess {
+    name: &'static str,
+    child: Child,
+    /// The address the example printed (`listening on <addr>`).
+    addr: SocketAddr,
+    /// What the example wrote to stderr, collected by `stderr_reader`.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<JoinHandle<()>>,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago: bound to port 0, then dropped.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+impl ServerProcess {
+    /// Builds the example `name` and starts it with `--port <a free port>`, then waits (at
+    /// most [`HANG_LIMIT`]) for its first line, `listening on <addr>`, and checks that `addr`
+    /// is that port on 127.0.0.1. If another process took the port between our finding it
+    /// free and the example binding it (the example then says `cannot listen` and exits),
+    /// it tries again with another port.
+    fn start(name: &'static str) -> ServerProcess {
+        let exe = build_example(name);
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&exe)
+                .args(["--port", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+            let stdout = child.stdout.take().expect("piped stdout");
+            let mut err_pipe = child.stderr.take().expect("piped stderr");
+            let stderr: Arc<Mutex<Vec<u8>>> = Arc::default();
+            let stderr_reader = {
+                let stderr = stderr.clone();
+                std::thread::spawn(move || {
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        match err_pipe.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => stderr.lock().unwrap().extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                })
+            };
+            // From here on the child is killed whatever happens.
+            let mut server = ServerProcess {
+                name,
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                stderr,
+                stderr_reader: Some(stderr_reader),
+            };
+            // Stdout is read on a thread, so that the wait for the first line is bounded.
+            let (lines_tx, lines_rx) = mpsc::channel::<String>();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if lines_tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            match lines_rx.recv_timeout(HANG_LIMIT) {
+                Ok(line) => {
+                    let printed = line
+                        .strip_prefix("listening on ")
+                        .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"));
+                    let addr: SocketAddr = printed
+                        .parse()
+                        .unwrap_or_else(|e| panic!("{name}: bad address {printed:?}: {e}"));
+                    assert_eq!(addr, server.addr, "{name} listens where it was asked to");
+                    assert!(addr.ip().is_loopback(), "{name} listens on loopback only");
+                    return server;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{name} printed nothing within {HANG_LIMIT:?}; killed")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Stdout closed without a line: the example has ended (or is ending).
+                    let status = server.wait_for_exit();
+                    let stderr = server.stderr_text();
+                    if stderr.contains("cannot listen") {
+                        continue; // the port was taken meanwhile: try another one
+                    }
+                    panic!("{name} exited ({status}) before listening; stderr:\n{stderr}");
+                }
+            }
+        }
+        panic!("{name}: no free port found in 5 attempts");
+    }
+
+    /// Waits (at most [`HANG_LIMIT`]) for the child to exit; kills it if it does not.
+    fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if started.elapsed() > HANG_LIMIT {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the child wrote to stderr; all of it once the child has exited.
+    fn stderr_text(&mut self) -> String {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            if let Some(reader) = self.stderr_reader.take() {
+                let _ = reader.join();
+            }
+        }
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Fails the test if the server has exited (it runs until it is killed).
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            let stderr = self.stderr_text();
+            panic!("{} exited ({status}); stderr:\n{stderr}", self.name);
+        }
+    }
+}
+
+/// A client connection to `addr`, with read and write timeouts of [`HANG_LIMIT`] so that a
+/// server that stops answering fails the test instead of hanging it.
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, HANG_LIMIT)
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(HANG_LIMIT))
+        .expect("read timeout");
+    stream
+        .set_write_timeout(Some(HANG_LIMIT))
+        .expect("write timeout");
+    stream
+}
+
+/// `len` bytes of a xorshift sequence: every byte value, in an order that depends on `seed`.
+fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Fails with the first difference (not the whole of two large buffers) if `got != sent`.
+fn assert_same_bytes(what: &str, got: &[u8], sent: &[u8]) {
+    if got == sent {
+        return;
+    }
+    let at = got
+        .iter()
+        .zip(sent)
+        .position(|(g, s)| g != s)
+        .unwrap_or(got.len().min(sent.len()));
+    panic!(
+        "{what}: sent {} bytes, got {} back; first difference at byte {at}: got {:?}, sent {:?}",
+        sent.len(),
+        got.len(),
+        &got[at..got.len().min(at + 16)],
+        &sent[at..sent.len().min(at + 16)],
+    );
+}
+
+/// Sends `pieces` on `stream` (one write each, from a second thread, while this one reads),
+/// shuts the writing side, and returns all that comes back until the server closes.
+fn send_all_and_read_back(what: &str, stream: TcpStream, pieces: &[Vec<u8>]) -> Vec<u8> {
+    let mut reader = stream;
+    let mut writer = reader.try_clone().expect("try_clone");
+    let mut got = Vec::new();
+    std::thread::scope(|s| {
+        let sender = s.spawn(move || -> std::io::Result<()> {
+            for piece in pieces {
+                writer.write_all(piece)?;
+            }
+            writer.shutdown(Shutdown::Write)
+        });
+        if let Err(e) = reader.read_to_end(&mut got) {
+            panic!(
+                "{what}: reading the echo failed after {} bytes: {e}",
+                got.len()
+            );
+        }
+        match sender.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{what}: sending failed: {e}"),
+            Err(_) => panic!("{what}: the sending thread panicked"),
+        }
+    });
+    got
+}
+
+/// Writes `data` and reads back exactly as many bytes, which must be `data`: one exchange
+/// on a connection that stays open, as typed into telnet.
+fn echo_round_trip(what: &str, stream: &mut TcpStream, data: &[u8]) {
+    stream
+        .write_all(data)
+        .unwrap_or_else(|e| panic!("{what}: cannot send: {e}"));
+    let mut got = vec![0u8; data.len()];
+    stream
+        .read_exact(&mut got)
+        .unwrap_or_else(|e| panic!("{what}: no echo of {} bytes: {e}", data.len()));
+    assert_same_bytes(what, &got, data);
+}
+
+#[test]
+fn echo_server_sends_each_client_its_own_bytes_back() {
+    // Kamaelia's SimpleServer echo demo (`SimpleServer(protocol=EchoProtocol,
+    // port=1501).run()`, Kamaelia/Protocol/EchoProtocol.py; Examples/Introspection/
+    // IntrospectionTutorial/EchoServer.py is the same with FastRestartServer): whatever a
+    // client sends comes back to that client. Four clients are connected at once, each sends
+    // its own data (one a single 384 KiB write of every byte value, one many short text
+    // lines, one all 256 byte values over and over, one 64 KiB in uneven pieces), then shuts
+    // its writing side; each must read back exactly what it sent, and then the end of the
+    // stream (the example's connections half-close: the server finishes echoing, then
+    // closes). The clients write and read at the same time, so the large chunks also check
+    // that nothing is lost when the server has to wait for a client to read.
+    let mut server = ServerProcess::start("echo_server");
+    let uneven = pseudo_random_bytes(2, 64 * 1024);
+    let mut uneven_pieces = Vec::new();
+    let mut rest = &uneven[..];
+    for size in [1usize, 7, 4093, 1, 65536].iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at((*size).min(rest.len()));
+        uneven_pieces.push(piece.to_vec());
+        rest = tail;
+    }
+    let all_bytes: Vec<u8> = (0..=255u8).collect();
+    let clients: Vec<(String, Vec<Vec<u8>>)> = vec![
+        (
+            "client 0 (384 KiB in one write)".into(),
+            vec![pseudo_random_bytes(1, 384 * 1024)],
+        ),
+        (
+            "client 1 (text lines)".into(),
+            (0..200)
+                .map(|i| format!("client 1, line {i}\r\n").into_bytes())
+                .collect(),
+        ),
+        ("client 2 (all byte values)".into(), vec![all_bytes; 40]),
+        ("client 3 (uneven pieces)".into(), uneven_pieces),
+    ];
+    // All connected before any sends, so that the server serves them at the same time.
+    let streams: Vec<TcpStream> = clients.iter().map(|_| connect(server.addr)).collect();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = clients
+            .iter()
+            .zip(streams)
+            .map(|((what, pieces), stream)| {
+                s.spawn(move || {
+                    let got = send_all_and_read_back(what, stream, pieces);
+                    assert_same_bytes(what, &got, &pieces.concat());
+                })
+            })
+            .collect();
+        for run in runs {
+            if let Err(panic) = run.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    server.assert_running();
+}
+
+#[test]
+fn echo_server_keeps_serving_when_clients_leave() {
+    // Kamaelia's SimpleServer echo demo, used as with telnet: each line sent comes back while
+    // the connection stays open. Then clients leave in the ways clients do (one closes
+    // without sending anything, one closes with data still on its way both ways, so that its
+    // socket is reset, one half-closes and reads its echo to the end), and the server must go
+    // on serving the client still connected and new ones, and keep running.
+    let mut server = ServerProcess::start("echo_server");
+    let mut a = connect(server.addr);
+    let mut b = connect(server.addr);
+    echo_round_trip("client a", &mut a, b"hello from a\n");
+    echo_round_trip("client b", &mut b, b"hello from b\n");
+    echo_round_trip("client a", &mut a, b"a again\n");
+
+    // Connects and closes at once.
+    drop(connect(server.addr));
+    // Leaves abruptly: sends 256 KiB and closes without reading its echo.
+    a.write_all(&pseudo_random_bytes(3, 256 * 1024))
+        .expect("client a sends");
+    drop(a);
+    // Half-closes and reads to the end.
+    let got = send_all_and_read_back("client c", connect(server.addr), &[b"bye\n".to_vec()]);
+    assert_same_bytes("client c", &got, b"bye\n");
+
+    // The one still connected and a new one are served as before, large data included.
+    echo_round_trip("client b", &mut b, b"still there?\n");
+    let big = pseudo_random_bytes(4, 300 * 1024);
+    let got = send_all_and_read_back("client d", connect(server.addr), std::slice::from_ref(&big));
+    assert_same_bytes("client d", &got, &big);
+    let got = send_all_and_read_back("client b", b, std::slice::from_ref(&big));
+    assert_same_bytes("client b", &got, &big);
+    server.assert_running();
+}
+
+/// A client of chat_server reading lines.
+struct ChatUser {
+    /// Its address, which the server uses as its name.
+    name: String,
+    stream: TcpStream,
+    lines: BufReader<TcpStream>,
+}
+
+impl ChatUser {
+    /// Connects, and reads the hub's welcome, which says how many others are here: once it
+    /// is read the hub has taken this client in, and told the others it joined.
+    fn join(server: &ServerProcess, others: usize) -> ChatUser {
+        let stream = connect(server.addr);
+        let name = stream.local_addr().expect("local_addr").to_string();
+        let lines = BufReader::new(stream.try_clone().expect("try_clone"));
+        let mut user = ChatUser {
+            name,
+            stream,
+            lines,
+        };
+        let welcome = format!("* welcome, {}; {others} other(s) here", user.name);
+        user.expect(&welcome);
+        user
+    }
+
+    /// Sends one line (the newline is added).
+    fn say(&mut self, line: &str) {
+        self.stream
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{} cannot send {line:?}: {e}", self.name));
+    }
+
+    /// Reads the next line, which must be `expected` (given without its newline).
+    fn expect(&mut self, expected: &str) {
+        let mut line = String::new();
+        match self.lines.read_line(&mut line) {
+            Ok(0) => panic!("{}: connection closed; expected {expected:?}", self.name),
+            Ok(_) => assert_eq!(
+                line,
+                format!("{expected}\n"),
+                "the next line {} read",
+                self.name
+            ),
+            Err(e) => panic!(
+                "{}: no line ({e}); expected {expected:?}, read so far {line:?}",
+                self.name
+            ),
+        }
+    }
+}
+
+/// Three users joined one after the other; each has read the news of those after it.
+fn three_users(server: &ServerProcess) -> (ChatUser, ChatUser, ChatUser) {
+    let mut one = ChatUser::join(server, 0);
+    let mut two = ChatUser::join(server, 1);
+    one.expect(&format!("* {} joined", two.name));
+    let three = ChatUser::join(server, 2);
+    one.expect(&format!("* {} joined", three.name));
+    two.expect(&format!("* {} joined", three.name));
+    (one, two, three)
+}
+
+#[test]
+fn chat_server_relays_each_line_to_every_other_client() {
+    // The chat demo: Kamaelia's is Examples/Introspection/IntrospectionTutorial/ChatServer.py
+    // (a FastRestartServer whose protocol publishes what a client sends to the Backplane
+    // "CHAT_ONE" as "<peer>:<port> says <data>" and subscribes the client to it). This
+    // example is line-based and, as its documentation says, sends each line to every
+    // *other* client, as "<peer>:<port>: <line>", with "* ... joined" / "* ... left" news;
+    // Kamaelia's demo, subscribing every client to the backplane, sends each message back to
+    // its sender as well. Three clients join; what one says reaches the other two, in order,
+    // and not the sender: the sender's next line is what another client says after it (were
+    // the sender's own line sent back, it would come first, as the hub relays in order).
+    let mut server = ServerProcess::start("chat_server");
+    let (mut one, mut two, mut three) = three_users(&server);
+
+    one.say("hello from one");
+    one.say("and a second line\r"); // a telnet line end: the \r is dropped
+    for other in [&mut two, &mut three] {
+        other.expect(&format!("{}: hello from one", one.name));
+        other.expect(&format!("{}: and a second line", one.name));
+    }
+    two.say("hi one, two here");
+    one.expect(&format!("{}: hi one, two here", two.name));
+    three.expect(&format!("{}: hi one, two here", two.name));
+    three.say("three too");
+    one.expect(&format!("{}: three too", three.name));
+    two.expect(&format!("{}: three too", three.name));
+    // Nor did two or three get their own lines back.
+    one.say("bye");
+    two.expect(&format!("{}: bye", one.name));
+    three.expect(&format!("{}: bye", one.name));
+    server.assert_running();
+}
+
+#[test]
+fn chat_server_carries_on_when_a_client_leaves() {
+    // The chat demo (see `chat_server_relays_each_line_to_every_other_client` for how it
+    // compares with Kamaelia's ChatServer.py), with clients leaving: when one disconnects
+    // (here closing with a line it has not read, so that its socket is reset), the others are
+    // told it left and go on talking; a new client finds the two still there; one that
+    // half-closes is taken as leaving too; the server keeps running.
+    let mut server = ServerProcess::start("chat_server");
+    let (mut one, mut two, mut three) = three_users(&server);
+
+    two.say("before three goes");
+    one.expect(&format!("{}: before three goes", two.name));
+    three.expect(&format!("{}: before three goes", two.name));
+    one.say("three will not read this");
+    two.expect(&format!("{}: three will not read this", one.name));
+    let three_name = three.name.clone();
+    drop(three);
+    one.expect(&format!("* {three_name} left"));
+    two.expect(&format!("* {three_name} left"));
+
+    one.say("still here?");
+    two.expect(&format!("{}: still here?", one.name));
+    two.say("yes");
+    one.expect(&format!("{}: yes", two.name));
+
+    let mut four = ChatUser::join(&server, 2);
+    one.expect(&format!("* {} joined", four.name));
+    two.expect(&format!("* {} joined", four.name));
+    four.say("hello, I am four");
+    one.expect(&format!("{}: hello, I am four", four.name));
+    two.expect(&format!("{}: hello, I am four", four.name));
+
+    // Two half-closes: the server takes that as leaving.
+    two.stream.shutdown(Shutdown::Write).expect("shutdown");
+    one.expect(&format!("* {} left", two.name));
+    four.expect(&format!("* {} left", two.name));
+    four.say("just us");
+    one.expect(&format!("{}: just us", four.name));
+    server.assert_running();
+}
