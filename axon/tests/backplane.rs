@@ -6,7 +6,8 @@
 //! Every test runs its scheduler on a spawned thread and fails if it takes longer than a
 //! generous timeout, so that nothing can hang.
 
-use std::sync::mpsc;
+mod common;
+
 use std::time::Duration;
 
 use axon::ipc::{ProducerFinished, Shutdown, ShutdownMicroprocess};
@@ -14,43 +15,11 @@ use axon::util::backplane::{
     config_service, inbox_service, AddSink, Backplane, PublishTo, RemoveSink, SubscribeTo,
 };
 use axon::util::fanout::Cloner;
-use axon::{component, ComponentId, Ctx, Error, Message, Scheduler};
+use axon::{ComponentId, Ctx, Error, Message, Scheduler};
+use common::{drain, drain_as, sink, stops, within};
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
-
-/// A component that never runs: the test reads what reaches its inboxes.
-fn sink(root: &Ctx, label: &'static str) -> ComponentId {
-    root.create(component(label, |_| async { Ok(()) }))
-}
-
-/// Everything waiting in `inbox` of `c`.
-fn drain(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<Message> {
-    let ctx = sched.ctx(c);
-    std::iter::from_fn(|| ctx.recv(inbox).ok()).collect()
-}
-
-fn drain_as<T: 'static>(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<T> {
-    drain(sched, c, inbox)
-        .into_iter()
-        .map(|m| m.downcast::<T>().unwrap())
-        .collect()
-}
 
 /// A publisher fed by a feeder component the test drives through its own context.
 struct Publisher {
@@ -110,14 +79,6 @@ fn backplane(root: &Ctx, name: &str) -> (ComponentId, ComponentId) {
     (bp, sig)
 }
 
-fn stops() -> Vec<(Message, bool)> {
-    vec![
-        (Message::new(ProducerFinished::default()), false),
-        (Message::new(ShutdownMicroprocess::default()), true),
-        (Message::new(Shutdown), true),
-    ]
-}
-
 fn is_same_stop(m: &Message, now: bool) -> bool {
     if now {
         m.is::<ShutdownMicroprocess>() || m.is::<Shutdown>()
@@ -133,7 +94,7 @@ fn is_same_stop(m: &Message, now: bool) -> bool {
 /// items in order.
 #[test]
 fn every_subscriber_gets_what_every_publisher_publishes() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         backplane(&root, "DATA");
@@ -161,7 +122,7 @@ fn every_subscriber_gets_what_every_publisher_publishes() {
 /// that joins later gets what is published from then on.
 #[test]
 fn subscribers_join_while_it_runs() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         backplane(&root, "LIVE");
@@ -184,7 +145,7 @@ fn subscribers_join_while_it_runs() {
 /// that the name can be used again.
 #[test]
 fn services_are_registered_and_given_up() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let (bp, _) = backplane(&root, "SVC");
@@ -210,7 +171,7 @@ fn services_are_registered_and_given_up() {
 /// "_outbox"" — the subscribers get it, and so does whatever follows the forwarder.
 #[test]
 fn a_forwarder_publishes_and_passes_on() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         backplane(&root, "FWD");
@@ -230,7 +191,7 @@ fn a_forwarder_publishes_and_passes_on() {
 /// "NOT USED, unless a forwarder").
 #[test]
 fn a_plain_publisher_keeps_its_outbox_quiet() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         backplane(&root, "PLAIN");
@@ -254,7 +215,7 @@ fn an_item_it_cannot_copy_shuts_it_down_with_a_clear_error() {
     #[derive(Clone, Debug, PartialEq)]
     struct Frame(u32);
 
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let (bp, _) = backplane(&root, "FRAMES");
@@ -297,7 +258,7 @@ fn an_item_it_cannot_copy_shuts_it_down_with_a_clear_error() {
 /// (Kamaelia's splitter raised noSpaceInBox and ended the program.)
 #[test]
 fn a_full_subscriber_misses_items_without_harming_the_others() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let (_, _) = backplane(&root, "FULL");
@@ -344,7 +305,7 @@ fn a_full_subscriber_misses_items_without_harming_the_others() {
 /// stop-now message the Backplane stops at once.
 #[test]
 fn shutting_the_backplane_down_stops_every_subscriber() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -382,7 +343,7 @@ fn shutting_the_backplane_down_stops_every_subscriber() {
 /// stops it and is passed on; the backplane, its subscribers and other publishers carry on.
 #[test]
 fn stopping_a_publisher_leaves_the_backplane_running() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -415,7 +376,7 @@ fn stopping_a_publisher_leaves_the_backplane_running() {
 /// messages stop it.
 #[test]
 fn a_publisher_passes_other_control_messages_on() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         backplane(&root, "NOTE");
@@ -435,7 +396,7 @@ fn a_publisher_passes_other_control_messages_on() {
 /// ProducerFinished it passes on the data it holds first.
 #[test]
 fn stopping_a_subscriber_unplugs_it_alone() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -476,7 +437,7 @@ fn stopping_a_subscriber_unplugs_it_alone() {
 /// signal. Only stop messages stop them.
 #[test]
 fn other_control_messages_are_fanned_out_to_subscribers() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let (bp, bp_sig) = backplane(&root, "NOTES");
@@ -499,7 +460,7 @@ fn other_control_messages_are_fanned_out_to_subscribers() {
 /// Here PublishTo and SubscribeTo fail with an error naming the backplane.
 #[test]
 fn a_missing_backplane_is_a_clear_error() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         root.spawn(PublishTo::new("GHOST"));
@@ -525,7 +486,7 @@ fn a_missing_backplane_is_a_clear_error() {
 /// second Backplane when it starts; the first carries on.
 #[test]
 fn a_duplicate_backplane_name_is_service_already_exists() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let first = Backplane::new("TWICE").create_in(&root).unwrap();
@@ -555,7 +516,7 @@ fn a_duplicate_backplane_name_is_service_already_exists() {
 /// and subscribers find the backplane even if they run before it.
 #[test]
 fn create_in_registers_before_anything_runs() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let p = Publisher::new(&root, PublishTo::new("EARLY"));
@@ -574,7 +535,7 @@ fn create_in_registers_before_anything_runs() {
 /// named like any other, and the backplane name is `Backplane::name`.
 #[test]
 fn the_component_name_is_not_the_backplane_name() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let b = Backplane::new("NAMED");

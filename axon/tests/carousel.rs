@@ -5,35 +5,18 @@
 //! Every test runs its scheduler on a thread of its own and fails after a generous timeout
 //! rather than hang.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axon::chassis::carousel::Carousel;
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess, StopKind};
 use axon::{Component, ComponentResult, Ctx, Message, Scheduler};
+use common::{log_of, within, Log};
 
-/// Runs `f` on its own thread; fails the test if it panics or takes more than a minute.
-fn guarded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(RecvTimeoutError::Timeout) => panic!("test timed out: the scheduler hung"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sent nothing yet ended well"),
-        },
-    }
-}
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn log_of(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
+/// How long any test may take before it is declared hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Says its text, sends ProducerFinished on its own signal, and ends.
 struct Speaker {
@@ -177,7 +160,7 @@ fn boxes_are_kamaelias() {
 /// on control is sent on signal and the Carousel ends: the whole graph ends by itself.
 #[test]
 fn children_are_made_on_request_and_replaced_when_they_end() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -208,7 +191,7 @@ fn children_are_made_on_request_and_replaced_when_they_end() {
 /// Carousel sends it on signal and ends, requesting nothing.
 #[test]
 fn a_next_message_replaces_a_running_child() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -271,7 +254,7 @@ fn a_next_message_replaces_a_running_child() {
 /// the producerFinished, and when it has ended the Carousel sends it on signal and ends.
 #[test]
 fn producer_finished_waits_for_the_queued_next_messages() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -301,7 +284,7 @@ fn producer_finished_waits_for_the_queued_next_messages() {
 /// with a "next" message waiting: the stop request comes first).
 #[test]
 fn shutdown_with_no_child_ends_at_once() {
-    guarded(|| {
+    within(LIMIT, || {
         let made = Arc::new(Mutex::new(0));
         let counter = made.clone();
         let carousel = Carousel::new(move |_: Message| {

@@ -21,11 +21,12 @@
 //! - test_Microprocess.py `test_Next`: stepping a microprocess by hand while paused has no
 //!   counterpart (a body is only polled by its scheduler).
 //!
-//! Every test runs inside `bounded`, which fails the test instead of hanging if the body does
-//! not finish within 20 s.
+//! Every test runs inside `common::within`, which fails the test instead of hanging if the body
+//! does not finish within [`LIMIT`] (20 s).
+
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,35 +34,10 @@ use axon::{
     component, next_id, BoxSpec, Component, ComponentId, ComponentResult, Ctx, Passthrough,
     RecvError, Scheduler, WrongType, DEFAULT_INBOXES, DEFAULT_OUTBOXES,
 };
+use common::within;
 
 /// How long any test may take before it is declared hung.
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs `f` on its own thread and fails the test if it takes longer than [`LIMIT`]. A panic in
-/// `f` (a failed assertion) is passed on to the test.
-fn bounded<F: FnOnce() + Send + 'static>(f: F) {
-    struct Done(mpsc::Sender<()>);
-    impl Drop for Done {
-        fn drop(&mut self) {
-            let _ = self.0.send(());
-        }
-    }
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _done = Done(tx);
-        f();
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = handle.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test did not finish within {LIMIT:?}: the scheduler hung")
-        }
-    }
-}
 
 /// A component that ends as soon as it runs (Python's bare `component()`, never activated in
 /// most of these tests).
@@ -108,7 +84,7 @@ fn name_number(name: &str) -> u64 {
 // ports test_Component.py test_SmokeTest_NoArguments
 #[test]
 fn default_boxes_are_inbox_control_outbox_signal_and_start_empty() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let c = sched.root().create(plain("Plain"));
         let ctx = sched.ctx(c);
@@ -176,7 +152,7 @@ fn default_boxes_have_kamaelia_descriptions() {
 // ports test_Component.py test_addChildren
 #[test]
 fn add_children_adds_each_child_once() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let parent = root.create(plain("Parent"));
@@ -199,7 +175,7 @@ fn add_children_adds_each_child_once() {
 // that others made to the child stay (spec A3.9, A6.4).
 #[test]
 fn remove_child_removes_it_and_undoes_the_parents_linkages_to_and_from_it() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let parent = root.create(plain("Parent"));
@@ -242,7 +218,7 @@ fn remove_child_removes_it_and_undoes_the_parents_linkages_to_and_from_it() {
 // remove_child, the child's end no longer wakes the parent (spec A3.9)
 #[test]
 fn removed_child_no_longer_wakes_the_parent_when_it_ends() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let wakes = Arc::new(AtomicUsize::new(0));
@@ -274,7 +250,7 @@ fn removed_child_no_longer_wakes_the_parent_when_it_ends() {
 // ports test_Component.py test_childComponents
 #[test]
 fn children_lists_all_children_in_the_order_added() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let parent = root.create(plain("Parent"));
@@ -300,7 +276,7 @@ fn children_lists_all_children_in_the_order_added() {
 // ports test_Component.py test_dataReady
 #[test]
 fn data_ready_counts_up_with_sends_and_down_with_receives() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let (tc1, tc2) = tcomponent(&sched);
         let (a, b) = (sched.ctx(tc1), sched.ctx(tc2));
@@ -326,7 +302,7 @@ fn data_ready_counts_up_with_sends_and_down_with_receives() {
 // default, outbox→outbox (passthrough=2) and inbox→inbox (passthrough=1) kinds
 #[test]
 fn link_records_source_sink_and_passthrough() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let parent = root.create(plain("Parent"));
@@ -363,7 +339,7 @@ fn link_records_source_sink_and_passthrough() {
 // come out in the order sent, on inbox and on control
 #[test]
 fn recv_on_an_empty_box_is_empty_error_and_order_is_kept() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let (tc1, tc2) = tcomponent(&sched);
         let (a, b) = (sched.ctx(tc1), sched.ctx(tc2));
@@ -401,7 +377,7 @@ fn recv_on_an_empty_box_is_empty_error_and_order_is_kept() {
 // ports test_Component.py test_send: what is sent arrives, in order, over 1000 sends
 #[test]
 fn thousand_sends_arrive_in_fifo_order() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let (tc1, tc2) = tcomponent(&sched);
         let (a, b) = (sched.ctx(tc1), sched.ctx(tc2));
@@ -433,7 +409,7 @@ fn thousand_sends_arrive_in_fifo_order() {
 // made to or from it still deliver (spec A3.11)
 #[test]
 fn linkages_a_component_made_are_undone_when_it_ends_but_others_stay() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let a = root.create(plain("A"));
@@ -492,7 +468,7 @@ fn linkages_a_component_made_are_undone_when_it_ends_but_others_stay() {
 // rule of spec A1: names are "<Label>_<n>", n from the process-wide counter (axon::next_id)
 #[test]
 fn names_are_label_underscore_unique_number_from_next_id() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let before = next_id();
@@ -538,7 +514,7 @@ fn names_are_label_underscore_unique_number_from_next_id() {
 // nothing; activating twice does nothing)
 #[test]
 fn create_runs_nothing_until_activated_and_activating_twice_runs_once() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs = Arc::new(AtomicUsize::new(0));
@@ -568,7 +544,7 @@ fn create_runs_nothing_until_activated_and_activating_twice_runs_once() {
 // step per scheduler cycle, and ends after its last step
 #[test]
 fn body_runs_one_step_per_cycle_until_it_returns() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let i = Arc::new(AtomicUsize::new(0));
         let j = i.clone();
@@ -595,7 +571,7 @@ fn body_runs_one_step_per_cycle_until_it_returns() {
 // the end does not revive it
 #[test]
 fn is_stopped_after_the_end_and_a_wake_does_not_revive() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs = Arc::new(AtomicUsize::new(0));
@@ -619,7 +595,7 @@ fn is_stopped_after_the_end_and_a_wake_does_not_revive() {
 // ports test_Microprocess.py test_pause: paused after pause, runnable after a wake
 #[test]
 fn pause_makes_it_paused_and_wake_makes_it_runnable() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let c = sched.spawn(component("Loop", |ctx| async move {
@@ -644,7 +620,7 @@ fn pause_makes_it_paused_and_wake_makes_it_runnable() {
 // unpause in the child's close-down callbacks; A3.15 (iii))
 #[test]
 fn parent_is_woken_when_a_child_ends() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let wakes = Arc::new(AtomicUsize::new(0));
@@ -686,7 +662,7 @@ fn parent_is_woken_when_a_child_ends() {
 // (spec A3.6)
 #[test]
 fn any_ready_returns_the_first_inbox_with_data_in_declaration_order() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         const BOXES: &[BoxSpec] = &[
             BoxSpec::new("inbox", "data"),
@@ -722,7 +698,7 @@ fn any_ready_returns_the_first_inbox_with_data_in_declaration_order() {
 // error"; Message/WrongType docs: the error names both types)
 #[test]
 fn recv_as_with_the_wrong_type_is_an_error_naming_the_types() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let c = sched.root().create(plain("Typed"));
         let ctx = sched.ctx(c);

@@ -4,52 +4,21 @@
 //! Every test runs its scheduler on a spawned thread and fails if it takes longer than a
 //! generous timeout, so that nothing can hang; thread bodies give up waiting well before it.
 
+mod common;
+
 use std::io::{BufReader, Cursor, Read, Write};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use axon::ipc::{ProducerFinished, Shutdown, ShutdownMicroprocess};
 use axon::util::console::{ConsoleEchoer, ConsoleReader};
-use axon::{component, Component, ComponentId, Ctx, Message, Scheduler};
+use axon::{Component, ComponentId, Message, Scheduler};
+use common::{drain, sink, step_until, within};
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an input reader waits for the test before it reports the end of its input.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
-
-/// A component that never runs: the test reads what reaches its inboxes.
-fn sink(root: &Ctx, label: &'static str) -> ComponentId {
-    root.create(component(label, |_| async { Ok(()) }))
-}
-
-/// Everything waiting in `inbox` of `c`.
-fn drain(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<Message> {
-    let ctx = sched.ctx(c);
-    std::iter::from_fn(|| ctx.recv(inbox).ok()).collect()
-}
-
-/// Steps the scheduler until `done` says so (the [`within`] timeout bounds it).
-fn step_until(sched: &Scheduler, mut done: impl FnMut() -> bool) {
-    while !done() {
-        sched.step(1);
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A writer the test reads afterwards, counting flushes.
 #[derive(Clone, Default)]
@@ -133,7 +102,7 @@ fn strings(ms: Vec<Message>) -> Vec<String> {
 /// EOFError into the scheduler instead).
 #[test]
 fn console_reader_sends_lines_then_producer_finished_at_end_of_input() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let input = Cursor::new("one\ntwo\r\nthree");
         let (r, out, sig) = wire_reader(&sched, ConsoleReader::from_reader(input));
@@ -156,7 +125,7 @@ fn console_reader_sends_lines_then_producer_finished_at_end_of_input() {
 /// `input(prompt)`), including the read that finds the end of the input.
 #[test]
 fn console_reader_prompts_before_each_line_and_uses_its_eol() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let prompts = Shared::default();
         let reader = ConsoleReader::from_reader(Cursor::new("a\nb\n"))
@@ -186,7 +155,7 @@ fn console_reader_boxes_are_described_as_in_kamaelia() {
 /// seen once that line has come (and been sent). Then no further line is read.
 #[test]
 fn console_reader_stops_on_each_stop_message() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in [
             (Message::new(ProducerFinished::default()), false),
             (Message::new(ShutdownMicroprocess::default()), true),
@@ -246,7 +215,7 @@ fn echo(echoer: ConsoleEchoer, items: Vec<Message>) -> (Vec<Message>, Vec<Messag
 /// flushes", for each item.
 #[test]
 fn console_echoer_writes_tag_and_item_without_newline_and_flushes() {
-    within(|| {
+    within(TIMEOUT, || {
         let w = Shared::default();
         let items = vec![
             Message::new("text"),
@@ -267,7 +236,7 @@ fn console_echoer_writes_tag_and_item_without_newline_and_flushes() {
 /// Spec B6: "When forwarder is set, it also sends the item on" (unchanged, after writing it).
 #[test]
 fn console_echoer_forwards_when_asked() {
-    within(|| {
+    within(TIMEOUT, || {
         let w = Shared::default();
         let (forwarded, _) = echo(
             ConsoleEchoer::to_writer(w.clone()).forwarder(true),
@@ -284,7 +253,7 @@ fn console_echoer_forwards_when_asked() {
 /// quotes), and bytes as b"...".
 #[test]
 fn console_echoer_use_repr_writes_debug_forms() {
-    within(|| {
+    within(TIMEOUT, || {
         let w = Shared::default();
         echo(
             ConsoleEchoer::to_writer(w.clone()).use_repr(true),
@@ -311,7 +280,7 @@ fn console_echoer_bytes_unknown_types_and_showing() {
     }
     struct Opaque;
 
-    within(|| {
+    within(TIMEOUT, || {
         let w = Shared::default();
         echo(
             ConsoleEchoer::to_writer(w.clone()).showing::<Point>(),
@@ -350,7 +319,7 @@ fn console_echoer_boxes_are_described_as_in_kamaelia() {
 /// ignored (Python's echoer stopped on *any* control message, spec (f)5).
 #[test]
 fn console_echoer_follows_the_uniform_stop_rule() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in [
             (Message::new(ProducerFinished::default()), false),
             (Message::new(ShutdownMicroprocess::default()), true),

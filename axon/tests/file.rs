@@ -11,32 +11,19 @@
 //! Every test runs its scheduler on a spawned thread and fails if it takes longer than a
 //! generous timeout, so that nothing can hang.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use axon::ipc::{ProducerFinished, Shutdown, ShutdownMicroprocess};
 use axon::util::file::{FileError, SimpleFileWriter, TriggeredFileReader, WholeFileWriter};
-use axon::{component, Component, ComponentId, Ctx, Message, Scheduler};
+use axon::{Component, ComponentId, Message, Scheduler};
+use common::{drain, sink, step_until, within};
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
 
 /// A directory of its own under the temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -61,25 +48,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A component that never runs: the test reads what reaches its inboxes.
-fn sink(root: &Ctx, label: &'static str) -> ComponentId {
-    root.create(component(label, |_| async { Ok(()) }))
-}
-
-/// Everything waiting in `inbox` of `c`.
-fn drain(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<Message> {
-    let ctx = sched.ctx(c);
-    std::iter::from_fn(|| ctx.recv(inbox).ok()).collect()
-}
-
-/// Steps the scheduler until `done` says so (the [`within`] timeout bounds it).
-fn step_until(sched: &Scheduler, mut done: impl FnMut() -> bool) {
-    while !done() {
-        sched.step(1);
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -200,7 +168,7 @@ fn mkfifo(path: &Path) {
 /// bytes on outbox", one message per file, in order. Paths may be String, &str or PathBuf.
 #[test]
 fn reader_sends_each_whole_file_in_binary() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("reader");
         let all_bytes: Vec<u8> = (0..=255u8).collect();
         std::fs::write(dir.join("binary"), &all_bytes).unwrap();
@@ -231,7 +199,7 @@ fn reader_sends_each_whole_file_in_binary() {
 /// reading goes on; so is an item that is not a path.
 #[test]
 fn reader_reports_unreadable_files_and_goes_on() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("reader-errors");
         std::fs::write(dir.join("there"), "here I am").unwrap();
         let rig = Rig::new(TriggeredFileReader::new());
@@ -255,7 +223,7 @@ fn reader_reports_unreadable_files_and_goes_on() {
 /// Uniform stop rule: ProducerFinished reads every path waiting first, then is passed on.
 #[test]
 fn reader_finishes_waiting_files_on_producer_finished() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("reader-pf");
         for i in 0..20 {
             std::fs::write(dir.join(&i.to_string()), i.to_string()).unwrap();
@@ -284,7 +252,7 @@ fn reader_finishes_waiting_files_on_producer_finished() {
 #[cfg(unix)]
 #[test]
 fn reader_stops_at_once_on_stop_now_messages() {
-    within(|| {
+    within(TIMEOUT, || {
         for stop in stop_now_messages() {
             let dir = TempDir::new("reader-now");
             let pipe = dir.join("pipe");
@@ -316,7 +284,7 @@ fn reader_stops_at_once_on_stop_now_messages() {
 /// starts, and writes each item to it, in order. Items may be Vec<u8>, String or &str.
 #[test]
 fn simple_writer_writes_items_in_order_replacing_old_content() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("writer");
         let path = dir.join("out");
         std::fs::write(&path, "old content that must go").unwrap();
@@ -336,7 +304,7 @@ fn simple_writer_writes_items_in_order_replacing_old_content() {
 /// Python's `mode="ab"`: `SimpleFileWriter::appending` adds to what is there.
 #[test]
 fn simple_writer_appending_keeps_old_content() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("writer-append");
         let path = dir.join("log");
         std::fs::write(&path, "before;").unwrap();
@@ -352,7 +320,7 @@ fn simple_writer_appending_keeps_old_content() {
 /// `Writing.py` opens the file at the start of main: with no items the file is still made.
 #[test]
 fn simple_writer_creates_its_file_when_it_starts() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("writer-empty");
         let path = dir.join("made");
         let rig = Rig::new(SimpleFileWriter::new(&path));
@@ -369,7 +337,7 @@ fn simple_writer_creates_its_file_when_it_starts() {
 /// is not bytes is refused.
 #[test]
 fn simple_writer_reports_failures_and_retries_opening() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("writer-errors");
         let sub = dir.join("not-yet");
         let path = sub.join("out");
@@ -403,7 +371,7 @@ fn simple_writer_reports_failures_and_retries_opening() {
 fn simple_writer_stops_at_once_on_stop_now_messages() {
     use std::io::Read;
 
-    within(|| {
+    within(TIMEOUT, || {
         for stop in stop_now_messages() {
             let dir = TempDir::new("writer-now");
             let pipe = dir.join("pipe");
@@ -437,7 +405,7 @@ fn simple_writer_stops_at_once_on_stop_now_messages() {
 /// on as the type it came in.
 #[test]
 fn whole_writer_writes_each_job_as_a_whole_file() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("whole");
         let (a, b) = (dir.join("a"), dir.join("b"));
         std::fs::write(&b, "a much longer old content").unwrap();
@@ -462,7 +430,7 @@ fn whole_writer_writes_each_job_as_a_whole_file() {
 /// reported on "error" (Python raised) and its path is not sent on; the writer goes on.
 #[test]
 fn whole_writer_reports_failures_and_goes_on() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("whole-errors");
         let rig = Rig::new(WholeFileWriter::new());
         rig.send((dir.join("no-dir").join("x"), b"lost".to_vec()));
@@ -488,7 +456,7 @@ fn whole_writer_reports_failures_and_goes_on() {
 fn whole_writer_stops_at_once_on_stop_now_messages() {
     use std::io::Read;
 
-    within(|| {
+    within(TIMEOUT, || {
         for stop in stop_now_messages() {
             let dir = TempDir::new("whole-now");
             let pipe = dir.join("pipe");
@@ -518,7 +486,7 @@ fn whole_writer_stops_at_once_on_stop_now_messages() {
 /// Uniform stop rule: ProducerFinished writes every job waiting first.
 #[test]
 fn whole_writer_finishes_waiting_jobs_on_producer_finished() {
-    within(|| {
+    within(TIMEOUT, || {
         let dir = TempDir::new("whole-pf");
         let rig = Rig::new(WholeFileWriter::new());
         for i in 0..20 {

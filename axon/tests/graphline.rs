@@ -6,9 +6,10 @@
 //! Every test runs its scheduler on a thread of its own and fails after a generous timeout
 //! rather than hang.
 
+mod common;
+
 use std::borrow::Cow;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axon::chassis::graphline::Graphline;
@@ -16,24 +17,10 @@ use axon::ipc::{stop_kind, ProducerFinished, Shutdown, ShutdownMicroprocess};
 use axon::{
     graphline, AnyComponent, BoxSpec, Component, ComponentResult, Ctx, Error, Message, Scheduler,
 };
+use common::{within, Log};
 
-/// Runs `f` on its own thread; fails the test if it panics or takes more than a minute.
-fn guarded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(RecvTimeoutError::Timeout) => panic!("test timed out: the scheduler hung"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sent nothing yet ended well"),
-        },
-    }
-}
-
-type Log = Arc<Mutex<Vec<String>>>;
+/// How long any test may take before it is declared hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Linkages as `Graphline::new` takes them.
 type Links = Vec<((&'static str, &'static str), (&'static str, &'static str))>;
@@ -162,7 +149,7 @@ fn description<'a>(specs: &'a [BoxSpec], name: &str) -> &'a str {
 /// message out of its signal is the one its children passed on.
 #[test]
 fn linkages_wire_children_and_self_passthroughs() {
-    guarded(|| {
+    within(LIMIT, || {
         let g = graphline! {
             A = Map(|n| 2 * n),
             B = Map(|n| n + 1),
@@ -232,7 +219,7 @@ fn self_boxes_are_made_with_the_child_descriptions() {
 /// into every later Graphline. Here each instance has its own.
 #[test]
 fn self_boxes_belong_to_each_instance() {
-    guarded(|| {
+    within(LIMIT, || {
         let first = Graphline::new(
             vec![("M", AnyComponent::new(Map(|n| n)))],
             vec![
@@ -279,7 +266,7 @@ fn self_boxes_belong_to_each_instance() {
 /// the Graphline's signal (the user did not link ("self","signal")).
 #[test]
 fn control_is_copied_to_children_whose_control_is_not_linked() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let g = graphline! {
             A = recorder("A", &log),
@@ -324,7 +311,7 @@ fn control_is_copied_to_children_whose_control_is_not_linked() {
 /// shutdown rule): copied to each child, remembered, and sent on signal at the end.
 #[test]
 fn legacy_shutdown_is_copied_and_remembered() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let g =
             graphline! { A = recorder("A", &log), B = recorder("B", &log), linkages = {} }.unwrap();
@@ -347,7 +334,7 @@ fn legacy_shutdown_is_copied_and_remembered() {
 /// ("self","signal"), it sends ... a fresh producerFinished() out of signal."
 #[test]
 fn producer_finished_is_signalled_when_the_children_end_by_themselves() {
-    guarded(|| {
+    within(LIMIT, || {
         let g = graphline! {
             SRC = Source(vec![1, 2]),
             DBL = Map(|n| 2 * n),
@@ -379,7 +366,7 @@ fn producer_finished_is_signalled_when_the_children_end_by_themselves() {
 /// that linkage the same request reaches every child and the graph ends by itself.
 #[test]
 fn linking_self_control_leaves_shutdown_to_the_user() {
-    guarded(|| {
+    within(LIMIT, || {
         let make = |link_control: bool| {
             let mut linkages = vec![(("A", "outbox"), ("B", "inbox"))];
             if link_control {
@@ -432,7 +419,7 @@ fn linking_self_control_leaves_shutdown_to_the_user() {
 /// "outbox", back in through its "inbox", and on to another child.
 #[test]
 fn self_to_self_joins_an_outbox_of_the_graphline_to_an_inbox() {
-    guarded(|| {
+    within(LIMIT, || {
         let g = graphline! {
             SRC = Source(vec![7]),
             INC = Map(|n| n + 1),
@@ -560,7 +547,7 @@ fn macro_accepts_linkages_first_and_string_names() {
 /// known types can be copied) reaches one child only, and the others are left alone.
 #[test]
 fn a_control_message_that_cannot_be_copied_reaches_one_child() {
-    guarded(|| {
+    within(LIMIT, || {
         struct Opaque;
         let log: Log = Arc::default();
         let g =

@@ -5,31 +5,18 @@
 //! `Handle` or `background`). Every test runs on a spawned thread and is waited for with a
 //! timeout, so that nothing can hang.
 
-use std::sync::mpsc;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use axon::ipc::ShutdownMicroprocess;
 use axon::{component, Background, BoxKind, Component, Handle, RecvError, SendError};
+use common::within;
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a test waits for one message.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
 
 /// The `Reverser` of `reverser.py`: reverses every string on "inbox" to "outbox". Unlike the
 /// Python one (which never ends), it passes anything on "control" to "signal" and ends.
@@ -78,7 +65,7 @@ fn shut_down(h: &Handle) {
 // new: spec A12.3 and Examples/Handles/reverser.py (put a line, get it back reversed)
 #[test]
 fn put_and_get_round_trip() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         reverser.put(String::from("hello world"), "inbox").unwrap();
@@ -94,7 +81,7 @@ fn put_and_get_round_trip() {
 // new: spec A12.3 (put and get are queues: many lines come back in order)
 #[test]
 fn many_puts_come_back_in_order() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         let lines: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
@@ -119,7 +106,7 @@ fn many_puts_come_back_in_order() {
 // new: spec A12.3 ("get ... is non-blocking and raises queue.Empty when nothing is there")
 #[test]
 fn get_on_an_empty_outbox_is_empty_at_once() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         assert!(matches!(
@@ -153,7 +140,7 @@ fn get_on_an_empty_outbox_is_empty_at_once() {
 // errors naming the box; a failed put hands the message back)
 #[test]
 fn wrong_box_names_are_no_such_box() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         match reverser.put(String::from("lost?"), "nosuchbox") {
@@ -198,7 +185,7 @@ fn wrong_box_names_are_no_such_box() {
 // from "signal")
 #[test]
 fn control_and_signal_go_through_the_handle() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         reverser
@@ -220,7 +207,7 @@ fn control_and_signal_go_through_the_handle() {
 // RuntimeError for a second background, spec A12.3)
 #[test]
 fn two_backgrounds_run_at_once_independently() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg1 = Background::start();
         let bg2 = Background::start();
         let r1 = bg1.handle(reverser()).unwrap();
@@ -250,7 +237,7 @@ fn two_backgrounds_run_at_once_independently() {
 // new: spec A12.3 (several handles in one background)
 #[test]
 fn several_handles_share_one_background() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let a = bg.handle(reverser()).unwrap();
         let b = bg.handle(reverser()).unwrap();
@@ -274,7 +261,7 @@ fn several_handles_share_one_background() {
 // returns its report")
 #[test]
 fn finish_after_the_component_ended_gives_a_clean_report() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let reverser = bg.handle(reverser()).unwrap();
         reverser.put(String::from("xy"), "inbox").unwrap();
@@ -302,7 +289,7 @@ fn finish_after_the_component_ended_gives_a_clean_report() {
 // is fine)
 #[test]
 fn finish_waits_for_a_component_that_is_still_working() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let slow = bg
             .handle(component("Slow", |ctx| async move {
@@ -324,7 +311,7 @@ fn finish_waits_for_a_component_that_is_still_working() {
 // new: doc of Background::stop ("Stops the scheduler at once (components are dropped)")
 #[test]
 fn stop_ends_a_background_whose_component_never_ends() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let forever = bg
             .handle(component("Forever", |ctx| async move {
@@ -345,7 +332,7 @@ fn stop_ends_a_background_whose_component_never_ends() {
 // new: doc of Background::call (runs on the scheduler's thread with the root context)
 #[test]
 fn call_runs_on_the_background_scheduler() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let here = std::thread::current().id();
         let (there, name) = bg
@@ -362,7 +349,7 @@ fn call_runs_on_the_background_scheduler() {
 #[test]
 fn a_burst_bigger_than_the_handle_buffer_is_all_delivered_in_order() {
     const N: u32 = 2500;
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         let burst = bg
             .handle(component("Burst", |ctx| async move {
@@ -395,7 +382,7 @@ fn a_burst_bigger_than_the_handle_buffer_is_all_delivered_in_order() {
 // so a component may link its private outbox itself (ServerCore does)
 #[test]
 fn private_boxes_are_left_to_the_component() {
-    within(|| {
+    within(TIMEOUT, || {
         let bg = Background::start();
         const PRIVATE_OUT: &[axon::BoxSpec] = &[
             axon::BoxSpec::new("outbox", ""),

@@ -10,7 +10,8 @@
 //! `Send + 'static` value is a message, which `every_ipc_type_travels_through_a_linkage` checks
 //! for each IPC type.
 
-use std::sync::mpsc;
+mod common;
+
 use std::time::Duration;
 
 use axon::ipc::{
@@ -18,35 +19,10 @@ use axon::ipc::{
     ShutdownMicroprocess, Status, StopKind, WouldBlock,
 };
 use axon::{component, ComponentId, Message, Scheduler};
+use common::within;
 
 /// How long any test may take before it is declared hung.
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs `f` on its own thread and fails the test if it takes longer than [`LIMIT`]. A panic in
-/// `f` (a failed assertion) is passed on to the test.
-fn bounded<F: FnOnce() + Send + 'static>(f: F) {
-    struct Done(mpsc::Sender<()>);
-    impl Drop for Done {
-        fn drop(&mut self) {
-            let _ = self.0.send(());
-        }
-    }
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _done = Done(tx);
-        f();
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = handle.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test did not finish within {LIMIT:?}")
-        }
-    }
-}
 
 /// Some component ids to put into messages.
 fn ids(sched: &Scheduler, n: usize) -> Vec<ComponentId> {
@@ -220,7 +196,7 @@ fn stop_kind_classifies_control_messages() {
 // same type with the same contents (the Rust counterpart of "is an ipc", spec A7)
 #[test]
 fn every_ipc_type_travels_through_a_linkage() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let c = ids(&sched, 1)[0];

@@ -4,31 +4,18 @@
 //! Every test runs its scheduler on a thread of its own and fails after a generous timeout
 //! rather than hang.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axon::chassis::pipeline::Pipeline;
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess, StopKind};
 use axon::{component, pipeline, AnyComponent, Component, ComponentResult, Ctx, Scheduler};
+use common::{within, Log};
 
-/// Runs `f` on its own thread; fails the test if it panics or takes more than a minute.
-fn guarded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(RecvTimeoutError::Timeout) => panic!("test timed out: the scheduler hung"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sent nothing yet ended well"),
-        },
-    }
-}
-
-type Log = Arc<Mutex<Vec<String>>>;
+/// How long any test may take before it is declared hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Sends its numbers, one per cycle, then `ProducerFinished` on `signal` (like the
 /// `fruitSource` of Pipeline.py's `__main__`).
@@ -119,7 +106,7 @@ fn stubborn() -> AnyComponent {
 /// `__main__`: "Should output 7 fruit, followed by '<end of list>'").
 #[test]
 fn data_flows_and_producer_finished_cascades() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.spawn(pipeline![
@@ -148,7 +135,7 @@ fn data_flows_and_producer_finished_cascades() {
 /// first cycle its inbox passes through to the first child.
 #[test]
 fn wiring_happens_when_the_pipeline_first_runs() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.create(pipeline![Map(|n| n + 1), Map(|n| n + 1)]);
@@ -191,7 +178,7 @@ fn wiring_happens_when_the_pipeline_first_runs() {
 /// comes out of the Pipeline's. Children that would wait for ever all end.
 #[test]
 fn shutdown_on_the_pipeline_control_stops_every_child() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.spawn(pipeline![Map(|n| n), Map(|n| n), Map(|n| n)]);
@@ -214,7 +201,7 @@ fn shutdown_on_the_pipeline_control_stops_every_child() {
 /// and control instead of out of the Pipeline (Examples/UsingChassis/Pipeline/Feedback.py).
 #[test]
 fn circular_pipeline_links_last_to_first() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let counter = |tag| Counter {
             tag,
@@ -249,7 +236,7 @@ fn circular_pipeline_links_last_to_first() {
 /// scheduler returns (where Kamaelia's would hang) and lists both as left paused.
 #[test]
 fn pipeline_ends_only_when_every_child_has_ended() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.spawn(Pipeline::new(vec![
@@ -276,7 +263,7 @@ fn pipeline_ends_only_when_every_child_has_ended() {
 /// last child's outbox/signal come out of it, so the cascade crosses it (B1 passthroughs).
 #[test]
 fn nested_pipelines_cascade() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.spawn(pipeline![
@@ -296,7 +283,7 @@ fn nested_pipelines_cascade() {
 /// An empty Pipeline ends at once (Kamaelia's raises IndexError in main).
 #[test]
 fn empty_pipeline_ends_at_once() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let p = pipeline![];
         assert!(p.is_empty());
@@ -309,7 +296,7 @@ fn empty_pipeline_ends_at_once() {
 /// Pipeline fails alone with an error naming the child and the box, and makes nothing.
 #[test]
 fn a_child_without_a_standard_box_fails_the_pipeline() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let mute = component("Mute", |_| async { Ok(()) }).with_outboxes(vec![]);
         sched.spawn(pipeline![Source(vec![1]), mute]);
@@ -328,7 +315,7 @@ fn a_child_without_a_standard_box_fails_the_pipeline() {
 /// control reaches the first child, which finishes its inbox first.
 #[test]
 fn producer_finished_on_control_lets_children_finish_their_work() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pipe = root.spawn(pipeline![Map(|n| n + 1), Map(|n| n * 3)]);

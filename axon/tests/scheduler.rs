@@ -14,8 +14,10 @@
 //! `several_independent_schedulers_run_at_once_in_separate_threads`), and
 //! `test_runThreadsSlowmo` (there is no slowmo in the Rust scheduler).
 //!
-//! Every test runs inside `bounded`, which fails the test instead of hanging if the body does
-//! not finish within 20 s.
+//! Every test runs inside `common::within`, which fails the test instead of hanging if the body
+//! does not finish within [`LIMIT`] (20 s).
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -27,35 +29,10 @@ use axon::{
     component, Component, ComponentResult, Ctx, RunReport, Scheduler, ThreadCtx, Threaded,
     ThreadedComponent,
 };
+use common::within;
 
 /// How long any test may take before it is declared hung.
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs `f` on its own thread and fails the test if it takes longer than [`LIMIT`]. A panic in
-/// `f` (a failed assertion) is passed on to the test.
-fn bounded<F: FnOnce() + Send + 'static>(f: F) {
-    struct Done(mpsc::Sender<()>);
-    impl Drop for Done {
-        fn drop(&mut self) {
-            let _ = self.0.send(());
-        }
-    }
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _done = Done(tx);
-        f();
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = handle.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test did not finish within {LIMIT:?}: the scheduler hung")
-        }
-    }
-}
 
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
@@ -135,7 +112,7 @@ fn gains(sched: &Scheduler, runs: &[Arc<AtomicUsize>], cycles: usize) -> Vec<usi
 // ports test_Scheduler.py test_stopsIfNoThreads
 #[test]
 fn stops_if_no_components() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         assert!(
             !sched.step(5),
@@ -151,7 +128,7 @@ fn stops_if_no_components() {
 // ports test_Scheduler.py test_runsMicroprocessToCompletionThenStops
 #[test]
 fn runs_one_component_to_completion_then_stops() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs = counter();
         let c = sched.spawn(countdown(10, &runs));
@@ -169,7 +146,7 @@ fn runs_one_component_to_completion_then_stops() {
 // ports test_Scheduler.py test_runsMicroprocessToCompletionThenStops, driven by run()
 #[test]
 fn run_runs_one_component_to_completion_then_returns() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs = counter();
         let c = sched.spawn(countdown(10, &runs));
@@ -184,7 +161,7 @@ fn run_runs_one_component_to_completion_then_returns() {
 // ports test_Scheduler.py test_runsMicroprocessesAllToCompletionThenStops
 #[test]
 fn runs_several_components_all_to_completion_then_returns() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs: Vec<_> = (0..4).map(|_| counter()).collect();
         let ids: Vec<_> = runs
@@ -212,7 +189,7 @@ fn runs_several_components_all_to_completion_then_returns() {
 // ports test_Scheduler.py test_pausedMicroprocessDoesNotGetCalled
 #[test]
 fn paused_component_is_not_run() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs = counter();
         let c = sched.spawn(busy(&runs));
@@ -242,7 +219,7 @@ fn paused_component_is_not_run() {
 // ports test_Scheduler.py test_oneMicroprocessPausesOthersContinueToRun
 #[test]
 fn one_component_pauses_others_continue_to_run() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs: Vec<_> = (0..6).map(|_| counter()).collect();
         let ids: Vec<_> = runs.iter().map(|r| sched.spawn(busy(r))).collect();
@@ -261,7 +238,7 @@ fn one_component_pauses_others_continue_to_run() {
 // ports test_Scheduler.py test_pausedMicroprocessCanBeWoken
 #[test]
 fn paused_component_can_be_woken() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..6).map(|_| counter()).collect();
@@ -285,7 +262,7 @@ fn paused_component_can_be_woken() {
 // ports test_Scheduler.py test_wakingPausedMicroprocessDoesntWakeOthers
 #[test]
 fn waking_a_paused_component_does_not_wake_others() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..6).map(|_| counter()).collect();
@@ -310,7 +287,7 @@ fn waking_a_paused_component_does_not_wake_others() {
 // ports test_Scheduler.py test_wakingAlreadyAwakeMicroprocessHasNoEffect (waking part)
 #[test]
 fn waking_an_awake_component_has_no_effect() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..6).map(|_| counter()).collect();
@@ -334,7 +311,7 @@ fn waking_an_awake_component_has_no_effect() {
 // pausing a paused one")
 #[test]
 fn pausing_a_paused_component_has_no_effect() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..3).map(|_| counter()).collect();
@@ -361,7 +338,7 @@ fn pausing_a_paused_component_has_no_effect() {
 // ports test_Scheduler.py test_wakingOrPausingNonActivatedMicroprocessHasoEffect
 #[test]
 fn waking_or_pausing_a_never_activated_component_has_no_effect() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..6).map(|_| counter()).collect();
@@ -400,7 +377,7 @@ fn waking_or_pausing_a_never_activated_component_has_no_effect() {
 // ports test_Scheduler.py test_listAllThreadsMethodListsAllMicroprocesses
 #[test]
 fn live_counts_paused_and_awake_components_and_paused_lists_the_paused() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..5).map(|_| counter()).collect();
@@ -422,7 +399,7 @@ fn live_counts_paused_and_awake_components_and_paused_lists_the_paused() {
 // ports test_Scheduler.py test_isThreadPausedWorks
 #[test]
 fn is_paused_reports_each_component() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..5).map(|_| counter()).collect();
@@ -451,7 +428,7 @@ fn is_paused_reports_each_component() {
 // false for a never-activated component and for one of another scheduler.
 #[test]
 fn is_paused_is_false_for_components_not_scheduled_here() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let other_sched = Scheduler::new();
         let root = sched.root();
@@ -479,7 +456,7 @@ fn is_paused_is_false_for_components_not_scheduled_here() {
 // ports test_Scheduler.py test_pauseThenTerminateTerminates
 #[test]
 fn pause_then_terminate_still_terminates() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let c = sched.spawn(component("ImmediateTerminator", |ctx| async move {
             ctx.pause();
@@ -498,7 +475,7 @@ fn pause_then_terminate_still_terminates() {
 // ports test_Scheduler.py test_pauseThenTerminateTerminates, driven by run()
 #[test]
 fn pause_then_terminate_still_terminates_under_run() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let c = sched.spawn(component("ImmediateTerminator", |ctx| async move {
             ctx.pause();
@@ -525,7 +502,7 @@ impl ThreadedComponent for Holder {
 // would make run() wait) does not make step() wait either.
 #[test]
 fn step_never_blocks_even_when_everything_is_paused() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs: Vec<_> = (0..5).map(|_| counter()).collect();
         let ids: Vec<_> = runs.iter().map(|r| sched.spawn(busy(r))).collect();
@@ -567,7 +544,7 @@ impl ThreadedComponent for LateSender {
 // run over and over while it waits, and that run() returns once the thread has finished.
 #[test]
 fn run_waits_without_spinning_while_a_thread_may_still_wake_a_component() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let consumer_runs = counter();
@@ -609,7 +586,7 @@ fn run_waits_without_spinning_while_a_thread_may_still_wake_a_component() {
 // Component::main doc: "An Err (or a panic) ends this component alone; the scheduler reports it")
 #[test]
 fn component_returning_err_ends_alone_and_is_reported() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let failer = sched.spawn(component("Failer", |ctx| async move {
@@ -640,7 +617,7 @@ fn component_returning_err_ends_alone_and_is_reported() {
 // this component alone; the scheduler reports it")
 #[test]
 fn component_panicking_ends_alone_and_is_reported() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let panicker = sched.spawn(component("Panicker", |ctx| async move {
@@ -669,7 +646,7 @@ fn component_panicking_ends_alone_and_is_reported() {
 // scheduler would hang for ever here")
 #[test]
 fn run_returns_when_every_component_is_paused_and_nothing_can_wake_them() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let runs: Vec<_> = (0..3).map(|_| counter()).collect();
@@ -695,7 +672,7 @@ fn run_returns_when_every_component_is_paused_and_nothing_can_wake_them() {
 // components still present are dropped (spec A4.7)
 #[test]
 fn ctx_stop_scheduler_ends_the_run_and_drops_remaining_components() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let (busy_dropped, paused_dropped) = (flag(), flag());
         let (g1, g2) = (
@@ -826,7 +803,7 @@ fn stop_handle_ends_a_run_blocked_waiting_for_a_thread() {
 // (spec A4.3)
 #[test]
 fn activation_takes_effect_at_the_next_cycle() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let log: Arc<Mutex<Vec<&'static str>>> = Arc::default();
         let (la, lb) = (log.clone(), log.clone());
@@ -865,7 +842,7 @@ fn activation_takes_effect_at_the_next_cycle() {
 // processed before wakes; "pause followed by a wake in the same cycle leaves the mp awake")
 #[test]
 fn pause_then_wake_in_the_same_cycle_leaves_it_awake() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let runs = counter();
         let c = sched.spawn(busy(&runs));
@@ -949,7 +926,7 @@ fn several_independent_schedulers_run_at_once_in_separate_threads() {
 // at least d, letting the others run (a timer wakes it)"). Only a lower bound is asserted.
 #[test]
 fn sleep_wakes_after_the_time() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let asleep = flag();
         let ran_meanwhile = counter();
@@ -997,7 +974,7 @@ fn sleep_wakes_after_the_time() {
 // not keep the scheduler waiting (here for an hour) once every live component is paused
 #[test]
 fn timers_of_ended_components_do_not_keep_the_scheduler_waiting() {
-    bounded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         sched.spawn(component("Napper", |ctx: Ctx| async move {
             // Start an hour-long sleep, poll it once (its timer is set), then give up on it.

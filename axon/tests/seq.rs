@@ -5,35 +5,18 @@
 //! Every test runs its scheduler on a thread of its own and fails after a generous timeout
 //! rather than hang.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axon::chassis::seq::{Seq, SeqItem};
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess, StopKind};
 use axon::{seq, Component, ComponentResult, Ctx, Scheduler};
+use common::{log_of, within, Log};
 
-/// Runs `f` on its own thread; fails the test if it panics or takes more than a minute.
-fn guarded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(RecvTimeoutError::Timeout) => panic!("test timed out: the scheduler hung"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sent nothing yet ended well"),
-        },
-    }
-}
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn log_of(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
+/// How long any test may take before it is declared hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Like Kamaelia's OneShot, but takes a few cycles: logs its start, sends its text, yields
 /// three times, logs its end, sends ProducerFinished on its own signal, and ends.
@@ -118,7 +101,7 @@ impl Component for TakeOne {
 /// sends producerFinished(self) on signal, and the graph ends by itself.
 #[test]
 fn items_run_in_order_one_after_another() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let step = |text| Step {
             text,
@@ -162,7 +145,7 @@ fn items_run_in_order_one_after_another() {
 /// linked later gets what arrives after it starts.
 #[test]
 fn the_inbox_leads_to_the_running_child() {
-    guarded(|| {
+    within(LIMIT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let s = root.spawn(Seq::new(vec![
@@ -188,7 +171,7 @@ fn the_inbox_leads_to_the_running_child() {
 /// A Seq of text alone, or of nothing, prints and ends at once with producerFinished (B4).
 #[test]
 fn text_only_and_empty_seqs_end_at_once() {
-    guarded(|| {
+    within(LIMIT, || {
         for s in [seq!["only", String::from("text")], seq![]] {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -206,7 +189,7 @@ fn text_only_and_empty_seqs_end_at_once() {
 /// still ignored.
 #[test]
 fn shutdown_stops_the_running_child_and_skips_the_rest() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -244,7 +227,7 @@ fn shutdown_stops_the_running_child_and_skips_the_rest() {
 /// the sequence still runs to its end and the Seq sends its own producerFinished.
 #[test]
 fn producer_finished_reaches_every_child_and_the_sequence_completes() {
-    guarded(|| {
+    within(LIMIT, || {
         let log: Log = Arc::default();
         let echo = |text| Echo {
             text,

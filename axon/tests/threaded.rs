@@ -5,6 +5,8 @@
 //! and `threadedadaptivecommscomponent_Test` classes. Every test runs its scheduler on a
 //! spawned thread and waits for it with a timeout, so that nothing can hang.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -12,26 +14,12 @@ use axon::{
     component, Component, ComponentId, ComponentResult, Ctx, Passthrough, Scheduler, SendError,
     ThreadCtx, Threaded, ThreadedComponent, DEFAULT_QUEUE_LENGTH,
 };
+use common::within;
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a thread body waits for the test before it gives up (so threads always end).
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
 
 /// Steps the scheduler one cycle at a time until `done` says so. Never blocks; the
 /// [`within`] timeout bounds it.
@@ -223,7 +211,7 @@ fn threaded_component_has_the_default_boxes() {
 // ports test_ThreadedComponent.py threadedcomponent_Test test_localprocessterminates
 #[test]
 fn component_and_scheduler_end_when_the_thread_ends() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let t = sched.spawn(Threaded::new(ReturnsAtOnce));
         let report = sched.run();
@@ -244,7 +232,7 @@ fn body_runs_on_a_different_os_thread() {
             Ok(())
         }
     }
-    let (scheduler_thread, body_thread) = within(|| {
+    let (scheduler_thread, body_thread) = within(TIMEOUT, || {
         let (tx, rx) = mpsc::channel();
         let sched = Scheduler::new();
         sched.spawn(Threaded::new(Test(tx)));
@@ -273,7 +261,7 @@ fn data_delivered_to_the_inbox_reaches_the_thread() {
             Ok(())
         }
     }
-    let rec = within(|| {
+    let rec = within(TIMEOUT, || {
         let (tx, rx) = mpsc::channel();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -297,7 +285,7 @@ fn what_the_thread_sends_reaches_a_linked_receiver() {
             Ok(())
         }
     }
-    let rec = within(|| {
+    let rec = within(TIMEOUT, || {
         let (tx, rx) = mpsc::channel();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -339,7 +327,7 @@ fn link_and_unlink_from_the_thread_work_alongside_the_scheduler() {
             Ok(())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let t = root.spawn(Threaded::new(ThreadedLinker));
@@ -365,7 +353,7 @@ fn link_and_unlink_from_the_thread_work_alongside_the_scheduler() {
 // ports test_ThreadedComponent.py threadedcomponent_Test test_ThereIsADefaultOutgoingQueueSize
 #[test]
 fn there_is_a_default_outgoing_queue_size() {
-    let result = within(|| {
+    let result = within(TIMEOUT, || {
         let (body, stop, feedback) = threaded_sender(false);
         let sched = Scheduler::new();
         sched.spawn(Threaded::new(body));
@@ -392,7 +380,7 @@ fn there_is_a_default_outgoing_queue_size() {
 #[test]
 fn the_outgoing_queue_size_can_be_set() {
     const QSIZE: usize = 20;
-    let result = within(|| {
+    let result = within(TIMEOUT, || {
         let (body, stop, feedback) = threaded_sender(false);
         let sched = Scheduler::new();
         sched.spawn(Threaded::with_queue_length(body, QSIZE));
@@ -409,7 +397,7 @@ fn the_outgoing_queue_size_can_be_set() {
 // drops, A3.3, so a running scheduler never lets the queue fill up)
 #[test]
 fn a_running_scheduler_keeps_draining_an_unlinked_outbox() {
-    let result = within(|| {
+    let result = within(TIMEOUT, || {
         let (body, stop, feedback) = threaded_sender(true);
         let sched = Scheduler::new();
         sched.spawn(Threaded::with_queue_length(body, 20));
@@ -428,7 +416,7 @@ fn a_running_scheduler_keeps_draining_an_unlinked_outbox() {
 fn sending_into_a_threaded_component_fails_after_inbox_size_plus_queue_size() {
     const QSIZE: usize = 20;
     const BSIZE: usize = 10;
-    within(|| {
+    within(TIMEOUT, || {
         let (release_tx, release_rx) = mpsc::channel();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -469,7 +457,7 @@ fn sending_into_a_threaded_component_fails_after_inbox_size_plus_queue_size() {
 fn thread_sending_into_a_restricted_inbox_fails_after_inbox_size_plus_queue_size() {
     const QSIZE: usize = 20;
     const BSIZE: usize = 10;
-    let result = within(|| {
+    let result = within(TIMEOUT, || {
         let (body, stop, feedback) = threaded_sender(true);
         let sched = Scheduler::new();
         let root = sched.root();
@@ -493,7 +481,7 @@ fn thread_sending_into_a_restricted_inbox_fails_after_inbox_size_plus_queue_size
 fn taking_from_the_destination_lets_exactly_that_many_more_through() {
     const QSIZE: usize = 20;
     const BSIZE: usize = 10;
-    within(|| {
+    within(TIMEOUT, || {
         let (body, stop, feedback) = threaded_sender(false);
         let sched = Scheduler::new();
         let root = sched.root();
@@ -551,7 +539,7 @@ fn component_ends_when_the_thread_ends_even_with_inbox_data_stuck() {
             Ok(())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let t = sched.spawn(Threaded::with_queue_length(Test, 5));
         let t_ctx = sched.ctx(t);
@@ -587,7 +575,7 @@ fn component_ends_only_once_its_outgoing_queue_is_flushed() {
             }
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let (tx, count_rx) = mpsc::channel();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -634,7 +622,7 @@ fn everything_the_thread_sent_is_delivered_in_order_before_the_component_ends() 
             Ok(())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let t = root.create(Threaded::new(Burst));
@@ -659,7 +647,7 @@ fn a_thread_returning_err_is_reported_as_a_failure_of_its_component() {
             Err("the disk is on fire".into())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let t = root.spawn(Threaded::new(Fails));
@@ -689,7 +677,7 @@ fn a_thread_that_panics_is_reported_as_a_failure_of_its_component() {
             panic!("thread exploded");
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let t = root.spawn(Threaded::new(Panics));
@@ -717,7 +705,7 @@ fn messages_sent_before_a_thread_fails_are_still_delivered() {
             Err("gave up".into())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let t = root.create(Threaded::new(SendsThenFails));
@@ -749,7 +737,7 @@ fn sync_returns_only_after_what_was_sent_before_it_is_delivered() {
             Ok(())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let (go_tx, go_rx) = mpsc::channel();
         let (synced_tx, synced_rx) = mpsc::channel();
         let sched = Scheduler::new();
@@ -801,7 +789,7 @@ fn threaded_adaptive_component_starts_with_the_default_boxes() {
             Ok(())
         }
     }
-    let (boxes, name) = within(|| {
+    let (boxes, name) = within(TIMEOUT, || {
         let (tx, rx) = mpsc::channel();
         let sched = Scheduler::new();
         let root = sched.root();
@@ -852,7 +840,7 @@ fn inbox_added_from_the_thread_receives_data() {
             Ok(())
         }
     }
-    within(|| {
+    within(TIMEOUT, || {
         let (to_test, from_thread) = mpsc::channel();
         let (to_thread, from_test) = mpsc::channel();
         let sched = Scheduler::new();
@@ -895,7 +883,7 @@ fn outbox_added_and_linked_from_the_thread_delivers() {
             Ok(())
         }
     }
-    let (sent, rec) = within(|| {
+    let (sent, rec) = within(TIMEOUT, || {
         let (to_test, from_thread) = mpsc::channel();
         let (to_thread, from_test) = mpsc::channel();
         let (rec_tx, rec_rx) = mpsc::channel();
@@ -953,7 +941,7 @@ fn inbox_deleted_from_the_thread_hands_back_what_was_left() {
             Ok(())
         }
     }
-    let left = within(|| {
+    let left = within(TIMEOUT, || {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel();
         let (res_tx, res_rx) = mpsc::channel();

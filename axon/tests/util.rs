@@ -7,7 +7,8 @@
 //! Every test runs its scheduler on a spawned thread and fails if it takes longer than a
 //! generous timeout, so that nothing can hang.
 
-use std::sync::mpsc;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use axon::ipc::{ProducerFinished, Shutdown, ShutdownMicroprocess};
@@ -17,53 +18,11 @@ use axon::util::fanout::{Cloner, Fanout};
 use axon::util::one_shot::OneShot;
 use axon::util::pass_through::PassThrough;
 use axon::util::pure_transformer::PureTransformer;
-use axon::{component, Component, ComponentId, Ctx, Message, RunReport, Scheduler};
+use axon::{component, Component, Ctx, Message, RunReport, Scheduler};
+use common::{drain, drain_as, sink, stops, within};
 
 /// How long any one test may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a new thread and returns its result; fails if it takes longer than
-/// [`TIMEOUT`], and re-raises its panic if it panicked.
-fn within<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the test did not finish within {TIMEOUT:?}: it hung"),
-    }
-}
-
-/// A component that never runs: the test reads what reaches its inboxes.
-fn sink(root: &Ctx, label: &'static str) -> ComponentId {
-    root.create(component(label, |_| async { Ok(()) }))
-}
-
-/// Everything waiting in `inbox` of `c`.
-fn drain(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<Message> {
-    let ctx = sched.ctx(c);
-    std::iter::from_fn(|| ctx.recv(inbox).ok()).collect()
-}
-
-/// Everything waiting in `inbox` of `c`, as `T`s.
-fn drain_as<T: 'static>(sched: &Scheduler, c: ComponentId, inbox: &str) -> Vec<T> {
-    drain(sched, c, inbox)
-        .into_iter()
-        .map(|m| m.downcast::<T>().unwrap())
-        .collect()
-}
-
-/// The three stop messages, with which kind each is.
-fn stops() -> Vec<(Message, bool)> {
-    vec![
-        (Message::new(ProducerFinished::default()), false),
-        (Message::new(ShutdownMicroprocess::default()), true),
-        (Message::new(Shutdown), true),
-    ]
-}
 
 /// Asserts `m` is the same kind of stop message as `kind_of`.
 fn assert_same_stop(m: &Message, now: bool, which: &str) {
@@ -148,7 +107,7 @@ fn strings(v: &[&str]) -> Vec<Message> {
 /// box, in order.
 #[test]
 fn fanout_copies_each_item_to_outbox_and_every_named_box() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let fan = root.spawn(Fanout::new(["a", "b"]));
@@ -171,7 +130,7 @@ fn fanout_copies_each_item_to_outbox_and_every_named_box() {
 /// goes to `signal`; only the stop message does.
 #[test]
 fn fanout_keeps_data_off_signal() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let fan = root.spawn(Fanout::new(["a"]));
@@ -209,7 +168,7 @@ fn fanout_declares_one_outbox_per_name() {
 /// ShutdownMicroprocess and Shutdown stop at once. Python's Fanout ignored `shutdown`.
 #[test]
 fn fanout_follows_the_uniform_stop_rule() {
-    within(|| {
+    within(TIMEOUT, || {
         check_stop_rule(|| Fanout::new(["x"]), || strings(&["a", "b"]), 2);
     });
 }
@@ -221,7 +180,7 @@ fn fanout_refuses_an_item_it_cannot_copy_and_learns_new_types() {
     #[derive(Clone, Debug, PartialEq)]
     struct Reading(u32);
 
-    within(|| {
+    within(TIMEOUT, || {
         let o = run_with(
             Fanout::new(["x"]),
             vec![Message::new(Reading(1))],
@@ -275,7 +234,7 @@ fn cloner_copies_known_types() {
 /// Spec B7: "for each inbox item, sends f(item) unless it is None".
 #[test]
 fn pure_transformer_sends_results_and_skips_none() {
-    within(|| {
+    within(TIMEOUT, || {
         let o = run_with(
             PureTransformer::new(|n: u32| (n % 2 == 0).then_some(n * 10)),
             (1..=4u32).map(Message::new).collect(),
@@ -290,7 +249,7 @@ fn pure_transformer_sends_results_and_skips_none() {
 /// shutdownMicroprocess at all (spec (f)5) and sent its own producerFinished.
 #[test]
 fn pure_transformer_follows_the_uniform_stop_rule() {
-    within(|| {
+    within(TIMEOUT, || {
         check_stop_rule(
             || PureTransformer::new(|s: String| Some(s.len())),
             || strings(&["a", "bb", "ccc"]),
@@ -303,7 +262,7 @@ fn pure_transformer_follows_the_uniform_stop_rule() {
 /// Taking a `Message` accepts anything.
 #[test]
 fn pure_transformer_checks_the_item_type() {
-    within(|| {
+    within(TIMEOUT, || {
         let o = run_with(
             PureTransformer::new(|s: String| Some(s)),
             vec![Message::new(5u8)],
@@ -329,7 +288,7 @@ fn pure_transformer_checks_the_item_type() {
 /// ends".
 #[test]
 fn one_shot_sends_once_then_producer_finished() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let shot = root.spawn(OneShot::new(String::from("only")));
@@ -353,7 +312,7 @@ fn one_shot_sends_once_then_producer_finished() {
 /// instead of OneShot's own ProducerFinished.
 #[test]
 fn one_shot_follows_the_uniform_stop_rule() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let o = run_with(OneShot::new(1u8), vec![], stop);
             assert!(o.report.is_clean());
@@ -380,7 +339,7 @@ fn one_shot_follows_the_uniform_stop_rule() {
 /// are not stop messages go to signal and do not stop it.
 #[test]
 fn pass_through_forwards_both_pairs_of_boxes() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let pt = root.spawn(PassThrough);
@@ -403,7 +362,7 @@ fn pass_through_forwards_both_pairs_of_boxes() {
 /// shutdownMicroprocess (it reads inbox first); here stop-now means now.
 #[test]
 fn pass_through_follows_the_uniform_stop_rule() {
-    within(|| {
+    within(TIMEOUT, || {
         check_stop_rule(|| PassThrough, || strings(&["a", "b", "c"]), 3);
     });
 }
@@ -415,7 +374,7 @@ fn pass_through_follows_the_uniform_stop_rule() {
 /// messages and inbox data.
 #[test]
 fn chargen_sends_hello_world_every_cycle() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let chargen = root.spawn(Chargen);
@@ -443,7 +402,7 @@ fn chargen_sends_hello_world_every_cycle() {
 /// work, so every stop message stops it before its next send, and is passed on.
 #[test]
 fn chargen_stops_on_each_stop_message() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -472,7 +431,7 @@ fn chargen_stops_on_each_stop_message() {
 /// least an interval apart (checked as lower bounds only).
 #[test]
 fn clock_ticks_true_every_interval() {
-    within(|| {
+    within(TIMEOUT, || {
         let interval = Duration::from_millis(20);
         let sched = Scheduler::new();
         let root = sched.root();
@@ -501,7 +460,7 @@ fn clock_ticks_true_every_interval() {
 /// passed on. Other control messages do not stop it.
 #[test]
 fn clock_stops_at_once_mid_interval() {
-    within(|| {
+    within(TIMEOUT, || {
         for (stop, now) in stops() {
             let sched = Scheduler::new();
             let root = sched.root();
@@ -529,7 +488,7 @@ fn clock_stops_at_once_mid_interval() {
 /// A zero interval still lets the other components run: the clock yields between ticks.
 #[test]
 fn clock_with_zero_interval_yields() {
-    within(|| {
+    within(TIMEOUT, || {
         let sched = Scheduler::new();
         let root = sched.root();
         let clock = root.spawn(Clock::new(Duration::ZERO));

@@ -3,11 +3,12 @@
 //! silently ends the whole scheduler when such a sub-generator finishes (spec (f)8); here the
 //! component resumes and every other component keeps running.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axon::{component, Ctx, Scheduler};
-
-type Log = Arc<Mutex<Vec<String>>>;
+use common::Log;
 
 /// A sub-task that yields a few times and pauses once, like a WaitComplete sub-generator.
 async fn sub_task(ctx: &Ctx, log: &Log) -> u32 {
