@@ -116,10 +116,10 @@ impl Storage {
         let start = (piece as u64)
             .checked_mul(self.piece_length)
             .ok_or_else(out)?;
-        if start >= self.total && !(self.total == 0 && length == 0) {
+        if start >= self.total && !(start == 0 && length == 0) {
             return Err(out());
         }
-        let piece_size = self.piece_length.min(self.total - start);
+        let piece_size = self.piece_length.min(self.total.saturating_sub(start));
         if begin as u64 + length as u64 > piece_size {
             return Err(out());
         }
@@ -288,6 +288,7 @@ mod tests {
         assert!(s.write_block(4, 0, &[1]).is_err());
         assert!(s.write_block(3, 0, &[0; 7]).is_err(), "piece 3 has 6 bytes");
         assert!(s.read_block(u32::MAX, u32::MAX, u32::MAX).is_err());
+        assert!(s.read_block(4, 0, 0).is_err(), "past the last piece, even empty");
         // Damage one byte: that piece no longer verifies, the others do.
         std::fs::write(d.join("album/a"), [0u8; 10]).unwrap();
         let have = s.verify_all();
