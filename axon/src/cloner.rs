@@ -30,7 +30,7 @@ impl Entry {
 }
 
 /// Copies messages of the types it knows, for components that send one item to several
-/// places (see the [module documentation](self)).
+/// places: Fanout, Backplane, Graphline (see [`Cloner::standard`]).
 ///
 /// ```
 /// use axon::Cloner;

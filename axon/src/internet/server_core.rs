@@ -119,7 +119,7 @@ pub const DEFAULT_PIPE_WIDTH: usize = 4;
 ///
 /// | box | what |
 /// |---|---|
-/// | `control` | [`ProducerFinished`]: stop accepting, let the connections run to their end, then end; [`ShutdownMicroprocess`](crate::ipc::ShutdownMicroprocess) or [`Shutdown`](crate::ipc::Shutdown): stop accepting and close every connection now. Either is passed on out of `signal`. |
+/// | `control` | [`ProducerFinished`]: stop accepting, let the connections run to their end, then end; [`ShutdownMicroprocess`] or [`Shutdown`](crate::ipc::Shutdown): stop accepting and close every connection now. Either is passed on out of `signal`. |
 /// | `signal` | the stop message it ended on |
 /// | `inbox`, `outbox` | not used (kept as Kamaelia does) |
 ///

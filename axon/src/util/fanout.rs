@@ -5,7 +5,7 @@
 //! # Copying messages
 //!
 //! A Kamaelia message is any Python object, and fanning one out sends the *same* object to
-//! every destination. A Rust [`Message`] is moved, never shared, so each destination needs a
+//! every destination. A Rust [`Message`](crate::Message) is moved, never shared, so each destination needs a
 //! copy of its own. A [`Cloner`] knows how to copy the message types it was told about: the
 //! common ones (strings, byte vectors, numbers, `Arc`s of text and bytes, Axon's IPC messages,
 //! ...; see [`Cloner::new`]) plus any `T: Clone` added with [`Cloner::with`] (or the
