@@ -288,7 +288,10 @@ mod tests {
         assert!(s.write_block(4, 0, &[1]).is_err());
         assert!(s.write_block(3, 0, &[0; 7]).is_err(), "piece 3 has 6 bytes");
         assert!(s.read_block(u32::MAX, u32::MAX, u32::MAX).is_err());
-        assert!(s.read_block(4, 0, 0).is_err(), "past the last piece, even empty");
+        assert!(
+            s.read_block(4, 0, 0).is_err(),
+            "past the last piece, even empty"
+        );
         // Damage one byte: that piece no longer verifies, the others do.
         std::fs::write(d.join("album/a"), [0u8; 10]).unwrap();
         let have = s.verify_all();
