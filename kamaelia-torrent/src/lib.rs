@@ -13,6 +13,8 @@ pub mod files;
 pub mod ipc;
 pub mod maker;
 pub mod metainfo;
+pub mod patron;
+pub mod service;
 pub mod storage;
 pub mod tracker;
 pub mod wire;
