@@ -1,0 +1,521 @@
+//! TorrentService and TorrentPatron (spec (c) C4, C5 and the fixes of (f) 3-6), against a
+//! test-double torrent client. Every scenario runs its scheduler on its own thread with a
+//! 60 s anti-hang limit; a scenario whose script never finishes (left paused) fails at once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use axon::ipc::{stop_kind, ProducerFinished, Shutdown, ShutdownMicroprocess};
+use axon::{component, AnyComponent, ComponentError, ComponentId, Ctx, RunReport, Scheduler};
+use kamaelia_torrent::ipc::{
+    TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading,
+    TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
+};
+use kamaelia_torrent::patron::TorrentPatron;
+use kamaelia_torrent::service::{ClientFactory, SERVICE_NAME, SHUTDOWN_SERVICE_NAME};
+
+// ----- the test-double client ---------------------------------------------------------------
+
+/// Asks the fake client for a status update of each of its torrents.
+struct Poke;
+
+/// Asks the fake client for a status update of a torrent it never had.
+struct PokeUnknown;
+
+/// What the fake clients did, for the tests to check.
+#[derive(Default)]
+struct Record {
+    made: AtomicUsize,
+    ended: AtomicUsize,
+    closed: Mutex<Vec<u32>>,
+}
+
+fn stats() -> TorrentStats {
+    TorrentStats {
+        fraction_done: 0.5,
+        down_rate: 0.0,
+        up_rate: 0.0,
+        down_total: 0,
+        up_total: 0,
+        num_peers: 0,
+        num_seeds: 0,
+        state: TorrentState::Downloading,
+        eta_seconds: None,
+    }
+}
+
+/// A factory of fake clients: creates get ids from 1 and a save folder `./<the bytes>`;
+/// repeated bytes are "already downloading"; bytes starting with "bad" fail; `Poke` sends a
+/// status update for each torrent; any stop message on control ends it.
+fn fake_factory(record: Arc<Record>) -> ClientFactory {
+    Arc::new(move || {
+        let record = record.clone();
+        record.made.fetch_add(1, Ordering::SeqCst);
+        AnyComponent::new(component("FakeClient", move |ctx: Ctx| async move {
+            let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+            let mut next = 1;
+            loop {
+                while ctx.data_ready("inbox") > 0 {
+                    let m = ctx.recv("inbox")?;
+                    if let Some(c) = m.downcast_ref::<TIPCCreateNewTorrent>() {
+                        let name = String::from_utf8_lossy(&c.raw_metainfo).to_string();
+                        if c.raw_metainfo.starts_with(b"bad") {
+                            let reason = format!("cannot decode {name}");
+                            ctx.send(TIPCTorrentStartFail { reason }, "outbox")?;
+                        } else if let Some(&id) = ids.get(&c.raw_metainfo) {
+                            ctx.send(TIPCTorrentAlreadyDownloading { torrent_id: id }, "outbox")?;
+                        } else {
+                            ids.insert(c.raw_metainfo.clone(), next);
+                            let created = TIPCNewTorrentCreated {
+                                torrent_id: next,
+                                save_folder: format!("./{name}").into(),
+                            };
+                            ctx.send(created, "outbox")?;
+                            next += 1;
+                        }
+                    } else if let Some(close) = m.downcast_ref::<TIPCCloseTorrent>() {
+                        ids.retain(|_, id| *id != close.torrent_id);
+                        record.closed.lock().unwrap().push(close.torrent_id);
+                    } else if m.is::<Poke>() {
+                        let mut all: Vec<u32> = ids.values().copied().collect();
+                        all.sort();
+                        for torrent_id in all {
+                            let stats = stats();
+                            ctx.send(TIPCTorrentStatusUpdate { torrent_id, stats }, "outbox")?;
+                        }
+                    } else if m.is::<PokeUnknown>() {
+                        let update = TIPCTorrentStatusUpdate {
+                            torrent_id: 999,
+                            stats: stats(),
+                        };
+                        ctx.send(update, "outbox")?;
+                    }
+                }
+                while ctx.data_ready("control") > 0 {
+                    if stop_kind(&ctx.recv("control")?).is_some() {
+                        record.ended.fetch_add(1, Ordering::SeqCst);
+                        ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
+                        return Ok(());
+                    }
+                }
+                ctx.pause();
+                ctx.yield_now().await;
+            }
+        }))
+    })
+}
+
+// ----- the rig ------------------------------------------------------------------------------
+
+/// What a scenario ends with: the script's result, the run report, the services left.
+struct Outcome<T> {
+    out: T,
+    report: RunReport,
+    services: Vec<String>,
+}
+
+/// Runs `script` as a component on a fresh scheduler on its own thread, until the scheduler
+/// returns; at most 60 s.
+fn scenario<T, F, Fut>(script: F) -> Outcome<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Ctx) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, ComponentError>> + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let sched = Scheduler::new();
+        let (otx, orx) = mpsc::channel();
+        sched.spawn(component("Script", move |ctx: Ctx| async move {
+            let out = script(ctx).await?;
+            let _ = otx.send(out);
+            Ok(())
+        }));
+        let report = sched.run();
+        let services = sched.root().services();
+        let _ = tx.send((orx.try_recv().ok(), report, services));
+    });
+    let (out, report, services) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("anti-hang limit: the scenario did not end within 60 s");
+    let out = out.unwrap_or_else(|| panic!("the script did not finish: {report:?}"));
+    Outcome {
+        out,
+        report,
+        services,
+    }
+}
+
+/// A patron made by the script, with the script's boxes to and from it.
+struct P {
+    id: ComponentId,
+    to: String,
+    ctl: String,
+    from: String,
+    sig: String,
+}
+
+async fn patron(ctx: &Ctx, factory: &ClientFactory) -> Result<P, ComponentError> {
+    let id = ctx.create(TorrentPatron::new(factory.clone()));
+    let to = ctx.add_outbox("to")?;
+    let ctl = ctx.add_outbox("ctl")?;
+    let from = ctx.add_inbox("from")?;
+    let sig = ctx.add_inbox("sig")?;
+    let me = ctx.id();
+    ctx.link((me, &to), (id, "inbox"))?;
+    ctx.link((me, &ctl), (id, "control"))?;
+    ctx.link((id, "outbox"), (me, &from))?;
+    ctx.link((id, "signal"), (me, &sig))?;
+    ctx.add_children(&[id])?;
+    ctx.activate(id)?;
+    Ok(P {
+        id,
+        to,
+        ctl,
+        from,
+        sig,
+    })
+}
+
+/// Waits (paused) until `inbox` holds `n` messages. If they never come the scheduler returns
+/// with the script left paused, and the scenario fails.
+async fn wait_for(ctx: &Ctx, inbox: &str, n: usize) {
+    while ctx.data_ready(inbox) < n {
+        ctx.pause();
+        ctx.yield_now().await;
+    }
+}
+
+/// Waits (paused, woken by its end) until component `c` has ended.
+async fn wait_end(ctx: &Ctx, c: ComponentId) -> Result<(), ComponentError> {
+    ctx.add_children(&[c])?;
+    while !ctx.is_stopped(c) {
+        ctx.pause();
+        ctx.yield_now().await;
+    }
+    Ok(())
+}
+
+fn create(bytes: &str) -> TIPCCreateNewTorrent {
+    TIPCCreateNewTorrent {
+        raw_metainfo: bytes.as_bytes().to_vec(),
+        save_folder: None,
+    }
+}
+
+/// A reply, as text, for comparing sequences.
+fn describe(ctx: &Ctx, inbox: &str) -> Result<String, ComponentError> {
+    let m = ctx.recv(inbox)?;
+    Ok(if let Some(c) = m.downcast_ref::<TIPCNewTorrentCreated>() {
+        format!("created {} in {}", c.torrent_id, c.save_folder.display())
+    } else if let Some(a) = m.downcast_ref::<TIPCTorrentAlreadyDownloading>() {
+        format!("already {}", a.torrent_id)
+    } else if let Some(f) = m.downcast_ref::<TIPCTorrentStartFail>() {
+        format!("fail: {}", f.reason)
+    } else if let Some(u) = m.downcast_ref::<TIPCTorrentStatusUpdate>() {
+        format!("status {}", u.torrent_id)
+    } else {
+        format!("other {}", m.type_name())
+    })
+}
+
+fn drain(ctx: &Ctx, inbox: &str) -> Result<Vec<String>, ComponentError> {
+    let mut all = Vec::new();
+    while ctx.data_ready(inbox) > 0 {
+        all.push(describe(ctx, inbox)?);
+    }
+    Ok(all)
+}
+
+/// Stops a patron with `Shutdown` and waits for it and (if it was the last) the service.
+async fn leave(ctx: &Ctx, p: &P) -> Result<(), ComponentError> {
+    ctx.send(Shutdown, &p.ctl)?;
+    wait_end(ctx, p.id).await
+}
+
+fn assert_clean<T>(o: &Outcome<T>) {
+    assert!(o.report.failures.is_empty(), "failures: {:?}", o.report);
+    assert!(
+        o.report.left_paused.is_empty(),
+        "left paused: {:?}",
+        o.report
+    );
+    assert!(o.services.is_empty(), "services left: {:?}", o.services);
+}
+
+// ----- the tests ----------------------------------------------------------------------------
+
+/// C4 (create replies routed by request order), C5 (patron wraps and forwards).
+#[test]
+fn one_patron_create_reply_is_routed_back() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        ctx.send(create("ubuntu"), &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        let got = describe(&ctx, &a.from)?;
+        leave(&ctx, &a).await?;
+        Ok(got)
+    });
+    assert_eq!(o.out, "created 1 in ./ubuntu");
+    assert_clean(&o);
+    assert_eq!(record.made.load(Ordering::SeqCst), 1);
+}
+
+/// C4 (FIFO routing of create replies) and (f)4: a failing request in the middle gets its own
+/// reply (TIPCTorrentStartFail), so later replies stay in step. Raw Vec<u8> and String
+/// requests count as creates (C2).
+#[test]
+fn interleaved_creates_get_their_own_replies_in_order() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        let b = patron(&ctx, &factory).await?;
+        ctx.send(create("a1"), &a.to)?;
+        ctx.send(b"bad1".to_vec(), &b.to)?;
+        ctx.yield_now().await;
+        ctx.send(b"a2".to_vec(), &a.to)?;
+        ctx.send("b1".to_string(), &b.to)?;
+        ctx.yield_now().await;
+        ctx.send(create("b1"), &a.to)?; // b's torrent: already downloading
+        ctx.send(create("bad2"), &b.to)?;
+        ctx.send(create("b2"), &b.to)?;
+        wait_for(&ctx, &a.from, 3).await;
+        wait_for(&ctx, &b.from, 3).await;
+        let got = (drain(&ctx, &a.from)?, drain(&ctx, &b.from)?);
+        leave(&ctx, &a).await?;
+        leave(&ctx, &b).await?;
+        Ok(got)
+    });
+    assert_clean(&o);
+    let (a, b) = o.out;
+    assert_eq!(a.len(), 3);
+    assert!(
+        a[0].starts_with("created ") && a[0].ends_with(" in ./a1"),
+        "{a:?}"
+    );
+    assert!(
+        a[1].starts_with("created ") && a[1].ends_with(" in ./a2"),
+        "{a:?}"
+    );
+    assert!(
+        b[1].starts_with("created ") && b[1].ends_with(" in ./b1"),
+        "{b:?}"
+    );
+    let b1_id = b[1].split(' ').nth(1).unwrap();
+    assert_eq!(a[2], format!("already {b1_id}"));
+    assert_eq!(b[0], "fail: cannot decode bad1");
+    assert_eq!(b[2], "fail: cannot decode bad2");
+}
+
+/// C4 (later messages routed by torrent id): status updates reach only the torrent's owner,
+/// and (f)4: an update for an unknown id is logged, not a crash.
+#[test]
+fn status_updates_reach_only_the_owner() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        let b = patron(&ctx, &factory).await?;
+        ctx.send(create("a"), &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        ctx.send(create("b"), &b.to)?;
+        wait_for(&ctx, &b.from, 1).await;
+        let created = (describe(&ctx, &a.from)?, describe(&ctx, &b.from)?);
+        // Pokes pass through the service to the client like any other request (C4 step 2).
+        ctx.send(PokeUnknown, &b.to)?;
+        ctx.send(Poke, &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        // The service routed both updates in the same run; the patrons forward all they hold
+        // before they stop, so after they have ended every routed update is here.
+        leave(&ctx, &a).await?;
+        leave(&ctx, &b).await?;
+        Ok((created, drain(&ctx, &a.from)?, drain(&ctx, &b.from)?))
+    });
+    assert_clean(&o);
+    let ((ca, cb), a, b) = o.out;
+    assert_eq!(ca, "created 1 in ./a");
+    assert_eq!(cb, "created 2 in ./b");
+    assert_eq!(a, vec!["status 1"]);
+    assert_eq!(b, vec!["status 2"]);
+}
+
+/// (f)4 fixed: a patron may close only its own torrents; another's close is refused with a
+/// TIPCTorrentStartFail ("close refused ...") and never reaches the client.
+#[test]
+fn a_patron_cannot_close_anothers_torrent() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        let b = patron(&ctx, &factory).await?;
+        ctx.send(create("a"), &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        let created = describe(&ctx, &a.from)?;
+        ctx.send(TIPCCloseTorrent { torrent_id: 1 }, &b.to)?;
+        ctx.send(TIPCCloseTorrent { torrent_id: 42 }, &b.to)?;
+        wait_for(&ctx, &b.from, 2).await;
+        let refused = drain(&ctx, &b.from)?;
+        // Still open: its owner still hears about it.
+        ctx.send(Poke, &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        let status = describe(&ctx, &a.from)?;
+        // The owner may close it.
+        ctx.send(TIPCCloseTorrent { torrent_id: 1 }, &a.to)?;
+        leave(&ctx, &a).await?;
+        leave(&ctx, &b).await?;
+        Ok((created, refused, status))
+    });
+    assert_clean(&o);
+    let (created, refused, status) = o.out;
+    assert_eq!(created, "created 1 in ./a");
+    assert_eq!(refused.len(), 2);
+    assert!(
+        refused[0].starts_with("fail: close refused: torrent 1 "),
+        "{refused:?}"
+    );
+    assert!(
+        refused[1].starts_with("fail: close refused: torrent 42 "),
+        "{refused:?}"
+    );
+    assert_eq!(status, "status 1");
+    assert_eq!(*record.closed.lock().unwrap(), vec![1]);
+}
+
+/// (f)3 fixed: when the last patron leaves, the client is stopped, the service deregisters
+/// both names and ends, and Scheduler::run returns clean (the original hung). C4: a new patron
+/// afterwards gets a fresh service, with a fresh client (ids from 1 again).
+#[test]
+fn last_patron_leaving_ends_client_and_service_and_a_new_patron_starts_afresh() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let rec = record.clone();
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        ctx.send(create("x"), &a.to)?;
+        wait_for(&ctx, &a.from, 1).await;
+        let first = describe(&ctx, &a.from)?;
+        let svc1 = ctx.retrieve_service(SERVICE_NAME)?.0;
+        assert_eq!(ctx.retrieve_service(SHUTDOWN_SERVICE_NAME)?.0, svc1);
+        leave(&ctx, &a).await?;
+        wait_end(&ctx, svc1).await?;
+        let after = (
+            ctx.services(),
+            rec.made.load(Ordering::SeqCst),
+            rec.ended.load(Ordering::SeqCst),
+        );
+        // A new patron: a fresh service and a fresh client.
+        let b = patron(&ctx, &factory).await?;
+        ctx.send(create("x"), &b.to)?;
+        wait_for(&ctx, &b.from, 1).await;
+        let second = describe(&ctx, &b.from)?;
+        let svc2 = ctx.retrieve_service(SERVICE_NAME)?.0;
+        leave(&ctx, &b).await?;
+        wait_end(&ctx, svc2).await?;
+        Ok((first, after, second, svc1 != svc2))
+    });
+    assert_clean(&o);
+    let (first, (services, made, ended), second, fresh) = o.out;
+    assert_eq!(first, "created 1 in ./x");
+    assert!(services.is_empty(), "{services:?}");
+    assert_eq!((made, ended), (1, 1));
+    assert_eq!(second, "created 1 in ./x"); // not "already downloading": a fresh client
+    assert!(fresh);
+    assert_eq!(record.made.load(Ordering::SeqCst), 2);
+    assert_eq!(record.ended.load(Ordering::SeqCst), 2);
+}
+
+/// (f)5 fixed: the patron stops on ProducerFinished, ShutdownMicroprocess and Shutdown (the
+/// original only on Shutdown); C5 step 5: it sends TIPCServiceRemove (so the service ends) and
+/// a stop message on signal: ProducerFinished from itself, or the shutdown it was given.
+#[test]
+fn patron_stops_on_each_of_the_three_stop_messages() {
+    for kind in 0..3 {
+        let record = Arc::new(Record::default());
+        let factory = fake_factory(record.clone());
+        let o = scenario(move |ctx| async move {
+            let a = patron(&ctx, &factory).await?;
+            match kind {
+                0 => ctx.send(ProducerFinished::default(), &a.ctl)?,
+                1 => ctx.send(ShutdownMicroprocess::default(), &a.ctl)?,
+                _ => ctx.send(Shutdown, &a.ctl)?,
+            }
+            wait_end(&ctx, a.id).await?;
+            let sig = ctx.recv(&a.sig)?;
+            let ok = match kind {
+                0 => sig.downcast_ref::<ProducerFinished>() == Some(&ProducerFinished::from(a.id)),
+                1 => sig.is::<ShutdownMicroprocess>(),
+                _ => sig.is::<Shutdown>(),
+            };
+            Ok((ok, ctx.data_ready(&a.sig)))
+        });
+        assert_eq!(o.out, (true, 0), "stop message {kind}");
+        assert_clean(&o);
+        assert_eq!(
+            record.ended.load(Ordering::SeqCst),
+            1,
+            "stop message {kind}"
+        );
+    }
+}
+
+/// (f)6 fixed: a patron handles every waiting message each time it runs (the original handled
+/// one per cycle): five requests waiting before its first run are all passed on in that run.
+#[test]
+fn a_patron_handles_many_waiting_messages_in_one_run() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let p = root.create(TorrentPatron::new(factory));
+        root.link((root.id(), "outbox"), (p, "inbox")).unwrap();
+        root.link((p, "outbox"), (root.id(), "inbox")).unwrap();
+        for i in 0..5 {
+            root.send(create(&format!("t{i}")), "outbox").unwrap();
+        }
+        root.activate(p).unwrap();
+        // Run cycles until the patron has run once (it then has made the service).
+        let mut cycles = 0;
+        while root.retrieve_service(SERVICE_NAME).is_err() && cycles < 100 {
+            sched.step(1);
+            cycles += 1;
+        }
+        let svc = root.retrieve_service(SERVICE_NAME).unwrap().0;
+        let svc_ctx = sched.ctx(svc);
+        // In that one run: the TIPCServiceAdd and all five wrapped requests.
+        let first_run = (
+            sched.ctx(p).data_ready("inbox"),
+            svc_ctx.data_ready("notify"),
+        );
+        let report = sched.run();
+        let mut replies = Vec::new();
+        while root.data_ready("inbox") > 0 {
+            let c: TIPCNewTorrentCreated = root.recv_as("inbox").unwrap();
+            replies.push(c.torrent_id);
+        }
+        sched.ctx(p).deliver(Shutdown, "control").unwrap();
+        let end = sched.run();
+        let _ = tx.send((
+            first_run,
+            report.failures.len(),
+            replies,
+            end,
+            root.services(),
+        ));
+    });
+    let (first_run, failures, replies, end, services) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("anti-hang limit: the scenario did not end within 60 s");
+    assert_eq!(first_run, (0, 6));
+    assert_eq!(failures, 0);
+    assert_eq!(replies, vec![1, 2, 3, 4, 5]);
+    assert!(end.is_clean(), "{end:?}");
+    assert!(services.is_empty(), "{services:?}");
+}
