@@ -281,7 +281,13 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
             Vec::new()
         } else {
             w.components()
-                .filter(|(_, c)| matches!(c.state, State::Sleeping | State::GoingToSleep))
+                // Activated but never run counts too: nothing will run it now.
+                .filter(|(_, c)| {
+                    matches!(
+                        c.state,
+                        State::Sleeping | State::GoingToSleep | State::Activating
+                    )
+                })
                 .map(|(_, c)| c.name())
                 .collect()
         },

@@ -139,8 +139,10 @@ pub(crate) struct World {
     /// Final boxes collected from this cycle, whose upstream outbox owners are woken at the
     /// end of the cycle.
     popped: Vec<BoxId>,
-    /// Per slot: a wake is queued for the end of this cycle (dense, for a cheap check).
-    woken: Vec<bool>,
+    /// Per slot: the generation (plus one) of the component a wake is queued for at the end
+    /// of this cycle, 0 for none. Keyed by generation, not just slot, so that a component made
+    /// in a slot freed this cycle is not taken for its predecessor. Dense, for a cheap check.
+    woken: Vec<u64>,
     pub live: usize,
     pub stop_requested: bool,
     pub current: Option<ComponentId>,
@@ -227,7 +229,7 @@ impl World {
             Some(i) => i,
             None => {
                 self.slots.push(Slot { gen: 0, comp: None });
-                self.woken.push(false);
+                self.woken.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -335,7 +337,9 @@ impl World {
         self.pauses.clear();
         let wakes = std::mem::take(&mut self.wakes);
         for c in wakes.iter().copied() {
-            self.woken[c.index as usize] = false;
+            if self.woken[c.index as usize] == woken_mark(c) {
+                self.woken[c.index as usize] = 0;
+            }
             let Some(comp) = self.comp_mut(c) else {
                 continue;
             };
@@ -405,7 +409,7 @@ impl World {
         self.live = 0;
         self.run_next.clear();
         self.wakes.clear();
-        self.woken.iter_mut().for_each(|w| *w = false);
+        self.woken.iter_mut().for_each(|w| *w = 0);
         self.pauses.clear();
         self.timers.clear();
         bodies
@@ -493,8 +497,9 @@ impl World {
         let owner = pb.owner;
         // A box's owner is always a component of this world: no scheduler check needed.
         if let Some(flag) = self.woken.get_mut(owner.index as usize) {
-            if !*flag {
-                *flag = true;
+            let mark = woken_mark(owner);
+            if *flag != mark {
+                *flag = mark;
                 self.wakes.push(owner);
             }
         }
@@ -824,14 +829,21 @@ impl World {
 /// Queues a wake unless one is queued already (split out so that callers holding a borrow of
 /// a box can still wake).
 #[inline(always)]
-fn wake_in(woken: &mut [bool], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
+fn wake_in(woken: &mut [u64], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
     if c.sched != sched {
         return;
     }
     if let Some(flag) = woken.get_mut(c.index as usize) {
-        if !*flag {
-            *flag = true;
+        let mark = woken_mark(c);
+        if *flag != mark {
+            *flag = mark;
             wakes.push(c);
         }
     }
+}
+
+/// What the `woken` table holds for a queued wake of `c`: its generation plus one.
+#[inline(always)]
+fn woken_mark(c: ComponentId) -> u64 {
+    c.gen as u64 + 1
 }

@@ -997,3 +997,36 @@ fn timers_of_ended_components_do_not_keep_the_scheduler_waiting() {
         assert!(report.left_paused[0].starts_with("Waiter_"));
     });
 }
+
+// new: A4.2/A4.3 (no lost wake): a component made in the slot of one that has just ended, in
+// the same cycle as a (stale) wake for the old one, is still activated and runs
+#[test]
+fn a_component_reusing_a_fresh_slot_is_not_mistaken_for_its_predecessor() {
+    within(LIMIT, || {
+        let sched = Scheduler::new();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        sched.spawn(component("Parent", move |ctx: Ctx| async move {
+            let first = ctx.spawn(component("First", |_| async { Ok(()) }));
+            while !ctx.is_stopped(first) {
+                ctx.yield_now().await;
+            }
+            // A wake for the component that has ended (its slot is free now), then a new
+            // component, which takes that slot, in the same cycle.
+            ctx.wake(first);
+            let flag = flag.clone();
+            let second = ctx.spawn(component("Second", move |_| async move {
+                flag.store(true, SeqCst);
+                Ok(())
+            }));
+            assert_eq!(
+                second.to_string().split('.').next(),
+                first.to_string().split('.').next()
+            );
+            Ok(())
+        }));
+        let report = sched.run();
+        assert!(report.is_clean(), "{report:?}");
+        assert!(ran.load(SeqCst), "the second component never ran");
+    });
+}

@@ -9,13 +9,18 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use axon::ipc::{stop_kind, ProducerFinished, Shutdown, ShutdownMicroprocess};
-use axon::{component, AnyComponent, ComponentError, ComponentId, Ctx, RunReport, Scheduler};
+use axon::{
+    component, AnyComponent, ComponentError, ComponentId, Ctx, Message, RunReport, Scheduler,
+};
 use kamaelia_torrent::ipc::{
-    TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading,
-    TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
+    ReplyService, TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCServiceAdd,
+    TIPCServicePassOn, TIPCServiceRemove, TIPCTorrentAlreadyDownloading, TIPCTorrentStartFail,
+    TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
 };
 use kamaelia_torrent::patron::TorrentPatron;
-use kamaelia_torrent::service::{ClientFactory, SERVICE_NAME, SHUTDOWN_SERVICE_NAME};
+use kamaelia_torrent::service::{
+    ClientFactory, TorrentService, SERVICE_NAME, SHUTDOWN_SERVICE_NAME,
+};
 
 // ----- the test-double client ---------------------------------------------------------------
 
@@ -25,12 +30,27 @@ struct Poke;
 /// Asks the fake client for a status update of a torrent it never had.
 struct PokeUnknown;
 
+/// Makes the fake client end by itself, at once, without being told to stop.
+struct Die;
+
+/// Lets a "slow to stop" fake client, told to stop, end at last (delivered straight to its
+/// `inbox` by the test).
+struct Release;
+
 /// What the fake clients did, for the tests to check.
 #[derive(Default)]
 struct Record {
     made: AtomicUsize,
     ended: AtomicUsize,
     closed: Mutex<Vec<u32>>,
+    /// Each client made, in order.
+    clients: Mutex<Vec<ComponentId>>,
+    /// Stop messages the clients have seen on control.
+    stops_seen: AtomicUsize,
+    /// Create requests held unanswered ("hold..." bytes).
+    held: AtomicUsize,
+    /// Clients that ended by themselves (`Die`).
+    died: AtomicUsize,
 }
 
 fn stats() -> TorrentStats {
@@ -51,10 +71,18 @@ fn stats() -> TorrentStats {
 /// repeated bytes are "already downloading"; bytes starting with "bad" fail; `Poke` sends a
 /// status update for each torrent; any stop message on control ends it.
 fn fake_factory(record: Arc<Record>) -> ClientFactory {
+    fake_factory_with(record, false)
+}
+
+/// As [`fake_factory`], and also: bytes starting with "hold" are never answered; `Die` ends
+/// the client by itself. If `slow_stop`, a client told to stop waits for a `Release` on its
+/// inbox before it ends.
+fn fake_factory_with(record: Arc<Record>, slow_stop: bool) -> ClientFactory {
     Arc::new(move || {
         let record = record.clone();
         record.made.fetch_add(1, Ordering::SeqCst);
         AnyComponent::new(component("FakeClient", move |ctx: Ctx| async move {
+            record.clients.lock().unwrap().push(ctx.id());
             let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
             let mut next = 1;
             loop {
@@ -62,7 +90,9 @@ fn fake_factory(record: Arc<Record>) -> ClientFactory {
                     let m = ctx.recv("inbox")?;
                     if let Some(c) = m.downcast_ref::<TIPCCreateNewTorrent>() {
                         let name = String::from_utf8_lossy(&c.raw_metainfo).to_string();
-                        if c.raw_metainfo.starts_with(b"bad") {
+                        if c.raw_metainfo.starts_with(b"hold") {
+                            record.held.fetch_add(1, Ordering::SeqCst);
+                        } else if c.raw_metainfo.starts_with(b"bad") {
                             let reason = format!("cannot decode {name}");
                             ctx.send(TIPCTorrentStartFail { reason }, "outbox")?;
                         } else if let Some(&id) = ids.get(&c.raw_metainfo) {
@@ -92,10 +122,24 @@ fn fake_factory(record: Arc<Record>) -> ClientFactory {
                             stats: stats(),
                         };
                         ctx.send(update, "outbox")?;
+                    } else if m.is::<Die>() {
+                        record.died.fetch_add(1, Ordering::SeqCst);
+                        return Ok(());
                     }
                 }
                 while ctx.data_ready("control") > 0 {
                     if stop_kind(&ctx.recv("control")?).is_some() {
+                        record.stops_seen.fetch_add(1, Ordering::SeqCst);
+                        // Slow to stop: requests are ignored until the test's Release.
+                        let mut released = !slow_stop;
+                        while !released {
+                            if ctx.data_ready("inbox") == 0 {
+                                ctx.pause();
+                                ctx.yield_now().await;
+                            } else {
+                                released = ctx.recv("inbox")?.is::<Release>();
+                            }
+                        }
                         record.ended.fetch_add(1, Ordering::SeqCst);
                         ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
                         return Ok(());
@@ -518,4 +562,262 @@ fn a_patron_handles_many_waiting_messages_in_one_run() {
     assert_eq!(replies, vec![1, 2, 3, 4, 5]);
     assert!(end.is_clean(), "{end:?}");
     assert!(services.is_empty(), "{services:?}");
+}
+
+// ----- driving the service directly, from the root ------------------------------------------
+
+/// Runs `body` on a fresh scheduler on its own thread; at most 60 s.
+fn on_own_thread<T: Send + 'static>(body: impl FnOnce(&Scheduler) -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let sched = Scheduler::new();
+        let _ = tx.send(body(&sched));
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("anti-hang limit: the scenario did not end (or panicked) within 60 s")
+}
+
+/// Steps the scheduler one cycle at a time until `done` holds; at most 1000 cycles.
+fn step_until(sched: &Scheduler, what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        sched.step(1);
+    }
+    assert!(done(), "not reached in 1000 cycles: {what}");
+}
+
+/// A service made from the root, with the root as its patrons: the root's `outbox` feeds the
+/// service's `notify`, and the service's `debug` comes to the root's inbox `dbg`.
+struct Rig {
+    svc: ComponentId,
+    dbg: String,
+}
+
+fn rig(sched: &Scheduler, factory: &ClientFactory) -> Rig {
+    let root = sched.root();
+    let svc = TorrentService::get_torrent_services(&root, factory)
+        .unwrap()
+        .new
+        .expect("a new service");
+    root.link((root.id(), "outbox"), (svc, "notify")).unwrap();
+    let dbg = root.add_inbox("dbg").unwrap();
+    root.link((svc, "debug"), (root.id(), &dbg)).unwrap();
+    Rig { svc, dbg }
+}
+
+/// A root inbox standing for a patron's reply inbox.
+fn root_patron(sched: &Scheduler, name: &str) -> ReplyService {
+    let root = sched.root();
+    (root.id(), root.add_inbox(name).unwrap())
+}
+
+fn pass_on<T: Send + 'static>(sched: &Scheduler, rs: &ReplyService, msg: T) {
+    let wrapped = TIPCServicePassOn {
+        reply_service: rs.clone(),
+        message: Message::new(msg),
+    };
+    sched.root().send(wrapped, "outbox").unwrap();
+}
+
+fn add(sched: &Scheduler, rs: &ReplyService) {
+    let reply_service = rs.clone();
+    sched
+        .root()
+        .send(TIPCServiceAdd { reply_service }, "outbox")
+        .unwrap();
+}
+
+fn remove(sched: &Scheduler, rs: &ReplyService) {
+    let reply_service = rs.clone();
+    sched
+        .root()
+        .send(TIPCServiceRemove { reply_service }, "outbox")
+        .unwrap();
+}
+
+/// C4 / (f)3 fixed (restart path): a patron arrives (TIPCServiceAdd on notify) while the
+/// service, its last patron gone, waits for its client to stop. The service does not end: it
+/// makes a fresh client and serves the newcomer. The old client's unanswered request gets a
+/// TIPCTorrentStartFail (its patron has left, so it is dropped and logged), and the pending
+/// queue is cleared, so the fresh client's first reply goes to the newcomer, in step.
+#[test]
+fn a_patron_arriving_while_the_client_stops_gets_a_fresh_client() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory_with(record.clone(), true);
+    let rec = record.clone();
+    let (a_got, b_got, debug, first_end, stopping, last) = on_own_thread(move |sched| {
+        let rig = rig(sched, &factory);
+        let root = sched.root();
+        let a = root_patron(sched, "a");
+        let b = root_patron(sched, "b");
+        add(sched, &a);
+        pass_on(sched, &a, create("x"));
+        pass_on(sched, &a, create("hold1")); // never answered by the old client
+        step_until(sched, "a's creates reach the client", || {
+            rec.held.load(Ordering::SeqCst) == 1 && root.data_ready(&a.1) == 1
+        });
+        // The last patron leaves: the service tells the client to stop, and waits.
+        remove(sched, &a);
+        step_until(sched, "the client is told to stop", || {
+            rec.stops_seen.load(Ordering::SeqCst) == 1
+        });
+        let old = rec.clients.lock().unwrap()[0];
+        sched.step(5);
+        let stopping = (
+            sched.ctx(rig.svc).is_stopped(rig.svc),
+            sched.ctx(rig.svc).is_stopped(old),
+            root.services().len(),
+        );
+        // A newcomer arrives while the old client is still stopping.
+        add(sched, &b);
+        pass_on(sched, &b, create("x"));
+        sched.step(5);
+        let before_release = root.data_ready(&b.1);
+        sched.ctx(old).deliver(Release, "inbox").unwrap();
+        let first_end = sched.run();
+        let a_got = drain(&root, &a.1).unwrap();
+        let b_got = (before_release, drain(&root, &b.1).unwrap());
+        let debug: Vec<String> = std::iter::from_fn(|| {
+            (root.data_ready(&rig.dbg) > 0).then(|| root.recv_as::<String>(&rig.dbg).unwrap())
+        })
+        .collect();
+        let alive = (
+            sched.ctx(rig.svc).is_stopped(rig.svc),
+            root.services().len(),
+            rec.made.load(Ordering::SeqCst),
+        );
+        // The newcomer leaves: the fresh client stops (it too is slow) and the service ends.
+        remove(sched, &b);
+        step_until(sched, "the fresh client is told to stop", || {
+            rec.stops_seen.load(Ordering::SeqCst) == 2
+        });
+        let fresh = rec.clients.lock().unwrap()[1];
+        sched.ctx(fresh).deliver(Release, "inbox").unwrap();
+        let last = sched.run();
+        let end = (sched.ctx(rig.svc).is_stopped(rig.svc), root.services());
+        (
+            a_got,
+            b_got,
+            debug,
+            (first_end, alive),
+            stopping,
+            (last, end),
+        )
+    });
+    // While the old client stopped, the service waited, still registered.
+    assert_eq!(stopping, (false, false, 2));
+    // a's answered create reached it; its held request's failure was dropped: a had left.
+    assert_eq!(a_got, vec!["created 1 in ./x"]);
+    assert!(
+        debug
+            .iter()
+            .any(|d| d.contains("restarting the torrent client")),
+        "{debug:?}"
+    );
+    assert!(
+        debug
+            .iter()
+            .any(|d| d.contains("dropped: it is not (or no longer) a patron")),
+        "{debug:?}"
+    );
+    // b waited for the old client to end, then was served by a fresh one ("created 1", not
+    // "already 1"), and got exactly its own reply.
+    assert_eq!(b_got, (0, vec!["created 1 in ./x".to_string()]));
+    let (first_end, alive) = first_end;
+    assert!(first_end.failures.is_empty(), "{first_end:?}");
+    assert_eq!(alive, (false, 2, 2));
+    let (last, (svc_ended, services)) = last;
+    assert!(last.is_clean(), "{last:?}");
+    assert!(svc_ended);
+    assert!(services.is_empty(), "{services:?}");
+    assert_eq!(record.made.load(Ordering::SeqCst), 2);
+    assert_eq!(record.ended.load(Ordering::SeqCst), 2);
+    assert_eq!(record.died.load(Ordering::SeqCst), 0);
+}
+
+/// C4 / (f)3 fixed: the client ends by itself while patrons remain. The create request it had
+/// not answered gets a TIPCTorrentStartFail, and so do later creates (in any form); other
+/// requests are logged and dropped. No new client is made; the service carries on, and ends
+/// cleanly when the last patron leaves.
+#[test]
+fn a_client_ending_by_itself_fails_pending_and_later_creates() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let rec = record.clone();
+    let o = on_own_thread(move |sched| {
+        let rig = rig(sched, &factory);
+        let root = sched.root();
+        let a = root_patron(sched, "a");
+        let b = root_patron(sched, "b");
+        add(sched, &a);
+        add(sched, &b);
+        pass_on(sched, &b, create("x"));
+        step_until(sched, "b's create is answered", || {
+            root.data_ready(&b.1) == 1
+        });
+        let b_created = describe(&root, &b.1).unwrap();
+        pass_on(sched, &a, create("hold1"));
+        step_until(sched, "a's create is held", || {
+            rec.held.load(Ordering::SeqCst) == 1
+        });
+        // The client dies, unasked; the service notices.
+        pass_on(sched, &b, Die);
+        let client = rec.clients.lock().unwrap()[0];
+        step_until(sched, "the client has ended", || {
+            sched.ctx(rig.svc).is_stopped(client)
+        });
+        step_until(sched, "a hears its request failed", || {
+            root.data_ready(&a.1) == 1
+        });
+        let a_pending = drain(&root, &a.1).unwrap();
+        // Later requests: creates fail, others are dropped.
+        pass_on(sched, &a, create("y"));
+        pass_on(sched, &b, Poke);
+        pass_on(sched, &b, "z".to_string());
+        pass_on(sched, &b, PokeUnknown);
+        let mid = sched.run();
+        let later = (drain(&root, &a.1).unwrap(), drain(&root, &b.1).unwrap());
+        let debug: Vec<String> = std::iter::from_fn(|| {
+            (root.data_ready(&rig.dbg) > 0).then(|| root.recv_as::<String>(&rig.dbg).unwrap())
+        })
+        .collect();
+        let alive = (
+            sched.ctx(rig.svc).is_stopped(rig.svc),
+            root.services().len(),
+        );
+        remove(sched, &a);
+        remove(sched, &b);
+        let end = sched.run();
+        (
+            b_created,
+            a_pending,
+            (mid, later, debug, alive),
+            (end, root.services(), sched.ctx(rig.svc).is_stopped(rig.svc)),
+        )
+    });
+    let (b_created, a_pending, (mid, (a_later, b_later), debug, alive), (end, services, ended)) = o;
+    assert_eq!(b_created, "created 1 in ./x");
+    assert_eq!(
+        a_pending,
+        vec!["fail: the torrent client ended before answering"]
+    );
+    assert!(mid.failures.is_empty(), "{mid:?}");
+    assert_eq!(a_later, vec!["fail: the torrent client has ended"]);
+    // b's raw String create failed; its pokes got nothing.
+    assert_eq!(b_later, vec!["fail: the torrent client has ended"]);
+    let dropped = debug
+        .iter()
+        .filter(|d| d.contains("dropped: the client has ended"))
+        .count();
+    assert_eq!(dropped, 2, "{debug:?}");
+    // The service outlived its client, still registered, with no new client.
+    assert_eq!(alive, (false, 2));
+    assert_eq!(record.made.load(Ordering::SeqCst), 1);
+    assert_eq!(record.died.load(Ordering::SeqCst), 1);
+    assert_eq!(record.stops_seen.load(Ordering::SeqCst), 0);
+    assert!(end.is_clean(), "{end:?}");
+    assert!(services.is_empty(), "{services:?}");
+    assert!(ended);
 }
