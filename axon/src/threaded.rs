@@ -235,6 +235,23 @@ impl ThreadCtx {
         }
     }
 
+    /// Sends out of `outbox`, waiting (in [`pause`](ThreadCtx::pause)) while the outbox's
+    /// queue is full, so that nothing is dropped and a slow reader slows this thread down.
+    /// Gives up with the error if the component is being stopped or the box does not exist.
+    pub fn send_waiting<T: Send + 'static>(&self, msg: T, outbox: &str) -> Result<(), SendError> {
+        let mut m = Message::new(msg);
+        loop {
+            match self.send(m, outbox) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_full() && !self.should_stop() => {
+                    m = e.into_message();
+                    self.pause(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Takes the oldest message from `inbox` without blocking. (Kamaelia's threaded `recv`
     /// blocks on an empty box; here that is [`recv_blocking`](ThreadCtx::recv_blocking), and
     /// `recv` behaves as it does for every other component.)

@@ -213,27 +213,11 @@ impl TorrentMaker {
             return Ok(());
         };
         match self.make(&req) {
-            Ok(bytes) => send_waiting(ctx, bytes, "outbox"),
+            Ok(bytes) => Ok(ctx.send_waiting(bytes, "outbox")?),
             Err(e) => {
                 log::warn!("{e}");
-                send_waiting(ctx, e, "error")
+                Ok(ctx.send_waiting(e, "error")?)
             }
-        }
-    }
-}
-
-/// Sends, waiting while the outbox's queue is full (a slow reader slows the maker down; no
-/// torrent is dropped).
-fn send_waiting<T: Send + 'static>(ctx: &ThreadCtx, value: T, outbox: &str) -> ComponentResult {
-    let mut m = Message::new(value);
-    loop {
-        match ctx.send(m, outbox) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_full() && !ctx.should_stop() => {
-                m = e.into_message();
-                ctx.pause(Some(std::time::Duration::from_millis(50)));
-            }
-            Err(e) => return Err(e.to_string().into()),
         }
     }
 }

@@ -47,7 +47,7 @@ use crate::error::ComponentResult;
 use crate::ipc::{self, ProducerFinished};
 use crate::message::Message;
 use crate::threaded::{ThreadCtx, Threaded, ThreadedComponent};
-use crate::util::pass_through::{classify, read_control, send_waiting, Control};
+use crate::util::pass_through::{classify, read_control, Control};
 
 // ----- ConsoleReader ----------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ impl ThreadedComponent for ReaderBody {
         loop {
             match classify(|| ctx.recv("control").ok(), |_| Ok(()))? {
                 Control::Now(stop) | Control::Finish(stop) => {
-                    return send_waiting(&ctx, stop, "signal");
+                    return Ok(ctx.send_waiting(stop, "signal")?);
                 }
                 Control::Carry => {}
             }
@@ -198,7 +198,7 @@ impl ThreadedComponent for ReaderBody {
             let read = input.read_line(&mut line);
             match read {
                 Ok(0) => {
-                    return send_waiting(&ctx, ProducerFinished::from(ctx.id()), "signal");
+                    return Ok(ctx.send_waiting(ProducerFinished::from(ctx.id()), "signal")?);
                 }
                 Ok(_) => {
                     if line.ends_with('\n') {
@@ -207,11 +207,11 @@ impl ThreadedComponent for ReaderBody {
                             line.pop();
                         }
                     }
-                    send_waiting(&ctx, format!("{line}{eol}"), "outbox")?;
+                    ctx.send_waiting(format!("{line}{eol}"), "outbox")?;
                 }
                 Err(e) => {
                     log::error!("{}: reading the console failed: {e}", ctx.name());
-                    send_waiting(&ctx, ProducerFinished::from(ctx.id()), "signal")?;
+                    ctx.send_waiting(ProducerFinished::from(ctx.id()), "signal")?;
                     return Err(e.into());
                 }
             }

@@ -43,7 +43,7 @@ use crate::ctx::Ctx;
 use crate::error::ComponentResult;
 use crate::message::Message;
 use crate::threaded::{ThreadCtx, Threaded, ThreadedComponent};
-use crate::util::pass_through::{send_waiting, thread_loop};
+use crate::util::pass_through::thread_loop;
 
 /// A file that could not be read or written, sent out of a file component's `error` outbox.
 ///
@@ -99,7 +99,7 @@ impl std::error::Error for FileError {
 /// Sends a file error out of `error`.
 fn report(ctx: &ThreadCtx, e: FileError) -> ComponentResult {
     log::debug!("{}: {e}", ctx.name());
-    send_waiting(ctx, e, "error")
+    Ok(ctx.send_waiting(e, "error")?)
 }
 
 /// The path an item names, if it is a path type we take.
@@ -252,7 +252,7 @@ impl ReaderBody {
             };
             log::debug!("readFile({})", path.display());
             match std::fs::read(path) {
-                Ok(data) => send_waiting(ctx, data, "outbox"),
+                Ok(data) => Ok(ctx.send_waiting(data, "outbox")?),
                 Err(e) => report(ctx, FileError::new(path, e)),
             }
         })
@@ -504,7 +504,7 @@ impl WholeBody {
                 Err(item) => return report(ctx, FileError::wrong_item("", JOB_TYPES, &item)),
             };
             match std::fs::write(&job.path, &job.data) {
-                Ok(()) => send_waiting(ctx, job.reply, "outbox"),
+                Ok(()) => Ok(ctx.send_waiting(job.reply, "outbox")?),
                 Err(e) => report(ctx, FileError::new(job.path, e)),
             }
         })

@@ -180,26 +180,6 @@ pub(crate) fn read_control(
     classify(|| ctx.recv("control").ok(), other)
 }
 
-/// Sends from a thread, waiting while the outbox's queue is full (a threaded send never
-/// blocks by itself). Gives up with the error if the component is being stopped.
-pub(crate) fn send_waiting<T: Send + 'static>(
-    ctx: &ThreadCtx,
-    msg: T,
-    outbox: &str,
-) -> ComponentResult {
-    let mut m = Message::new(msg);
-    loop {
-        match ctx.send(m, outbox) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_full() && !ctx.should_stop() => {
-                m = e.into_message();
-                ctx.pause(None);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
 /// The body shared by the threaded util components that work item by item: each message on
 /// `inbox` goes to `work`, and `control` is read before every item by the uniform stop rule.
 /// On `ProducerFinished` it first works through what is waiting, including what the proxy
@@ -211,7 +191,7 @@ pub(crate) fn thread_loop(
     let mut finishing: Option<Message> = None;
     loop {
         match classify(|| ctx.recv("control").ok(), |_| Ok(()))? {
-            Control::Now(stop) => return send_waiting(ctx, stop, "signal"),
+            Control::Now(stop) => return Ok(ctx.send_waiting(stop, "signal")?),
             Control::Finish(stop) => {
                 finishing.get_or_insert(stop);
             }
@@ -227,7 +207,7 @@ pub(crate) fn thread_loop(
                 finishing = Some(stop);
                 continue;
             }
-            return send_waiting(ctx, stop, "signal");
+            return Ok(ctx.send_waiting(stop, "signal")?);
         }
         if ctx.should_stop() {
             return Ok(());
