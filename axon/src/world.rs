@@ -496,13 +496,7 @@ impl World {
         pb.storage.push_back(msg);
         let owner = pb.owner;
         // A box's owner is always a component of this world: no scheduler check needed.
-        if let Some(flag) = self.woken.get_mut(owner.index as usize) {
-            let mark = woken_mark(owner);
-            if *flag != mark {
-                *flag = mark;
-                self.wakes.push(owner);
-            }
-        }
+        mark_woken(&mut self.woken, &mut self.wakes, owner);
         Ok(())
     }
 
@@ -830,9 +824,14 @@ impl World {
 /// a box can still wake).
 #[inline(always)]
 fn wake_in(woken: &mut [u64], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
-    if c.sched != sched {
-        return;
+    if c.sched == sched {
+        mark_woken(woken, wakes, c);
     }
+}
+
+/// Queues a wake of `c`, a component of this world, unless one is queued already.
+#[inline(always)]
+fn mark_woken(woken: &mut [u64], wakes: &mut Vec<ComponentId>, c: ComponentId) {
     if let Some(flag) = woken.get_mut(c.index as usize) {
         let mark = woken_mark(c);
         if *flag != mark {

@@ -174,3 +174,19 @@ fn tracker_runs_until_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+// new: issue 4 (no huge allocation for hostile input): a giant "torrent" is refused before it
+// is read (a sparse file: no disk is used)
+#[test]
+fn info_refuses_a_huge_file_without_reading_it() {
+    let d = temp_dir("cli-huge");
+    let f = d.join("huge.torrent");
+    std::fs::File::create(&f)
+        .unwrap()
+        .set_len(8 * 1024 * 1024 * 1024)
+        .unwrap();
+    let o = cli(&["info", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -131,7 +131,19 @@ fn human(bytes: u64) -> String {
 }
 
 fn info(file: &PathBuf) -> CliResult {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
+    // Refuse a huge file before reading it: no .torrent is larger than a bencoded document
+    // may be.
+    let size = std::fs::metadata(file).map_err(cannot)?.len();
+    if size > kamaelia_torrent::bencode::MAX_DOCUMENT as u64 {
+        return Err(format!(
+            "{}: {size} bytes is too large for a torrent file (at most {})",
+            file.display(),
+            kamaelia_torrent::bencode::MAX_DOCUMENT
+        )
+        .into());
+    }
+    let bytes = std::fs::read(file).map_err(cannot)?;
     let m = Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
     println!("name: {}", m.info.name);
     println!("info-hash: {}", m.info_hash);
