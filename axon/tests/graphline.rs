@@ -17,49 +17,13 @@ use axon::ipc::{stop_kind, ProducerFinished, Shutdown, ShutdownMicroprocess};
 use axon::{
     graphline, AnyComponent, BoxSpec, Component, ComponentResult, Ctx, Error, Message, Scheduler,
 };
-use common::{within, Log};
+use common::{within, Log, Map, Source};
 
 /// How long any test may take before it is declared hung.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Linkages as `Graphline::new` takes them.
 type Links = Vec<((&'static str, &'static str), (&'static str, &'static str))>;
-
-/// Sends its numbers, then `ProducerFinished` on `signal`, and ends.
-struct Source(Vec<u32>);
-
-impl Component for Source {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        for n in self.0 {
-            ctx.send(n, "outbox")?;
-            ctx.yield_now().await;
-        }
-        ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
-        Ok(())
-    }
-}
-
-/// Applies a function to each number. On a stop message it passes it on out of `signal`
-/// and ends (after its inbox, which it always empties first).
-struct Map(fn(u32) -> u32);
-
-impl Component for Map {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        loop {
-            while let Ok(n) = ctx.recv_as::<u32>("inbox") {
-                ctx.send((self.0)(n), "outbox")?;
-            }
-            while let Ok(msg) = ctx.recv("control") {
-                if stop_kind(&msg).is_some() {
-                    ctx.send(msg, "signal")?;
-                    return Ok(());
-                }
-            }
-            ctx.pause();
-            ctx.yield_now().await;
-        }
-    }
-}
 
 /// Logs every control message as `tag:what`; on a stop message passes it on and ends.
 struct Recorder {

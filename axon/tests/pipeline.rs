@@ -12,48 +12,10 @@ use std::time::Duration;
 use axon::chassis::pipeline::Pipeline;
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess, StopKind};
 use axon::{component, pipeline, AnyComponent, Component, ComponentResult, Ctx, Scheduler};
-use common::{within, Log};
+use common::{within, Log, Map, Source};
 
 /// How long any test may take before it is declared hung.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Sends its numbers, one per cycle, then `ProducerFinished` on `signal` (like the
-/// `fruitSource` of Pipeline.py's `__main__`).
-struct Source(Vec<u32>);
-
-impl Component for Source {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        for n in self.0 {
-            ctx.send(n, "outbox")?;
-            ctx.yield_now().await;
-        }
-        ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
-        Ok(())
-    }
-}
-
-/// Applies a function to each number; follows the shutdown rule: on `ProducerFinished` it
-/// finishes its inbox first, on `ShutdownMicroprocess` it stops at once, and either way it
-/// passes the message on out of `signal`.
-struct Map(fn(u32) -> u32);
-
-impl Component for Map {
-    async fn main(self, ctx: Ctx) -> ComponentResult {
-        loop {
-            while let Ok(n) = ctx.recv_as::<u32>("inbox") {
-                ctx.send((self.0)(n), "outbox")?;
-            }
-            while let Ok(msg) = ctx.recv("control") {
-                if stop_kind(&msg).is_some() {
-                    ctx.send(msg, "signal")?;
-                    return Ok(());
-                }
-            }
-            ctx.pause();
-            ctx.yield_now().await;
-        }
-    }
-}
 
 /// Counts round a ring: logs each number it gets, passes on one more, and at `limit` sends
 /// `ProducerFinished` instead and ends. Passes control messages on and ends.

@@ -9,8 +9,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axon::ipc::{ProducerFinished, Shutdown, ShutdownMicroprocess};
-use axon::{component, ComponentId, Ctx, Message, Scheduler};
+use axon::ipc::{stop_kind, ProducerFinished, Shutdown, ShutdownMicroprocess};
+use axon::{component, Component, ComponentId, ComponentResult, Ctx, Message, Scheduler};
 
 /// Runs `f` on a new thread and returns its result, so that a hung scheduler cannot hang the
 /// test run: fails the test if `f` has not finished after `limit`, and re-raises its panic
@@ -84,4 +84,41 @@ pub type Log = Arc<Mutex<Vec<String>>>;
 /// What `log` holds now.
 pub fn log_of(log: &Log) -> Vec<String> {
     log.lock().unwrap().clone()
+}
+
+/// Sends its numbers, one per cycle, then `ProducerFinished` on `signal`, and ends (like the
+/// `fruitSource` of Pipeline.py's `__main__`).
+pub struct Source(pub Vec<u32>);
+
+impl Component for Source {
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        for n in self.0 {
+            ctx.send(n, "outbox")?;
+            ctx.yield_now().await;
+        }
+        ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
+        Ok(())
+    }
+}
+
+/// Applies a function to each number; on a stop message it passes it on out of `signal` and
+/// ends (after its inbox, which it always empties first).
+pub struct Map(pub fn(u32) -> u32);
+
+impl Component for Map {
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        loop {
+            while let Ok(n) = ctx.recv_as::<u32>("inbox") {
+                ctx.send((self.0)(n), "outbox")?;
+            }
+            while let Ok(msg) = ctx.recv("control") {
+                if stop_kind(&msg).is_some() {
+                    ctx.send(msg, "signal")?;
+                    return Ok(());
+                }
+            }
+            ctx.pause();
+            ctx.yield_now().await;
+        }
+    }
 }
