@@ -385,6 +385,33 @@ impl Ctx {
         }
     }
 
+    /// Sets a timer that wakes this component at `at` (at once if `at` has passed), without
+    /// pausing it: for a component that waits for messages *or* a deadline, whichever comes
+    /// first. Each call adds a timer; a component looping on messages should set one only when
+    /// its next deadline changes.
+    ///
+    /// ```
+    /// use axon::{component, Scheduler};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let sched = Scheduler::new();
+    /// sched.spawn(component("Waiter", |ctx| async move {
+    ///     let deadline = Instant::now() + Duration::from_millis(20);
+    ///     ctx.wake_at(deadline);
+    ///     // Wait for a message on inbox, or the deadline.
+    ///     while ctx.data_ready("inbox") == 0 && Instant::now() < deadline {
+    ///         ctx.pause();
+    ///         ctx.yield_now().await;
+    ///     }
+    ///     assert!(Instant::now() >= deadline);
+    ///     Ok(())
+    /// }));
+    /// assert!(sched.run().is_clean());
+    /// ```
+    pub fn wake_at(&self, at: Instant) {
+        self.core.world.borrow_mut().add_timer(at, self.me);
+    }
+
     /// Wakes another component (Kamaelia's `other.unpause()`).
     pub fn wake(&self, other: ComponentId) {
         self.core.world.borrow_mut().wake(other);

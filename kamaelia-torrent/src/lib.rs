@@ -9,6 +9,7 @@
 pub use axon;
 
 pub mod bencode;
+pub mod engine;
 pub mod files;
 pub mod ipc;
 pub mod maker;

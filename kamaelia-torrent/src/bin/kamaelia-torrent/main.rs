@@ -4,10 +4,13 @@
 //! kamaelia-torrent make <PATH> --tracker <URL> [--piece-size <BYTES>] [--output <FILE>] [--comment <TEXT>] [--private]
 //! kamaelia-torrent info <FILE>
 //! kamaelia-torrent tracker [--listen <ADDR:PORT>]
+//! kamaelia-torrent download <FILE> [--output <DIR>] [--listen <ADDR:PORT>] [--seed] [--peer <ADDR:PORT>]...
+//! kamaelia-torrent seed <FILE> --data <DIR> [--listen <ADDR:PORT>] [--peer <ADDR:PORT>]...
 //! ```
 //! Errors end the program with a non-zero status and one line on stderr.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +63,37 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:6969")]
         listen: std::net::SocketAddr,
     },
+    /// Download a torrent; exit once every piece is on disk and verified.
+    Download {
+        /// The .torrent file.
+        file: PathBuf,
+        /// The folder to save into.
+        #[arg(long, short, default_value = ".")]
+        output: PathBuf,
+        /// Where to accept peers.
+        #[arg(long, default_value = "0.0.0.0:6881")]
+        listen: SocketAddr,
+        /// Keep seeding once complete, until Ctrl-C or SIGTERM.
+        #[arg(long)]
+        seed: bool,
+        /// A peer to connect to, besides those the trackers give (repeatable).
+        #[arg(long = "peer")]
+        peers: Vec<SocketAddr>,
+    },
+    /// Check data already on disk, then serve it until Ctrl-C or SIGTERM.
+    Seed {
+        /// The .torrent file.
+        file: PathBuf,
+        /// The folder holding the data (the torrent's file or folder is inside it).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to accept peers.
+        #[arg(long, default_value = "0.0.0.0:6881")]
+        listen: SocketAddr,
+        /// A peer to connect to, besides those the trackers give (repeatable).
+        #[arg(long = "peer")]
+        peers: Vec<SocketAddr>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +110,19 @@ fn main() -> ExitCode {
         } => make(path, &tracker, piece_size, output, comment, private),
         Command::Info { file } => info(&file),
         Command::Tracker { listen } => tracker(listen),
+        Command::Download {
+            file,
+            output,
+            listen,
+            seed,
+            peers,
+        } => transfer(&file, output, listen, peers, Mode::Download { seed }),
+        Command::Seed {
+            file,
+            data,
+            listen,
+            peers,
+        } => transfer(&file, data, listen, peers, Mode::Seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,21 +177,25 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn info(file: &PathBuf) -> CliResult {
+/// Reads and checks a .torrent, refusing a huge file before reading it: no .torrent is
+/// larger than a bencoded document may be.
+fn read_torrent(file: &Path) -> Result<(Vec<u8>, Metainfo), String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
-    // Refuse a huge file before reading it: no .torrent is larger than a bencoded document
-    // may be.
     let size = std::fs::metadata(file).map_err(cannot)?.len();
     if size > kamaelia_torrent::bencode::MAX_DOCUMENT as u64 {
         return Err(format!(
             "{}: {size} bytes is too large for a torrent file (at most {})",
             file.display(),
             kamaelia_torrent::bencode::MAX_DOCUMENT
-        )
-        .into());
+        ));
     }
     let bytes = std::fs::read(file).map_err(cannot)?;
     let m = Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((bytes, m))
+}
+
+fn info(file: &Path) -> CliResult {
+    let (_, m) = read_torrent(file)?;
     println!("name: {}", m.info.name);
     println!("info-hash: {}", m.info_hash);
     println!("total size: {}", human(m.info.total_length()));
@@ -186,3 +237,88 @@ fn tracker(listen: std::net::SocketAddr) -> CliResult {
     }
     Ok(())
 }
+
+/// What `download` and `seed` are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Download { seed: bool },
+    Seed,
+}
+
+/// `download` and `seed`: a TorrentPatron (so a TorrentService and its TorrentClient) and a
+/// progress display, as in Kamaelia:
+///
+/// ```text
+///   main ──TIPCCreateNewTorrent──> TorrentPatron ──replies, status──> Progress
+///                                        ^                               |
+///                                        └─────────── control <── signal ┘
+/// ```
+fn transfer(
+    file: &Path,
+    folder: PathBuf,
+    listen: SocketAddr,
+    peers: Vec<SocketAddr>,
+    mode: Mode,
+) -> CliResult {
+    use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+    use kamaelia_torrent::ipc::TIPCCreateNewTorrent;
+    use kamaelia_torrent::patron::TorrentPatron;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    let (raw, m) = read_torrent(file)?;
+    if mode == Mode::Seed && !folder.is_dir() {
+        return Err(format!("--data {}: no such folder", folder.display()).into());
+    }
+    // Fail early and clearly if the address is taken.
+    drop(
+        std::net::TcpListener::bind(listen)
+            .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?,
+    );
+    let config = ClientConfig {
+        listen,
+        save_folder: folder.clone(),
+        peers,
+        ..ClientConfig::default()
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .map_err(|e| format!("cannot catch signals: {e}"))?;
+    let outcome = Arc::new(Mutex::new(None));
+    let sched = axon::Scheduler::new();
+    let root = sched.root();
+    let patron = root.create(TorrentPatron::new(TorrentClient::factory(config)));
+    let progress = root.create(progress::Progress::new(
+        m.info.name.clone(),
+        m.info.total_length(),
+        mode == Mode::Download { seed: false },
+        mode == Mode::Seed,
+        interrupted,
+        outcome.clone(),
+    ));
+    root.link((root.id(), "outbox"), (patron, "inbox"))?;
+    root.link((patron, "outbox"), (progress, "inbox"))?;
+    root.link((progress, "signal"), (patron, "control"))?;
+    root.activate(patron)?;
+    root.activate(progress)?;
+    root.send(
+        TIPCCreateNewTorrent {
+            raw_metainfo: raw,
+            save_folder: Some(folder),
+        },
+        "outbox",
+    )?;
+    let report = sched.run();
+    if let Some(f) = report.failures.first() {
+        return Err(format!("{} failed: {}", f.component, f.error).into());
+    }
+    let outcome = outcome.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match outcome {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(e.into()),
+        None => Err("the torrent client ended without finishing".into()),
+    }
+}
+
+mod progress;

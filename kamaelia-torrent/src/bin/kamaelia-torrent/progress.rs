@@ -1,0 +1,192 @@
+//! The `download`/`seed` display: a component that reads the patron's replies and status
+//! updates, shows progress (a bar on a terminal, plain lines otherwise) and decides when the
+//! program is done.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kamaelia_torrent::axon::ipc::{ProducerFinished, ShutdownMicroprocess};
+use kamaelia_torrent::axon::{BoxSpec, Component, ComponentResult, Ctx};
+use kamaelia_torrent::ipc::{
+    TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading, TIPCTorrentStartFail,
+    TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
+};
+
+/// How the run ended: `Ok` for success, or the one line to print.
+pub type Outcome = Arc<Mutex<Option<Result<(), String>>>>;
+
+const INBOXES: &[BoxSpec] = &[
+    BoxSpec::new("inbox", "Replies and status updates from the TorrentPatron"),
+    BoxSpec::new("control", "Not used"),
+];
+const OUTBOXES: &[BoxSpec] = &[
+    BoxSpec::new("outbox", "Not used"),
+    BoxSpec::new("signal", "Stops the TorrentPatron when the work is done"),
+];
+
+pub struct Progress {
+    name: String,
+    total: u64,
+    exit_when_complete: bool,
+    must_be_complete: bool,
+    interrupted: Arc<AtomicBool>,
+    outcome: Outcome,
+}
+
+impl Progress {
+    pub fn new(
+        name: String,
+        total: u64,
+        exit_when_complete: bool,
+        must_be_complete: bool,
+        interrupted: Arc<AtomicBool>,
+        outcome: Outcome,
+    ) -> Progress {
+        Progress {
+            name,
+            total,
+            exit_when_complete,
+            must_be_complete,
+            interrupted,
+            outcome,
+        }
+    }
+}
+
+fn mib(bytes: f64) -> f64 {
+    bytes / (1024.0 * 1024.0)
+}
+
+fn eta(s: &TorrentStats) -> String {
+    match s.eta_seconds {
+        Some(t) => format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60),
+        None => "-".to_string(),
+    }
+}
+
+fn line(s: &TorrentStats) -> String {
+    format!(
+        "{:5.1}%  down {:7.2} MiB/s  up {:7.2} MiB/s  peers {} (seeds {})  ETA {}",
+        s.fraction_done * 100.0,
+        mib(s.down_rate),
+        mib(s.up_rate),
+        s.num_peers,
+        s.num_seeds,
+        eta(s)
+    )
+}
+
+impl Component for Progress {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(INBOXES)
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(OUTBOXES)
+    }
+
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        let tty = std::io::stdout().is_terminal();
+        let started = Instant::now();
+        let mut last_line = Instant::now() - Duration::from_secs(60);
+        let mut last_percent = u32::MAX;
+        let mut announced_seeding = false;
+        let finish = |result: Result<(), String>| {
+            *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        };
+        let stop_now: bool = 'run: loop {
+            if self.interrupted.load(Ordering::SeqCst) {
+                if tty {
+                    println!();
+                }
+                if self.must_be_complete || announced_seeding {
+                    finish(Ok(()));
+                } else {
+                    finish(Err("interrupted before the download completed".into()));
+                }
+                break 'run true;
+            }
+            while let Ok(m) = ctx.recv("inbox") {
+                if let Some(c) = m.downcast_ref::<TIPCNewTorrentCreated>() {
+                    println!(
+                        "{}: {} bytes into {}",
+                        self.name,
+                        self.total,
+                        c.save_folder.display()
+                    );
+                } else if let Some(f) = m.downcast_ref::<TIPCTorrentStartFail>() {
+                    finish(Err(f.reason.clone()));
+                    return stop(&ctx, true);
+                } else if m.is::<TIPCTorrentAlreadyDownloading>() {
+                    finish(Err("that torrent is already being downloaded".into()));
+                    return stop(&ctx, true);
+                } else if let Some(u) = m.downcast_ref::<TIPCTorrentStatusUpdate>() {
+                    let s = &u.stats;
+                    match s.state {
+                        TorrentState::Checking => continue,
+                        TorrentState::Stopped => {
+                            finish(Err("the torrent stopped (see the log above)".into()));
+                            return stop(&ctx, true);
+                        }
+                        TorrentState::Downloading if self.must_be_complete => {
+                            finish(Err(format!(
+                                "the data is not complete: {:.1}% of it matches the torrent",
+                                s.fraction_done * 100.0
+                            )));
+                            return stop(&ctx, true);
+                        }
+                        TorrentState::Downloading => {
+                            let percent = (s.fraction_done * 1000.0) as u32;
+                            if tty {
+                                print!("\r{}", line(s));
+                                let _ = std::io::stdout().flush();
+                            } else if percent / 100 != last_percent / 100
+                                || last_line.elapsed() >= Duration::from_secs(10)
+                            {
+                                println!("{}", line(s));
+                                last_line = Instant::now();
+                            }
+                            last_percent = percent;
+                        }
+                        TorrentState::Seeding => {
+                            if !announced_seeding {
+                                announced_seeding = true;
+                                if tty {
+                                    println!("\r{}", line(s));
+                                }
+                                if !self.must_be_complete {
+                                    println!(
+                                        "complete: {} bytes verified in {:.1} s",
+                                        self.total,
+                                        started.elapsed().as_secs_f64()
+                                    );
+                                }
+                                if self.exit_when_complete {
+                                    finish(Ok(()));
+                                    break 'run false;
+                                }
+                                println!("seeding {} (Ctrl-C to stop)", self.name);
+                            }
+                        }
+                    }
+                }
+            }
+            ctx.wake_at(Instant::now() + Duration::from_millis(250));
+            ctx.pause();
+            ctx.yield_now().await;
+        };
+        stop(&ctx, stop_now)
+    }
+}
+
+/// Stops the patron: at once, or after it has finished what it holds.
+fn stop(ctx: &Ctx, now: bool) -> ComponentResult {
+    if now {
+        ctx.send(ShutdownMicroprocess::default(), "signal")?;
+    } else {
+        ctx.send(ProducerFinished::default(), "signal")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! `Announcer`: a torrent's tracker announces on their own thread (they block on the
+//! network), through the tiers of its trackers (BEP 12).
+//!
+//! It announces `started` at once, then regularly at the interval the tracker asks for (at
+//! least [`MIN_INTERVAL`]), `completed` when told the download finished, and `stopped` when it
+//! is told to stop. Each answer's peers go out of `outbox`.
+//!
+//! | box | what |
+//! |---|---|
+//! | `inbox` | [`AnnounceProgress`]: the torrent's totals, and `completed` when it finishes |
+//! | `control` | any stop message: announce `stopped` (briefly) and end |
+//! | `outbox` | [`TrackerPeers`] after each successful announce |
+//! | `signal` | [`ProducerFinished`] when it ends |
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axon::ipc::ProducerFinished;
+use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
+
+use crate::metainfo::InfoHash;
+use crate::tracker::announce::{AnnounceRequest, Event, PeerId};
+use crate::tracker::client::TrackerClient;
+
+/// The shortest wait between regular announces, whatever the tracker says.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How long to wait before trying again after every tracker failed.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The torrent's totals, sent to the announcer whenever they change much.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnnounceProgress {
+    /// Bytes sent.
+    pub uploaded: u64,
+    /// Bytes received.
+    pub downloaded: u64,
+    /// Bytes still needed.
+    pub left: u64,
+    /// True once: the download has just completed (announce `completed` now).
+    pub completed: bool,
+}
+
+/// Peers a tracker gave us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackerPeers {
+    /// Their addresses.
+    pub peers: Vec<SocketAddr>,
+}
+
+const INBOXES: &[BoxSpec] = &[
+    BoxSpec::new("inbox", "AnnounceProgress: totals, and completed"),
+    BoxSpec::new("control", "Any stop message: announce stopped and end"),
+];
+const OUTBOXES: &[BoxSpec] = &[
+    BoxSpec::new("outbox", "TrackerPeers after each successful announce"),
+    BoxSpec::new("signal", "ProducerFinished when it ends"),
+];
+
+/// A torrent's announces (see the module documentation).
+///
+/// ```
+/// use axon::{Scheduler, Threaded};
+/// use kamaelia_torrent::engine::announcer::Announcer;
+/// use kamaelia_torrent::metainfo::InfoHash;
+/// use kamaelia_torrent::tracker::announce::PeerId;
+///
+/// // No trackers: it has nothing to do but wait to be stopped.
+/// let sched = Scheduler::new();
+/// let root = sched.root();
+/// let a = root.create(Threaded::new(Announcer::new(vec![], InfoHash([0; 20]), PeerId::generate(), 6881, 100)));
+/// root.link((root.id(), "signal"), (a, "control")).unwrap();
+/// root.activate(a).unwrap();
+/// root.send(axon::ipc::ShutdownMicroprocess::default(), "signal").unwrap();
+/// assert!(sched.run().is_clean());
+/// ```
+pub struct Announcer {
+    tiers: Vec<Vec<String>>,
+    info_hash: InfoHash,
+    peer_id: PeerId,
+    port: u16,
+    left: u64,
+    client: TrackerClient,
+}
+
+impl Announcer {
+    /// Announces `info_hash` for the client `peer_id` listening on `port`, to the trackers in
+    /// `tiers` (BEP 12 order), with `left` bytes still needed at start.
+    pub fn new(
+        tiers: Vec<Vec<String>>,
+        info_hash: InfoHash,
+        peer_id: PeerId,
+        port: u16,
+        left: u64,
+    ) -> Announcer {
+        Announcer {
+            tiers,
+            info_hash,
+            peer_id,
+            port,
+            left,
+            client: TrackerClient::default(),
+        }
+    }
+
+    /// With these time-outs and retries instead of the defaults.
+    pub fn with_client(mut self, client: TrackerClient) -> Announcer {
+        self.client = client;
+        self
+    }
+
+    fn announce(
+        &mut self,
+        ctx: &ThreadCtx,
+        progress: &AnnounceProgress,
+        event: Option<Event>,
+    ) -> Option<Duration> {
+        if self.tiers.is_empty() {
+            return None;
+        }
+        let req = AnnounceRequest {
+            info_hash: self.info_hash,
+            peer_id: self.peer_id,
+            port: self.port,
+            uploaded: progress.uploaded,
+            downloaded: progress.downloaded,
+            left: progress.left,
+            event,
+            numwant: Some(50),
+            key: u32::from_be_bytes(self.peer_id.0[16..20].try_into().unwrap_or([0; 4])),
+        };
+        match self.client.announce_tiers(&mut self.tiers, &req) {
+            Ok((url, resp)) => {
+                if let Some(w) = &resp.warning {
+                    log::warn!("{}: tracker {url} warns: {w}", ctx.name());
+                }
+                log::debug!(
+                    "{}: {url} gave {} peers, interval {} s",
+                    ctx.name(),
+                    resp.peers.len(),
+                    resp.interval
+                );
+                if !resp.peers.is_empty() {
+                    let _ = ctx.send_waiting(TrackerPeers { peers: resp.peers }, "outbox");
+                }
+                let secs = resp.interval.max(resp.min_interval.unwrap_or(0)) as u64;
+                Some(Duration::from_secs(secs).max(MIN_INTERVAL))
+            }
+            Err(errors) => {
+                for (url, e) in errors {
+                    log::warn!("{}: announce to {url} failed: {e}", ctx.name());
+                }
+                Some(RETRY_INTERVAL)
+            }
+        }
+    }
+}
+
+impl ThreadedComponent for Announcer {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(INBOXES)
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(OUTBOXES)
+    }
+
+    fn main(mut self, ctx: ThreadCtx) -> ComponentResult {
+        let mut progress = AnnounceProgress {
+            uploaded: 0,
+            downloaded: 0,
+            left: self.left,
+            completed: false,
+        };
+        let mut started = false;
+        let mut next = Instant::now();
+        loop {
+            let mut completed = false;
+            while let Ok(m) = ctx.recv("inbox") {
+                if let Ok(p) = m.downcast::<AnnounceProgress>() {
+                    completed |= p.completed;
+                    progress = p;
+                }
+            }
+            if ctx.recv("control").is_ok() || ctx.should_stop() {
+                break;
+            }
+            let now = Instant::now();
+            if !started || completed || now >= next {
+                let event = if !started {
+                    Some(Event::Started)
+                } else if completed {
+                    Some(Event::Completed)
+                } else {
+                    None
+                };
+                match self.announce(&ctx, &progress, event) {
+                    Some(wait) => {
+                        // A failed `started` is tried again as `started`.
+                        started = started || wait != RETRY_INTERVAL || event.is_none();
+                        next = Instant::now() + wait;
+                    }
+                    None => {
+                        started = true;
+                        next = now + Duration::from_secs(3600);
+                    }
+                }
+                continue;
+            }
+            ctx.pause(Some(next - now));
+        }
+        if started && !self.tiers.is_empty() {
+            // Leaving: tell the tracker, but do not keep the torrent waiting for long.
+            self.client.http_timeout = Duration::from_secs(2);
+            self.client.udp_timeout = Duration::from_secs(1);
+            self.client.udp_attempts = 1;
+            self.announce(&ctx, &progress, Some(Event::Stopped));
+        }
+        let _ = ctx.send(ProducerFinished::default(), "signal");
+        Ok(())
+    }
+}

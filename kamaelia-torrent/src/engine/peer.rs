@@ -1,0 +1,499 @@
+//! `PeerConnection`: one peer, spoken to in the BitTorrent peer wire protocol (BEP 3).
+//!
+//! It sits on a socket component (axon's `TCPClient` for peers we dial, the
+//! `ConnectedSocketAdapter` made by `ServerCore` for peers that dial us), checks the
+//! handshake, then turns the byte stream into [`PeerEvent`]s for its torrent's session and the
+//! session's [`PeerCommand`]s into bytes. It makes no decisions: the session does.
+//!
+//! ```text
+//!   socket ──bytes──> inbox    PeerConnection   toSession ──PeerEvent──> session's "peers"
+//!   socket <──bytes── outbox                    fromSession <─PeerCommand── session
+//!   socket <─stop──── signal                    control <── the socket's end
+//! ```
+//!
+//! A peer that dials us names its torrent in its handshake; the connection finds that
+//! torrent's session in the service registry (see [`session_service_name`]) and links itself
+//! to it. The handshake is refused (the connection closed) if it is not BitTorrent's, names a
+//! torrent we do not have or the wrong one, or carries our own peer id (we dialled ourselves).
+//!
+//! Back-pressure: the `inbox` holds a few chunks only; while the session's `peers` inbox is
+//! full the connection stops decoding, so the socket stops being read and TCP slows the peer
+//! down. Bytes refused by a full socket inbox are kept and sent when it has room.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use axon::internet::tcp_client::{SocketError, TCPClient};
+use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess};
+use axon::{BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
+
+use super::picker::PeerKey;
+use crate::metainfo::InfoHash;
+use crate::tracker::announce::PeerId;
+use crate::wire::{Decoder, Handshake, WireMessage, HANDSHAKE_LEN};
+
+/// Nothing received for this long: the peer is gone (BEP 3 suggests two minutes).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Nothing sent for this long: send a keep-alive.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(100);
+
+/// The longest a dial may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many chunks from the socket may wait in the `inbox`.
+const INBOX_CHUNKS: usize = 8;
+
+/// Events held back while the session's inbox is full, at most.
+const MAX_HELD_EVENTS: usize = 16;
+
+/// What a peer connection tells its session (on `toSession`).
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// The handshake is done: the first event of every connection.
+    Hello {
+        /// The peer's address.
+        key: PeerKey,
+        /// The connection component, to link commands to (its `fromSession` inbox).
+        connection: ComponentId,
+        /// The peer's id from its handshake.
+        peer_id: PeerId,
+        /// True if the peer dialled us.
+        incoming: bool,
+    },
+    /// A message from the peer (keep-alives and unknown messages are not passed on).
+    Wire {
+        /// The peer.
+        key: PeerKey,
+        /// What it sent.
+        msg: WireMessage,
+    },
+    /// Piece data was handed to the socket.
+    Uploaded {
+        /// The peer.
+        key: PeerKey,
+        /// How many piece bytes (blocks).
+        blocks: u32,
+        /// How many bytes of data.
+        bytes: u64,
+    },
+    /// The connection ended: the last event (also sent, without a `Hello` before it, when a
+    /// peer we dialled could not be reached or failed its handshake).
+    Gone {
+        /// The peer.
+        key: PeerKey,
+        /// The connection component (a second connection from the same address differs).
+        connection: ComponentId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the session asks of a connection (on `fromSession`).
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Send these messages, in order.
+    Send(Vec<WireMessage>),
+    /// Finish sending what is queued, then close.
+    Close,
+}
+
+/// Whom a connection belongs to.
+#[derive(Clone, Debug)]
+enum Side {
+    /// We dial `key` for the session `(component, inbox)`.
+    Outgoing {
+        info_hash: InfoHash,
+        session: (ComponentId, String),
+    },
+    /// `key` dialled us; its handshake names the torrent, found in the registry under the
+    /// prefix.
+    Incoming { registry_prefix: String },
+}
+
+/// The registry name under which a client's session for a torrent is found by incoming
+/// connections: the client's prefix, then the info-hash in hex.
+///
+/// ```
+/// use kamaelia_torrent::engine::peer::session_service_name;
+/// use kamaelia_torrent::metainfo::InfoHash;
+///
+/// assert_eq!(
+///     session_service_name("torrent-7:", &InfoHash([0xab; 20])),
+///     format!("torrent-7:{}", "ab".repeat(20))
+/// );
+/// ```
+pub fn session_service_name(prefix: &str, info_hash: &InfoHash) -> String {
+    format!("{prefix}{}", info_hash.to_hex())
+}
+
+const INBOXES: &[BoxSpec] = &[
+    BoxSpec::new("inbox", "Bytes from the socket (Vec<u8>)"),
+    BoxSpec::new(
+        "control",
+        "The socket's end (ProducerFinished, SocketError) or a stop message",
+    ),
+    BoxSpec::new("fromSession", "PeerCommand from the torrent's session"),
+];
+const OUTBOXES: &[BoxSpec] = &[
+    BoxSpec::new("outbox", "Bytes to the socket (Vec<u8>)"),
+    BoxSpec::new(
+        "signal",
+        "ProducerFinished to the socket when the connection ends",
+    ),
+    BoxSpec::new("toSession", "PeerEvent to the torrent's session"),
+];
+
+/// One peer connection (see the module documentation).
+///
+/// ```
+/// use kamaelia_torrent::engine::peer::PeerConnection;
+/// use kamaelia_torrent::tracker::announce::PeerId;
+///
+/// // A connection for peers that dial us, finding sessions under "t1:".
+/// let c = PeerConnection::incoming("127.0.0.1:50000".parse().unwrap(), PeerId::generate(), "t1:");
+/// assert_eq!(axon::Component::label(&c), "PeerConnection");
+/// ```
+pub struct PeerConnection {
+    key: PeerKey,
+    me: PeerId,
+    side: Side,
+}
+
+impl PeerConnection {
+    /// Dials `key` for the torrent `info_hash`, whose session takes events on `session`.
+    pub fn outgoing(
+        key: PeerKey,
+        me: PeerId,
+        info_hash: InfoHash,
+        session: (ComponentId, String),
+    ) -> PeerConnection {
+        PeerConnection {
+            key,
+            me,
+            side: Side::Outgoing { info_hash, session },
+        }
+    }
+
+    /// Serves a peer at `key` that dialled us (already linked to its socket, as `ServerCore`
+    /// does); its session is looked up under `registry_prefix` (see
+    /// [`session_service_name`]).
+    pub fn incoming(key: PeerKey, me: PeerId, registry_prefix: &str) -> PeerConnection {
+        PeerConnection {
+            key,
+            me,
+            side: Side::Incoming {
+                registry_prefix: registry_prefix.to_string(),
+            },
+        }
+    }
+}
+
+/// The connection's working state.
+struct Conn {
+    key: PeerKey,
+    /// Bytes before the handshake is complete.
+    hs: Vec<u8>,
+    /// `toSession` is linked (at once for peers we dial, after the handshake otherwise).
+    linked: bool,
+    attached: bool,
+    decoder: Decoder,
+    /// Encoded bytes not yet handed to the socket, and the piece data among them.
+    out: Vec<u8>,
+    out_blocks: u32,
+    out_piece_bytes: u64,
+    /// Bytes the socket's inbox refused, to send first.
+    held_out: Option<(Vec<u8>, u32, u64)>,
+    /// Events for the session not yet delivered.
+    events: VecDeque<PeerEvent>,
+    last_recv: Instant,
+    last_send: Instant,
+}
+
+impl Conn {
+    fn queue(&mut self, msg: &WireMessage) {
+        if let WireMessage::Piece { data, .. } = msg {
+            self.out_blocks += 1;
+            self.out_piece_bytes += data.len() as u64;
+        }
+        msg.encode(&mut self.out);
+    }
+
+    /// Hands queued bytes to the socket; false while it is full.
+    fn flush_out(&mut self, ctx: &Ctx) -> bool {
+        if self.held_out.is_none() && !self.out.is_empty() {
+            let bytes = std::mem::take(&mut self.out);
+            self.held_out = Some((bytes, self.out_blocks, self.out_piece_bytes));
+            self.out_blocks = 0;
+            self.out_piece_bytes = 0;
+        }
+        let Some((bytes, blocks, piece_bytes)) = self.held_out.take() else {
+            return true;
+        };
+        match ctx.send(bytes, "outbox") {
+            Ok(()) => {
+                self.last_send = Instant::now();
+                if blocks > 0 {
+                    self.events.push_back(PeerEvent::Uploaded {
+                        key: self.key,
+                        blocks,
+                        bytes: piece_bytes,
+                    });
+                }
+                true
+            }
+            Err(e) if e.is_full() => {
+                let bytes = e
+                    .into_message()
+                    .downcast::<Vec<u8>>()
+                    .expect("what was sent");
+                self.held_out = Some((bytes, blocks, piece_bytes));
+                false
+            }
+            Err(e) => {
+                log::debug!("{}: cannot write to the socket: {e}", ctx.name());
+                true
+            }
+        }
+    }
+
+    /// Delivers held events to the session; false while its inbox is full.
+    fn flush_events(&mut self, ctx: &Ctx) -> bool {
+        if !self.linked {
+            return true;
+        }
+        while let Some(ev) = self.events.pop_front() {
+            match ctx.send(ev, "toSession") {
+                Ok(()) => {}
+                Err(e) if e.is_full() => {
+                    let ev = e
+                        .into_message()
+                        .downcast::<PeerEvent>()
+                        .expect("what was sent");
+                    self.events.push_front(ev);
+                    return false;
+                }
+                Err(e) => {
+                    log::debug!("{}: session unreachable: {e}", ctx.name());
+                    self.events.clear();
+                }
+            }
+        }
+        true
+    }
+}
+
+fn describe_end(m: &Message) -> String {
+    if let Some(e) = m.downcast_ref::<SocketError>() {
+        e.to_string()
+    } else if m.is::<ProducerFinished>() {
+        "the peer closed the connection".to_string()
+    } else if stop_kind(m).is_some() {
+        "told to stop".to_string()
+    } else {
+        format!("unexpected {} on control", m.type_name())
+    }
+}
+
+impl Component for PeerConnection {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(INBOXES)
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(OUTBOXES)
+    }
+
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        let now = Instant::now();
+        let mut c = Conn {
+            key: self.key,
+            hs: Vec::with_capacity(HANDSHAKE_LEN),
+            linked: false,
+            attached: false,
+            decoder: Decoder::new(),
+            out: Vec::new(),
+            out_blocks: 0,
+            out_piece_bytes: 0,
+            held_out: None,
+            events: VecDeque::new(),
+            last_recv: now,
+            last_send: now,
+        };
+        ctx.set_inbox_size("inbox", Some(INBOX_CHUNKS))?;
+        let mut socket: Option<ComponentId> = None;
+        if let Side::Outgoing { info_hash, session } = &self.side {
+            ctx.link((ctx.id(), "toSession"), (session.0, session.1.as_str()))?;
+            c.linked = true;
+            let tcp =
+                ctx.create(TCPClient::connect_to(self.key).with_connect_timeout(CONNECT_TIMEOUT));
+            ctx.link((tcp, "outbox"), (ctx.id(), "inbox"))?;
+            ctx.link((ctx.id(), "outbox"), (tcp, "inbox"))?;
+            ctx.link((ctx.id(), "signal"), (tcp, "control"))?;
+            ctx.link((tcp, "signal"), (ctx.id(), "control"))?;
+            ctx.add_children(&[tcp])?;
+            ctx.activate(tcp)?;
+            socket = Some(tcp);
+            c.out
+                .extend_from_slice(&Handshake::new(*info_hash, self.me).to_bytes());
+        }
+        let mut closing = false;
+        let mut keepalive_timer = now + KEEPALIVE_INTERVAL;
+        ctx.wake_at(keepalive_timer);
+        let reason: String = 'run: loop {
+            if let Ok(m) = ctx.recv("control") {
+                break 'run describe_end(&m);
+            }
+            // Commands from the session, unless the socket is full.
+            while c.held_out.is_none() && !closing {
+                let Ok(m) = ctx.recv("fromSession") else {
+                    break;
+                };
+                match m.downcast::<PeerCommand>() {
+                    Ok(PeerCommand::Send(msgs)) => {
+                        for msg in &msgs {
+                            c.queue(msg);
+                        }
+                    }
+                    Ok(PeerCommand::Close) => closing = true,
+                    Err(e) => log::debug!("{}: ignored {e}", ctx.name()),
+                }
+                if c.out.len() >= 256 * 1024 {
+                    break;
+                }
+            }
+            let sent_all = c.flush_out(&ctx) && c.out.is_empty();
+            if closing && sent_all && c.held_out.is_none() {
+                break 'run "closed by us".to_string();
+            }
+            // Bytes from the peer, while the session keeps up.
+            let mut delivered = c.flush_events(&ctx);
+            while delivered && c.events.len() < MAX_HELD_EVENTS {
+                if !c.attached {
+                    let Ok(m) = ctx.recv("inbox") else { break };
+                    c.last_recv = Instant::now();
+                    let Ok(bytes) = m.downcast::<Vec<u8>>() else {
+                        continue;
+                    };
+                    c.hs.extend_from_slice(&bytes);
+                    let hs = match Handshake::parse(&c.hs) {
+                        Ok(Some(hs)) => hs,
+                        Ok(None) => continue,
+                        Err(e) => break 'run e.to_string(),
+                    };
+                    if hs.peer_id == self.me {
+                        break 'run "we dialled ourselves".to_string();
+                    }
+                    let session = match &self.side {
+                        Side::Outgoing { info_hash, session } => {
+                            if hs.info_hash != *info_hash {
+                                break 'run format!(
+                                    "the peer answered for another torrent ({})",
+                                    hs.info_hash
+                                );
+                            }
+                            session.clone()
+                        }
+                        Side::Incoming { registry_prefix } => {
+                            let name = session_service_name(registry_prefix, &hs.info_hash);
+                            match ctx.retrieve_service(&name) {
+                                Ok(s) => {
+                                    c.out.extend_from_slice(
+                                        &Handshake::new(hs.info_hash, self.me).to_bytes(),
+                                    );
+                                    s
+                                }
+                                Err(_) => {
+                                    break 'run format!(
+                                        "the peer asked for a torrent we do not have ({})",
+                                        hs.info_hash
+                                    )
+                                }
+                            }
+                        }
+                    };
+                    if !c.linked {
+                        ctx.link((ctx.id(), "toSession"), (session.0, session.1.as_str()))?;
+                        c.linked = true;
+                    }
+                    c.attached = true;
+                    c.events.push_front(PeerEvent::Hello {
+                        key: self.key,
+                        connection: ctx.id(),
+                        peer_id: hs.peer_id,
+                        incoming: matches!(self.side, Side::Incoming { .. }),
+                    });
+                    let rest = c.hs.split_off(HANDSHAKE_LEN);
+                    c.decoder.feed(&rest);
+                    c.hs = Vec::new();
+                    delivered = c.flush_events(&ctx);
+                    continue;
+                }
+                match c.decoder.next_message() {
+                    Ok(Some(WireMessage::KeepAlive)) | Ok(Some(WireMessage::Other { .. })) => {}
+                    Ok(Some(msg)) => {
+                        c.events.push_back(PeerEvent::Wire { key: self.key, msg });
+                        delivered = c.flush_events(&ctx);
+                    }
+                    Ok(None) => {
+                        let Ok(m) = ctx.recv("inbox") else { break };
+                        c.last_recv = Instant::now();
+                        if let Ok(bytes) = m.downcast::<Vec<u8>>() {
+                            c.decoder.feed(&bytes);
+                        }
+                    }
+                    Err(e) => break 'run e.to_string(),
+                }
+            }
+            if !c.out.is_empty() {
+                c.flush_out(&ctx);
+            }
+            c.flush_events(&ctx);
+            let now = Instant::now();
+            if now.duration_since(c.last_recv) >= IDLE_TIMEOUT {
+                break 'run format!("nothing heard for {} s", IDLE_TIMEOUT.as_secs());
+            }
+            if now >= keepalive_timer {
+                if c.attached && now.duration_since(c.last_send) >= KEEPALIVE_INTERVAL {
+                    c.queue(&WireMessage::KeepAlive);
+                    c.flush_out(&ctx);
+                }
+                keepalive_timer = now + KEEPALIVE_INTERVAL.min(IDLE_TIMEOUT / 4);
+                ctx.wake_at(keepalive_timer);
+            }
+            if ctx.data_ready("control") == 0
+                && (ctx.data_ready("fromSession") == 0 || c.held_out.is_some() || closing)
+                && (ctx.data_ready("inbox") == 0 || !delivered || c.events.len() >= MAX_HELD_EVENTS)
+            {
+                ctx.pause();
+            }
+            ctx.yield_now().await;
+        };
+        log::debug!("{}: peer {} gone: {reason}", ctx.name(), self.key);
+        // Tell the session, waiting for room: the session must learn of every end.
+        if c.linked {
+            c.events.push_back(PeerEvent::Gone {
+                key: self.key,
+                connection: ctx.id(),
+                reason,
+            });
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !c.flush_events(&ctx) && Instant::now() < deadline {
+                ctx.wake_at(Instant::now() + Duration::from_millis(50));
+                ctx.pause();
+                ctx.yield_now().await;
+            }
+        }
+        match socket {
+            // Our own TCPClient: stop it now.
+            Some(_) => {
+                let _ = ctx.send(ShutdownMicroprocess::default(), "signal");
+            }
+            // ServerCore's socket: it closes the connection when we end.
+            None => {
+                let _ = ctx.send(ProducerFinished::default(), "signal");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! `StorageWorker`: a torrent's disk work and piece hashing on its own thread, so that the
+//! scheduler's thread never waits for a disk.
+//!
+//! It first checks what is already on disk (to resume) and reports [`StorageEvent::Checked`];
+//! then it serves [`StorageRequest`]s in the order they arrive. Because a write and a later
+//! verify of the same piece travel through the same queue, a verify always sees the piece's
+//! blocks.
+//!
+//! | box | what |
+//! |---|---|
+//! | `inbox` | [`StorageRequest`]s |
+//! | `control` | any stop message: flush to disk and end |
+//! | `outbox` | [`StorageEvent`]s |
+//! | `signal` | [`ProducerFinished`] when it ends |
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use axon::ipc::ProducerFinished;
+use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
+
+use super::picker::{Block, PeerKey};
+use crate::metainfo::Info;
+use crate::storage::Storage;
+use crate::wire::Bitfield;
+
+/// Work for the [`StorageWorker`].
+#[derive(Debug)]
+pub enum StorageRequest {
+    /// Write a received block. Answered (in batches) by [`StorageEvent::Written`].
+    Write {
+        /// Where it goes.
+        block: Block,
+        /// Its bytes (`block.length` of them).
+        data: Vec<u8>,
+    },
+    /// Hash a piece whose blocks have all been written. Answered by
+    /// [`StorageEvent::Verified`].
+    Verify {
+        /// The piece.
+        piece: u32,
+    },
+    /// Flush everything written to the disk. Answered by [`StorageEvent::Flushed`].
+    Flush,
+    /// Read a block for a peer. Answered by [`StorageEvent::ReadDone`].
+    Read {
+        /// The peer that asked.
+        peer: PeerKey,
+        /// The block.
+        block: Block,
+    },
+}
+
+/// What the [`StorageWorker`] reports.
+#[derive(Debug)]
+pub enum StorageEvent {
+    /// The pieces found on disk at start (the first event).
+    Checked {
+        /// Pieces whose data matched their hash.
+        have: Bitfield,
+    },
+    /// Bytes written since the last such event (they no longer use memory).
+    Written {
+        /// How many.
+        bytes: u64,
+    },
+    /// A piece was hashed.
+    Verified {
+        /// The piece.
+        piece: u32,
+        /// True if its data matched the hash.
+        ok: bool,
+    },
+    /// Everything written before the [`StorageRequest::Flush`] is on the disk.
+    Flushed,
+    /// A block read for a peer.
+    ReadDone {
+        /// The peer that asked.
+        peer: PeerKey,
+        /// The block.
+        block: Block,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// The disk failed: the torrent cannot go on.
+    Failed {
+        /// What went wrong (operation, path and the system's message).
+        error: String,
+    },
+}
+
+const INBOXES: &[BoxSpec] = &[
+    BoxSpec::new("inbox", "StorageRequest: write, verify or read"),
+    BoxSpec::new("control", "Any stop message: flush to disk and end"),
+];
+const OUTBOXES: &[BoxSpec] = &[
+    BoxSpec::new(
+        "outbox",
+        "StorageEvent: checked, written, verified, read, failed",
+    ),
+    BoxSpec::new("signal", "ProducerFinished when it ends"),
+];
+
+/// A torrent's data on disk, served from its own thread (see the module documentation).
+///
+/// ```
+/// use axon::{Scheduler, Threaded};
+/// use kamaelia_torrent::engine::storage_worker::{StorageEvent, StorageWorker};
+/// use kamaelia_torrent::metainfo::{Metainfo, TorrentBuilder};
+///
+/// let dir = std::env::temp_dir().join(format!("kt-doc-sw-{}", std::process::id()));
+/// let bytes = TorrentBuilder::new("a.bin", 16384).single_file(&[7u8; 40000]).to_bytes();
+/// let info = Metainfo::from_bytes(&bytes).unwrap().info;
+/// let sched = Scheduler::new();
+/// let root = sched.root();
+/// let w = root.create(Threaded::new(StorageWorker::new(dir.clone(), info)));
+/// root.link((w, "outbox"), (root.id(), "inbox")).unwrap();
+/// root.link((root.id(), "signal"), (w, "control")).unwrap();
+/// root.activate(w).unwrap();
+/// root.send(axon::ipc::ShutdownMicroprocess::default(), "signal").unwrap();
+/// assert!(sched.run().is_clean());
+/// // Nothing on disk: no piece is there yet.
+/// match root.recv_as::<StorageEvent>("inbox").unwrap() {
+///     StorageEvent::Checked { have } => assert_eq!((have.len(), have.count()), (3, 0)),
+///     other => panic!("{other:?}"),
+/// }
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// ```
+pub struct StorageWorker {
+    root: PathBuf,
+    info: Info,
+}
+
+impl StorageWorker {
+    /// The worker for `info`'s data under the folder `root`.
+    pub fn new(root: PathBuf, info: Info) -> StorageWorker {
+        StorageWorker { root, info }
+    }
+}
+
+impl ThreadedComponent for StorageWorker {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(INBOXES)
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(OUTBOXES)
+    }
+
+    fn main(self, ctx: ThreadCtx) -> ComponentResult {
+        let mut storage = Storage::new(&self.root, &self.info);
+        let have = storage.verify_all();
+        ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
+        let mut failed = false;
+        loop {
+            let mut written = 0u64;
+            while let Ok(m) = ctx.recv("inbox") {
+                let Ok(req) = m.downcast::<StorageRequest>() else {
+                    continue;
+                };
+                if failed {
+                    continue;
+                }
+                let event = match req {
+                    StorageRequest::Write { block, data } => {
+                        match storage.write_block(block.piece, block.begin, &data) {
+                            Ok(()) => {
+                                written += data.len() as u64;
+                                continue;
+                            }
+                            Err(e) => {
+                                failed = true;
+                                StorageEvent::Failed {
+                                    error: format!(
+                                        "writing piece {} under {}: {e}",
+                                        block.piece,
+                                        self.root.display()
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                    StorageRequest::Verify { piece } => StorageEvent::Verified {
+                        piece,
+                        ok: storage.verify_piece(piece),
+                    },
+                    StorageRequest::Flush => match storage.sync() {
+                        Ok(()) => StorageEvent::Flushed,
+                        Err(e) => {
+                            failed = true;
+                            StorageEvent::Failed {
+                                error: format!("flushing {}: {e}", self.root.display()),
+                            }
+                        }
+                    },
+                    StorageRequest::Read { peer, block } => {
+                        match storage.read_block(block.piece, block.begin, block.length) {
+                            Ok(data) => StorageEvent::ReadDone { peer, block, data },
+                            Err(e) => {
+                                failed = true;
+                                StorageEvent::Failed {
+                                    error: format!(
+                                        "reading piece {} under {}: {e}",
+                                        block.piece,
+                                        self.root.display()
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                };
+                if written > 0 {
+                    ctx.send_waiting(StorageEvent::Written { bytes: written }, "outbox")?;
+                    written = 0;
+                }
+                ctx.send_waiting(event, "outbox")?;
+            }
+            if written > 0 {
+                ctx.send_waiting(StorageEvent::Written { bytes: written }, "outbox")?;
+            }
+            if ctx.recv("control").is_ok() || ctx.should_stop() {
+                break;
+            }
+            ctx.pause(None);
+        }
+        if let Err(e) = storage.sync() {
+            log::warn!("{}: flushing {}: {e}", ctx.name(), self.root.display());
+        }
+        let _ = ctx.send(ProducerFinished::default(), "signal");
+        Ok(())
+    }
+}
