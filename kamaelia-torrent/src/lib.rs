@@ -10,6 +10,7 @@ pub use axon;
 
 pub mod bencode;
 pub mod engine;
+pub mod explainer;
 pub mod files;
 pub mod ipc;
 pub mod maker;

@@ -190,3 +190,82 @@ fn info_refuses_a_huge_file_without_reading_it() {
     assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Runs the command, killing it (and failing the test) if it has not exited within `limit`.
+fn cli_within(args: &[&str], limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let child = Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kamaelia-torrent");
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for kamaelia-torrent"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            panic!("kamaelia-torrent {args:?} did not exit within {limit:?}");
+        }
+    }
+}
+
+// new: issue 5 (the main job): a tracker, a seeder and two downloaders in one process; every
+// copy is checked against the original
+#[test]
+fn demo_runs_a_swarm_and_every_copy_matches() {
+    let o = cli_within(
+        &["demo", "--peers", "2", "--size", "8"],
+        std::time::Duration::from_secs(120),
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert_eq!(out.matches("matches the original").count(), 2, "{out}");
+    assert!(out.contains("every copy matches"), "{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no terminal codes when stdout is not a terminal"
+    );
+}
+
+// new: issue 5: bad arguments and a bad torrent are one line on stderr, not a panic
+#[test]
+fn download_and_demo_refuse_bad_input() {
+    let d = temp_dir("cli-bad-download");
+    let bad = d.join("bad.torrent");
+    std::fs::write(&bad, b"d8:announce").unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    let o = cli_within(
+        &["download", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        limit,
+    );
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
+    let o = cli_within(&["demo", "--peers", "0"], limit);
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
+    let good = kamaelia_torrent::metainfo::TorrentBuilder::new("x", 16384)
+        .single_file(b"data")
+        .to_bytes();
+    let t = d.join("good.torrent");
+    std::fs::write(&t, good).unwrap();
+    let o = cli_within(
+        &[
+            "seed",
+            t.to_str().unwrap(),
+            "--data",
+            d.join("missing").to_str().unwrap(),
+        ],
+        limit,
+    );
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -6,6 +6,7 @@
 //! kamaelia-torrent tracker [--listen <ADDR:PORT>]
 //! kamaelia-torrent download <FILE> [--output <DIR>] [--listen <ADDR:PORT>] [--seed] [--peer <ADDR:PORT>]...
 //! kamaelia-torrent seed <FILE> --data <DIR> [--listen <ADDR:PORT>] [--peer <ADDR:PORT>]...
+//! kamaelia-torrent demo [--peers <N>] [--size <MiB>] [--keep]
 //! ```
 //! Errors end the program with a non-zero status and one line on stderr.
 
@@ -80,6 +81,19 @@ enum Command {
         #[arg(long = "peer")]
         peers: Vec<SocketAddr>,
     },
+    /// A whole swarm on 127.0.0.1: our tracker, one seeder and N downloaders, with live
+    /// progress and a final check that every copy matches.
+    Demo {
+        /// How many downloaders.
+        #[arg(long, default_value_t = 3)]
+        peers: usize,
+        /// The payload's size in MiB.
+        #[arg(long, default_value_t = 64)]
+        size: u64,
+        /// Keep the files afterwards (they are removed by default).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Check data already on disk, then serve it until Ctrl-C or SIGTERM.
     Seed {
         /// The .torrent file.
@@ -125,6 +139,7 @@ fn main() -> ExitCode {
             listen,
             peers,
         } => transfer(&file, data, listen, peers, Mode::Seed),
+        Command::Demo { peers, size, keep } => demo::demo(peers, size, keep),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,6 +151,17 @@ fn main() -> ExitCode {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
+fn print_all(text: &str) -> CliResult {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {e}").into())
+        }
+        _ => Ok(()),
+    }
+}
 
 fn make(
     path: PathBuf,
@@ -198,29 +224,36 @@ fn read_torrent(file: &Path) -> Result<(Vec<u8>, Metainfo), String> {
 
 fn info(file: &Path) -> CliResult {
     let (_, m) = read_torrent(file)?;
-    println!("name: {}", m.info.name);
-    println!("info-hash: {}", m.info_hash);
-    println!("total size: {}", human(m.info.total_length()));
-    println!("piece length: {}", human(m.info.piece_length));
-    println!("pieces: {}", m.info.piece_count());
-    println!("private: {}", if m.info.private { "yes" } else { "no" });
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    macro_rules! out {
+        ($($arg:tt)*) => {
+            let _ = writeln!(text, $($arg)*);
+        };
+    }
+    out!("name: {}", m.info.name);
+    out!("info-hash: {}", m.info_hash);
+    out!("total size: {}", human(m.info.total_length()));
+    out!("piece length: {}", human(m.info.piece_length));
+    out!("pieces: {}", m.info.piece_count());
+    out!("private: {}", if m.info.private { "yes" } else { "no" });
     if let Some(c) = &m.comment {
-        println!("comment: {c}");
+        out!("comment: {c}");
     }
     if let Some(c) = &m.created_by {
-        println!("created by: {c}");
+        out!("created by: {c}");
     }
-    println!("files: {}", m.info.files.len());
+    out!("files: {}", m.info.files.len());
     for f in &m.info.files {
-        println!("  {} ({} bytes)", f.path.join("/"), f.length);
+        out!("  {} ({} bytes)", f.path.join("/"), f.length);
     }
-    println!("trackers:");
+    out!("trackers:");
     for (i, tier) in m.trackers().iter().enumerate() {
         for url in tier {
-            println!("  tier {}: {url}", i + 1);
+            out!("  tier {}: {url}", i + 1);
         }
     }
-    Ok(())
+    print_all(&text)
 }
 
 fn tracker(listen: std::net::SocketAddr) -> CliResult {
@@ -323,4 +356,5 @@ fn transfer(
     }
 }
 
+mod demo;
 mod progress;

@@ -1,0 +1,730 @@
+//! Swarm speed: one seeder and N leechers of the same payload on 127.0.0.1, our
+//! `kamaelia-torrent seed`/`download` beside aria2c seeding to aria2c, in the same run.
+//!
+//! ```text
+//! cargo run --release --example swarm_bench -- --size 1024 --peers 1
+//! cargo run --release --example swarm_bench -- --size 256 --peers 8
+//! cargo run --release --example swarm_bench -- --size 64 --only aria2c
+//! ```
+//! Options: `--size <MiB>` (default 1024), `--peers <N>` leechers (default 1),
+//! `--only ours|aria2c`, `--piece-size <BYTES>` (default 262144), `--timeout <SECS>` per case
+//! (default 900), `--keep` (keep the temporary folder).
+//!
+//! It builds `kamaelia-torrent` (release) first, makes a payload of pseudo-random bytes and its
+//! .torrent (`kamaelia-torrent make`) in a folder under the system's temporary folder, and for
+//! each case starts a fresh `kamaelia-torrent tracker`, the seeder (waited for until the tracker
+//! counts it), then the N leechers all at once. Measures, one line per case:
+//!
+//! - `seconds`: wall time from starting the leechers until the last one has exited 0;
+//!   `mib_per_s` = size * N / seconds.
+//! - `cpu_s` = `leecher_cpu_s` + `seeder_cpu_s`: user+system CPU from `/proc/<pid>/stat`.
+//!   A leecher's is read once it is a zombie (exited, not yet reaped: the kernel still has its
+//!   final times); the seeder's is what it used while the leechers ran (its start-up check of
+//!   the data is left out).
+//! - `leecher_peak_rss_kib`: the largest `VmHWM` of any leecher, polled from
+//!   `/proc/<pid>/status` every 50 ms while it runs.
+//!
+//! Then every leecher's data is checked (size and the SHA-1 of every piece against the
+//! .torrent) and removed. Last line: `swarm-bench ratio ours/aria2c=<ours mib_per_s / aria2c's>`
+//! with the CPU and memory ratios. aria2c's flags: loopback only, no DHT/LPD/PEX, `-V` and
+//! `--seed-ratio=0.0` for the seeder, `--seed-time=0` for leechers (the same as the interop
+//! tests'); it has no UPnP or NAT-PMP.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use kamaelia::torrent::files::FileSet;
+use kamaelia::torrent::metainfo::Metainfo;
+
+const USAGE: &str = "usage: swarm_bench [--size <MiB>] [--peers <N>] [--only ours|aria2c] \
+                     [--piece-size <BYTES>] [--timeout <SECS>] [--keep]";
+
+/// aria2c on loopback only, without DHT, local peer discovery or peer exchange, accepting
+/// plain handshakes, with short plain output.
+const ARIA2C_FLAGS: &[&str] = &[
+    "--no-conf",
+    "--enable-dht=false",
+    "--enable-dht6=false",
+    "--bt-enable-lpd=false",
+    "--enable-peer-exchange=false",
+    "--disable-ipv6=true",
+    "--interface=127.0.0.1",
+    "--bt-external-ip=127.0.0.1",
+    "--async-dns=false",
+    "--bt-require-crypto=false",
+    "--bt-min-crypto-level=plain",
+    "--file-allocation=none",
+    "--allow-overwrite=true",
+    "--auto-save-interval=0",
+    "--summary-interval=0",
+    "--console-log-level=notice",
+    "--enable-color=false",
+    "--show-console-readout=false",
+];
+
+struct Args {
+    size_mib: u64,
+    peers: usize,
+    only: Option<Impl>,
+    piece: u64,
+    timeout: Duration,
+    keep: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Impl {
+    Ours,
+    Aria2c,
+}
+
+impl Impl {
+    fn name(self) -> &'static str {
+        match self {
+            Impl::Ours => "ours",
+            Impl::Aria2c => "aria2c",
+        }
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("swarm_bench: {msg}\n{USAGE}");
+    std::process::exit(2);
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        size_mib: 1024,
+        peers: 1,
+        only: None,
+        piece: 1 << 18,
+        timeout: Duration::from_secs(900),
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs {what}")))
+        };
+        match flag.as_str() {
+            "--size" => {
+                a.size_mib = value("a size in MiB")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --size"))
+            }
+            "--peers" => {
+                a.peers = value("a count")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --peers"))
+            }
+            "--piece-size" => {
+                a.piece = value("a size in bytes")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --piece-size"))
+            }
+            "--timeout" => {
+                a.timeout = Duration::from_secs(
+                    value("seconds")
+                        .parse()
+                        .unwrap_or_else(|_| usage("bad --timeout")),
+                )
+            }
+            "--only" => {
+                a.only = Some(match value("ours or aria2c").as_str() {
+                    "ours" => Impl::Ours,
+                    "aria2c" => Impl::Aria2c,
+                    other => usage(&format!("--only {other}: want ours or aria2c")),
+                })
+            }
+            "--keep" => a.keep = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    if a.size_mib == 0 || a.peers == 0 {
+        usage("--size and --peers must be at least 1");
+    }
+    a
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Builds `kamaelia-torrent` in release and returns its path beside this example's folder
+/// (`target/release/examples/swarm_bench` -> `target/release/kamaelia-torrent`).
+fn build_ours() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "kamaelia-torrent",
+            "--bin",
+            "kamaelia-torrent",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build of kamaelia-torrent failed");
+    let exe = std::env::current_exe().expect("where this example is");
+    let release = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/release/examples/swarm_bench");
+    let bin = release.join("kamaelia-torrent");
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// Writes `mib` MiB of xorshift64* bytes to `path`.
+fn make_payload(path: &Path, mib: u64) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
+    let mut block = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..mib {
+        for chunk in block.chunks_mut(8) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            chunk.copy_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+        }
+        f.write_all(&block).expect("write payload");
+    }
+    f.flush().expect("flush payload");
+}
+
+/// Clock ticks per second, for /proc's CPU times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A process's state letter and user+system CPU ticks, from /proc/<pid>/stat.
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let state = f.first()?.chars().next()?;
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((state, ticks))
+}
+
+/// A process's peak resident set (VmHWM) in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).replace('\r', "\n"))
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| format!("    {}\n", l.chars().take(300).collect::<String>()))
+        .collect()
+}
+
+/// One program started by the bench, its output going to files.
+struct Proc {
+    name: String,
+    child: Child,
+    logs: Vec<PathBuf>,
+    status: Option<ExitStatus>,
+}
+
+/// The bench's programs and folder: every program is killed and reaped when it is dropped
+/// (also on a panic), and the folder removed unless `--keep`.
+struct Fleet {
+    dir: PathBuf,
+    procs: Vec<Proc>,
+    keep: bool,
+}
+
+impl Fleet {
+    fn spawn(&mut self, name: &str, mut cmd: Command, mut logs: Vec<PathBuf>) -> usize {
+        let out = self.dir.join(format!("logs/{name}.out"));
+        let err = self.dir.join(format!("logs/{name}.err"));
+        let file = |p: &Path| std::fs::File::create(p).expect("create a log file");
+        cmd.stdin(Stdio::null())
+            .stdout(file(&out))
+            .stderr(file(&err));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        logs.splice(0..0, [out, err]);
+        self.procs.push(Proc {
+            name: name.to_string(),
+            child,
+            logs,
+            status: None,
+        });
+        self.procs.len() - 1
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.procs[i].child.id()
+    }
+
+    fn stdout(&self, i: usize) -> String {
+        std::fs::read(&self.procs[i].logs[0])
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn status(&mut self, i: usize) -> Option<ExitStatus> {
+        let p = &mut self.procs[i];
+        if p.status.is_none() {
+            p.status = p.child.try_wait().ok().flatten();
+        }
+        p.status
+    }
+
+    fn reap(&mut self, i: usize) -> Option<ExitStatus> {
+        let p = &mut self.procs[i];
+        if p.status.is_none() {
+            p.status = p.child.wait().ok();
+        }
+        p.status
+    }
+
+    fn kill(&mut self, i: usize) {
+        if self.procs[i].status.is_none() {
+            let _ = self.procs[i].child.kill();
+            self.reap(i);
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for i in 0..self.procs.len() {
+            self.kill(i);
+        }
+    }
+
+    /// The tails of the output of the programs `from..`.
+    fn tails(&self, from: usize) -> String {
+        let mut s = String::new();
+        for p in &self.procs[from..] {
+            s += &format!("=== {} (pid {})\n", p.name, p.child.id());
+            for log in &p.logs {
+                let t = tail(log, 15);
+                if !t.is_empty() {
+                    s += &format!("  --- {}:\n{t}", log.display());
+                }
+            }
+        }
+        s
+    }
+
+    /// Waits until `ready()` holds, failing if program `i` ends first or `limit` passes.
+    fn wait(
+        &mut self,
+        i: usize,
+        what: &str,
+        limit: Duration,
+        ready: impl Fn(&Fleet) -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        while !ready(self) {
+            if let Some(st) = self.status(i) {
+                return Err(format!("{} ended ({st}) before {what}", self.procs[i].name));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not get to {what} in time",
+                    self.procs[i].name
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.kill_all();
+        if self.keep {
+            eprintln!("kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The `complete` count of a tracker's scrape for `hash`.
+fn scrape_complete(port: u16, hash: &[u8; 20]) -> Option<u64> {
+    let mut s = TcpStream::connect_timeout(&local(port), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let q: String = hash.iter().map(|b| format!("%{b:02x}")).collect();
+    let req = format!("GET /scrape?info_hash={q} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let at = text.find("8:completei")? + "8:completei".len();
+    text[at..].split('e').next()?.parse().ok()
+}
+
+/// What one case measured.
+struct CaseResult {
+    seconds: f64,
+    leecher_cpu_s: f64,
+    seeder_cpu_s: f64,
+    peak_rss_kib: u64,
+}
+
+impl CaseResult {
+    fn cpu_s(&self) -> f64 {
+        self.leecher_cpu_s + self.seeder_cpu_s
+    }
+}
+
+/// Everything a case needs to know.
+struct Setup {
+    bin: PathBuf,
+    dir: PathBuf,
+    torrent: PathBuf,
+    meta: Metainfo,
+    tracker_port: u16,
+    peers: usize,
+    timeout: Duration,
+    ticks: f64,
+}
+
+/// A leecher being watched.
+struct Watch {
+    proc: usize,
+    pid: u32,
+    ticks: u64,
+    peak_kib: u64,
+    done: bool,
+}
+
+fn run_case(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, String> {
+    let tag = which.name();
+    let first = fleet.procs.len();
+    let result = run_case_inner(fleet, s, which);
+    // Stop this case's seeder and tracker (the leechers have ended).
+    for i in first..fleet.procs.len() {
+        fleet.kill(i);
+    }
+    result.map_err(|e| format!("case {tag}: {e}\n{}", fleet.tails(first)))
+}
+
+fn run_case_inner(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, String> {
+    let tag = which.name();
+    let name = &s.meta.info.name;
+    let hash = &s.meta.info_hash.0;
+    // A fresh tracker per case (on the port the .torrent names), so that the seeder count
+    // below is this case's seeder.
+    let mut cmd = Command::new(&s.bin);
+    cmd.args(["tracker", "--listen", &local(s.tracker_port).to_string()]);
+    let tracker = fleet.spawn(&format!("{tag}-tracker"), cmd, vec![]);
+    let port = s.tracker_port;
+    fleet.wait(tracker, "listening", Duration::from_secs(10), |_| {
+        TcpStream::connect(local(port)).is_ok()
+    })?;
+
+    let seed_port = free_port();
+    let seeder = match which {
+        Impl::Ours => {
+            let mut cmd = Command::new(&s.bin);
+            cmd.arg("seed")
+                .arg(&s.torrent)
+                .arg("--data")
+                .arg(s.dir.join("seed"))
+                .args(["--listen", &local(seed_port).to_string()]);
+            let i = fleet.spawn("ours-seed", cmd, vec![]);
+            fleet.wait(i, "seeding", s.timeout, |f| {
+                f.stdout(i).to_lowercase().contains("seeding")
+            })?;
+            i
+        }
+        Impl::Aria2c => {
+            let log = s.dir.join("logs/aria2c-seed.log");
+            let mut cmd = Command::new("aria2c");
+            cmd.args(ARIA2C_FLAGS)
+                .arg(format!("--listen-port={seed_port}"))
+                .arg(format!("--dir={}", s.dir.join("seed").display()))
+                .arg(format!("--log={}", log.display()))
+                .args([
+                    "--log-level=notice",
+                    "--check-integrity=true",
+                    "--seed-ratio=0.0",
+                ])
+                .arg(&s.torrent);
+            let i = fleet.spawn("aria2c-seed", cmd, vec![log]);
+            fleet.wait(i, "listening after its check", s.timeout, |f| {
+                f.stdout(i).contains("listening on TCP port")
+            })?;
+            i
+        }
+    };
+    fleet.wait(seeder, "being counted by the tracker", s.timeout, |_| {
+        scrape_complete(port, hash).unwrap_or(0) >= 1
+    })?;
+
+    let seeder_pid = fleet.pid(seeder);
+    let seeder_start = proc_stat(seeder_pid).map(|x| x.1).unwrap_or(0);
+    let start = Instant::now();
+    let mut watches = Vec::new();
+    for n in 0..s.peers {
+        let out = s.dir.join(format!("{tag}-leech-{n}"));
+        let lport = free_port();
+        let pname = format!("{tag}-leech-{n}");
+        let i = match which {
+            Impl::Ours => {
+                let mut cmd = Command::new(&s.bin);
+                cmd.arg("download")
+                    .arg(&s.torrent)
+                    .arg("--output")
+                    .arg(&out)
+                    .args(["--listen", &local(lport).to_string()]);
+                fleet.spawn(&pname, cmd, vec![])
+            }
+            Impl::Aria2c => {
+                let log = s.dir.join(format!("logs/{pname}.log"));
+                let mut cmd = Command::new("aria2c");
+                cmd.args(ARIA2C_FLAGS)
+                    .arg(format!("--listen-port={lport}"))
+                    .arg(format!("--dir={}", out.display()))
+                    .arg(format!("--log={}", log.display()))
+                    .args(["--log-level=notice", "--seed-time=0"])
+                    .arg(&s.torrent);
+                fleet.spawn(&pname, cmd, vec![log])
+            }
+        };
+        watches.push(Watch {
+            proc: i,
+            pid: fleet.pid(i),
+            ticks: 0,
+            peak_kib: 0,
+            done: false,
+        });
+    }
+
+    // Poll every 5 ms: /proc/<pid>/stat for the state (a zombie has exited: its times are
+    // final, so read them, then reap it), VmHWM every 50 ms.
+    let mut end = start;
+    let mut round = 0u64;
+    while watches.iter().any(|w| !w.done) {
+        for w in watches.iter_mut().filter(|w| !w.done) {
+            if round % 10 == 0 {
+                if let Some(k) = peak_rss_kib(w.pid) {
+                    w.peak_kib = w.peak_kib.max(k);
+                }
+            }
+            match proc_stat(w.pid) {
+                Some((state, ticks)) => {
+                    w.ticks = ticks;
+                    if state == 'Z' || state == 'X' {
+                        let st = fleet.reap(w.proc);
+                        w.done = true;
+                        end = Instant::now();
+                        if !st.is_some_and(|st| st.success()) {
+                            return Err(format!("{} failed: {st:?}", fleet.procs[w.proc].name));
+                        }
+                    }
+                }
+                None => {
+                    // Gone without our reaping it: should not happen, but don't spin.
+                    let st = fleet.reap(w.proc);
+                    w.done = true;
+                    end = Instant::now();
+                    if !st.is_some_and(|st| st.success()) {
+                        return Err(format!("{} failed: {st:?}", fleet.procs[w.proc].name));
+                    }
+                }
+            }
+        }
+        if start.elapsed() > s.timeout {
+            return Err(format!(
+                "the leechers did not finish within {:?}",
+                s.timeout
+            ));
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seconds = end.duration_since(start).as_secs_f64();
+    let seeder_end = proc_stat(seeder_pid).map(|x| x.1).unwrap_or(seeder_start);
+
+    // Check every leecher's data: size, and the SHA-1 of every piece.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    for n in 0..s.peers {
+        let out = s.dir.join(format!("{tag}-leech-{n}"));
+        let file = out.join(name);
+        let (set, _) = FileSet::scan(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        if set.total_length() != s.meta.info.total_length() {
+            return Err(format!(
+                "{}: {} bytes, want {}",
+                file.display(),
+                set.total_length(),
+                s.meta.info.total_length()
+            ));
+        }
+        let pieces = set
+            .hash_pieces(s.meta.info.piece_length, threads)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if pieces != s.meta.info.pieces {
+            let bad = pieces
+                .iter()
+                .zip(&s.meta.info.pieces)
+                .filter(|(a, b)| a != b)
+                .count();
+            return Err(format!("{}: {bad} pieces differ", file.display()));
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    Ok(CaseResult {
+        seconds,
+        leecher_cpu_s: watches.iter().map(|w| w.ticks).sum::<u64>() as f64 / s.ticks,
+        seeder_cpu_s: seeder_end.saturating_sub(seeder_start) as f64 / s.ticks,
+        peak_rss_kib: watches.iter().map(|w| w.peak_kib).max().unwrap_or(0),
+    })
+}
+
+fn have_aria2c() -> bool {
+    Command::new("aria2c")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn main() {
+    let args = parse_args();
+    let bin = build_ours();
+    let dir = std::env::temp_dir().join(format!("swarm-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs")).expect("make the bench folder");
+    std::fs::create_dir_all(dir.join("seed")).expect("make the bench folder");
+    let mut fleet = Fleet {
+        dir: dir.clone(),
+        procs: Vec::new(),
+        keep: args.keep,
+    };
+
+    let payload = dir.join("seed/payload.bin");
+    let t = Instant::now();
+    make_payload(&payload, args.size_mib);
+    eprintln!(
+        "swarm-bench: {} MiB payload made in {:.1} s",
+        args.size_mib,
+        t.elapsed().as_secs_f64()
+    );
+    let tracker_port = free_port();
+    let torrent = dir.join("payload.torrent");
+    let made = Command::new(&bin)
+        .arg("make")
+        .arg(&payload)
+        .args([
+            "--tracker",
+            &format!("http://127.0.0.1:{tracker_port}/announce"),
+            "--piece-size",
+            &args.piece.to_string(),
+            "--output",
+        ])
+        .arg(&torrent)
+        .output()
+        .expect("run kamaelia-torrent make");
+    if !made.status.success() {
+        eprintln!(
+            "swarm-bench: make failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        drop(fleet);
+        std::process::exit(1);
+    }
+    let meta = Metainfo::from_bytes(&std::fs::read(&torrent).expect("read the .torrent"))
+        .expect("parse the .torrent");
+    let setup = Setup {
+        bin,
+        dir,
+        torrent,
+        meta,
+        tracker_port,
+        peers: args.peers,
+        timeout: args.timeout,
+        ticks: clock_ticks(),
+    };
+
+    let mut cases = vec![Impl::Ours, Impl::Aria2c];
+    if let Some(only) = args.only {
+        cases.retain(|c| *c == only);
+    }
+    let mut results: Vec<(Impl, CaseResult)> = Vec::new();
+    let mut failed = false;
+    for which in cases {
+        if which == Impl::Aria2c && !have_aria2c() {
+            eprintln!("swarm-bench: skipping aria2c: it is not installed (apt-get install aria2)");
+            continue;
+        }
+        match run_case(&mut fleet, &setup, which) {
+            Ok(r) => {
+                println!(
+                    "swarm-bench impl={} size_mib={} peers={} seconds={:.3} mib_per_s={:.1} \
+                     cpu_s={:.2} leecher_cpu_s={:.2} seeder_cpu_s={:.2} leecher_peak_rss_kib={}",
+                    which.name(),
+                    args.size_mib,
+                    args.peers,
+                    r.seconds,
+                    (args.size_mib * args.peers as u64) as f64 / r.seconds,
+                    r.cpu_s(),
+                    r.leecher_cpu_s,
+                    r.seeder_cpu_s,
+                    r.peak_rss_kib
+                );
+                results.push((which, r));
+            }
+            Err(e) => {
+                eprintln!("swarm-bench: {e}");
+                failed = true;
+            }
+        }
+    }
+    let get = |w: Impl| results.iter().find(|(i, _)| *i == w).map(|(_, r)| r);
+    if let (Some(o), Some(a)) = (get(Impl::Ours), get(Impl::Aria2c)) {
+        println!(
+            "swarm-bench ratio ours/aria2c={:.2} (mib_per_s) cpu_s_ours/aria2c={:.2} \
+             peak_rss_ours/aria2c={:.2}",
+            a.seconds / o.seconds,
+            o.cpu_s() / a.cpu_s().max(0.001),
+            o.peak_rss_kib as f64 / a.peak_rss_kib.max(1) as f64
+        );
+    }
+    drop(fleet);
+    if failed {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,343 @@
+//! `kamaelia-torrent demo`: a whole swarm on 127.0.0.1 in one process. Our tracker, one seeder
+//! and N downloaders, each peer with its own scheduler (so its own TorrentService and
+//! TorrentClient, as separate programs would have), built the way a library user builds them:
+//!
+//! ```text
+//!   per peer:   main ──TIPCCreateNewTorrent──> TorrentPatron ──replies, status──> Reporter ──> (this thread)
+//! ```
+//!
+//! The payload is made here (deterministic pseudo-random bytes), the .torrent by TorrentMaker.
+//! Progress is shown live; at the end every copy is compared with the original by SHA-1.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kamaelia_torrent::axon::{self, BoxSpec, Component, ComponentResult, Ctx};
+use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+use kamaelia_torrent::ipc::{
+    TIPCCreateNewTorrent, TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
+};
+use kamaelia_torrent::maker::TorrentMaker;
+use kamaelia_torrent::patron::TorrentPatron;
+use kamaelia_torrent::tracker::server::Tracker;
+use sha1::{Digest, Sha1};
+
+use super::CliResult;
+
+/// What a peer's reporter tells the main thread.
+enum Report {
+    Status(usize, TorrentStats),
+    Failed(usize, String),
+}
+
+const INBOXES: &[BoxSpec] = &[
+    BoxSpec::new("inbox", "Replies and status updates from the TorrentPatron"),
+    BoxSpec::new("control", "Not used"),
+];
+const OUTBOXES: &[BoxSpec] = &[
+    BoxSpec::new("outbox", "Not used"),
+    BoxSpec::new("signal", "Stops the TorrentPatron at the end of the demo"),
+];
+
+/// Passes one peer's status to the main thread; stops its patron when the demo ends.
+struct Reporter {
+    index: usize,
+    to_main: mpsc::Sender<Report>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Component for Reporter {
+    fn inboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(INBOXES)
+    }
+    fn outboxes(&self) -> Cow<'static, [BoxSpec]> {
+        Cow::Borrowed(OUTBOXES)
+    }
+
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        while !self.stop.load(Ordering::SeqCst) {
+            while let Ok(m) = ctx.recv("inbox") {
+                let report = if let Some(u) = m.downcast_ref::<TIPCTorrentStatusUpdate>() {
+                    Report::Status(self.index, u.stats.clone())
+                } else if let Some(f) = m.downcast_ref::<TIPCTorrentStartFail>() {
+                    Report::Failed(self.index, f.reason.clone())
+                } else {
+                    continue;
+                };
+                let _ = self.to_main.send(report);
+            }
+            ctx.wake_at(Instant::now() + Duration::from_millis(100));
+            ctx.pause();
+            ctx.yield_now().await;
+        }
+        ctx.send(axon::ipc::ProducerFinished::default(), "signal")?;
+        Ok(())
+    }
+}
+
+/// Runs one peer on its own thread and scheduler until `stop` is set.
+fn peer(
+    index: usize,
+    torrent: Vec<u8>,
+    folder: PathBuf,
+    to_main: mpsc::Sender<Report>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    std::thread::spawn(move || {
+        let sched = axon::Scheduler::new();
+        let root = sched.root();
+        let config = ClientConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            save_folder: folder.clone(),
+            status_interval: Duration::from_millis(250),
+            ..ClientConfig::default()
+        };
+        let patron = root.create(TorrentPatron::new(TorrentClient::factory(config)));
+        let reporter = root.create(Reporter {
+            index,
+            to_main,
+            stop,
+        });
+        let link = |r: Result<axon::Linkage, axon::Error>| r.map_err(|e| e.to_string());
+        link(root.link((root.id(), "outbox"), (patron, "inbox")))?;
+        link(root.link((patron, "outbox"), (reporter, "inbox")))?;
+        link(root.link((reporter, "signal"), (patron, "control")))?;
+        root.activate(patron).map_err(|e| e.to_string())?;
+        root.activate(reporter).map_err(|e| e.to_string())?;
+        root.send(
+            TIPCCreateNewTorrent {
+                raw_metainfo: torrent,
+                save_folder: Some(folder),
+            },
+            "outbox",
+        )
+        .map_err(|e| e.to_string())?;
+        let report = sched.run();
+        match report.failures.first() {
+            Some(f) => Err(format!("{} failed: {}", f.component, f.error)),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), written in 1 MiB pieces.
+fn write_payload(path: &Path, mib: u64) -> std::io::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut x: u64 = 0x4b61_6d61_656c_6961; // "Kamaelia"
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for chunk in buf.chunks_exact_mut(8) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            chunk.copy_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+        }
+        f.write_all(&buf)?;
+    }
+    f.flush()
+}
+
+fn sha1_of(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha1::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn bar(fraction: f64, width: usize) -> String {
+    let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
+}
+
+pub fn demo(peers: usize, size_mib: u64, keep: bool) -> CliResult {
+    if peers == 0 || peers > 32 {
+        return Err("--peers must be from 1 to 32".into());
+    }
+    if size_mib == 0 || size_mib > 16 * 1024 {
+        return Err("--size must be from 1 to 16384 MiB".into());
+    }
+    let dir = std::env::temp_dir().join(format!("kamaelia-torrent-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let seed_dir = dir.join("seeder");
+    std::fs::create_dir_all(&seed_dir)
+        .map_err(|e| format!("cannot make {}: {e}", seed_dir.display()))?;
+    let name = "kamaelia-demo.bin";
+    let original = seed_dir.join(name);
+    println!(
+        "demo: {size_mib} MiB payload, 1 seeder, {peers} downloader(s), in {}",
+        dir.display()
+    );
+    write_payload(&original, size_mib)
+        .map_err(|e| format!("cannot write {}: {e}", original.display()))?;
+
+    // Our tracker, on its own scheduler.
+    let (tx, rx) = mpsc::channel();
+    let tracker_thread = std::thread::spawn(move || {
+        let sched = axon::Scheduler::new();
+        match Tracker::new().server(SocketAddr::from(([127, 0, 0, 1], 0))) {
+            Ok((server, addr)) => {
+                sched.spawn(server);
+                let _ = tx.send(Ok((addr, sched.stop_handle())));
+                sched.run();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(format!("cannot start the tracker: {e}")));
+            }
+        }
+    });
+    let (tracker_addr, tracker_stop) = rx
+        .recv()
+        .map_err(|_| "the tracker's thread ended".to_string())??;
+    let announce = format!("http://{tracker_addr}/announce");
+    println!("tracker: {announce}");
+
+    let started = Instant::now();
+    let maker = TorrentMaker::new(&announce);
+    let torrent = maker
+        .make(&maker.request_for(original.clone()))
+        .map_err(|e| format!("cannot make the torrent: {e}"))?;
+    println!(
+        "TorrentMaker: {} bytes of .torrent in {:.2} s",
+        torrent.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = stop.clone();
+    ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot catch signals: {e}"))?;
+    let (to_main, from_peers) = mpsc::channel();
+    let mut threads = vec![peer(
+        0,
+        torrent.clone(),
+        seed_dir,
+        to_main.clone(),
+        stop.clone(),
+    )];
+    let folders: Vec<PathBuf> = (1..=peers)
+        .map(|i| dir.join(format!("downloader-{i}")))
+        .collect();
+    for (i, folder) in folders.iter().enumerate() {
+        threads.push(peer(
+            i + 1,
+            torrent.clone(),
+            folder.clone(),
+            to_main.clone(),
+            stop.clone(),
+        ));
+    }
+    drop(to_main);
+
+    let tty = std::io::stdout().is_terminal();
+    let mut latest: Vec<Option<TorrentStats>> = vec![None; peers + 1];
+    let mut failure = None;
+    let mut last_print = Instant::now();
+    let mut printed_lines = 0;
+    let download_start = Instant::now();
+    let mut done_at = None;
+    while done_at.is_none() && failure.is_none() && !stop.load(Ordering::SeqCst) {
+        match from_peers.recv_timeout(Duration::from_millis(250)) {
+            Ok(Report::Status(i, s)) => latest[i] = Some(s),
+            Ok(Report::Failed(i, why)) => failure = Some(format!("peer {i}: {why}")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                failure = Some("every peer ended early".to_string())
+            }
+        }
+        let all_done = latest[1..]
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.state == TorrentState::Seeding));
+        if all_done {
+            done_at = Some(download_start.elapsed());
+        }
+        if all_done || last_print.elapsed() >= Duration::from_millis(if tty { 250 } else { 2000 }) {
+            last_print = Instant::now();
+            if tty && printed_lines > 0 {
+                print!("\x1b[{printed_lines}A");
+            }
+            printed_lines = 0;
+            for (i, s) in latest.iter().enumerate() {
+                let who = if i == 0 {
+                    "seeder".to_string()
+                } else {
+                    format!("downloader {i}")
+                };
+                let line = match s {
+                    None => format!("{who:>14}: starting"),
+                    Some(s) => format!(
+                        "{who:>14}: {} {:5.1}%  down {:7.1} MiB/s  up {:7.1} MiB/s  peers {}",
+                        bar(s.fraction_done, 20),
+                        s.fraction_done * 100.0,
+                        s.down_rate / 1048576.0,
+                        s.up_rate / 1048576.0,
+                        s.num_peers
+                    ),
+                };
+                if tty {
+                    println!("{line}\x1b[K");
+                } else {
+                    println!("{line}");
+                }
+                printed_lines += 1;
+            }
+            if !tty {
+                println!();
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(_) => failure = failure.or(Some("a peer's thread panicked".to_string())),
+        }
+    }
+    tracker_stop.stop();
+    let _ = tracker_thread.join();
+    if let Some(f) = failure {
+        return Err(f.into());
+    }
+    let Some(took) = done_at else {
+        return Err("interrupted".into());
+    };
+    println!(
+        "all {peers} downloader(s) complete in {:.2} s ({:.1} MiB/s each on average)",
+        took.as_secs_f64(),
+        size_mib as f64 / took.as_secs_f64()
+    );
+    let want = sha1_of(&original).map_err(|e| format!("cannot read the original: {e}"))?;
+    let mut bad = 0;
+    for (i, folder) in folders.iter().enumerate() {
+        let copy = folder.join(name);
+        let got = sha1_of(&copy).unwrap_or_else(|e| format!("unreadable ({e})"));
+        let ok = got == want;
+        bad += usize::from(!ok);
+        println!(
+            "downloader {}: {} {}",
+            i + 1,
+            got,
+            if ok {
+                "matches the original"
+            } else {
+                "DIFFERS"
+            }
+        );
+    }
+    if keep {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if bad > 0 {
+        return Err(format!("{bad} cop(ies) differ from the original").into());
+    }
+    println!("every copy matches (sha1 {want})");
+    Ok(())
+}
