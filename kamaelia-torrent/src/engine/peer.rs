@@ -36,6 +36,9 @@ use crate::wire::{Decoder, Handshake, WireMessage, HANDSHAKE_LEN};
 /// Nothing received for this long: the peer is gone (BEP 3 suggests two minutes).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// The handshake must be complete within this time of the connection's start.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Nothing sent for this long: send a keep-alive.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(100);
 
@@ -338,6 +341,8 @@ impl Component for PeerConnection {
                 .extend_from_slice(&Handshake::new(*info_hash, self.me).to_bytes());
         }
         let mut closing = false;
+        let started = now;
+        ctx.wake_at(now + HANDSHAKE_TIMEOUT);
         let mut keepalive_timer = now + KEEPALIVE_INTERVAL;
         ctx.wake_at(keepalive_timer);
         let reason: String = 'run: loop {
@@ -450,6 +455,9 @@ impl Component for PeerConnection {
             }
             c.flush_events(&ctx);
             let now = Instant::now();
+            if !c.attached && now.duration_since(started) >= HANDSHAKE_TIMEOUT {
+                break 'run format!("no handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
+            }
             if now.duration_since(c.last_recv) >= IDLE_TIMEOUT {
                 break 'run format!("nothing heard for {} s", IDLE_TIMEOUT.as_secs());
             }
