@@ -34,6 +34,8 @@ use super::CliResult;
 enum Report {
     Status(usize, TorrentStats),
     Failed(usize, String),
+    /// A snapshot of a downloader's running graph, taken half-way.
+    Graph(axon::Topology),
 }
 
 const INBOXES: &[BoxSpec] = &[
@@ -48,6 +50,8 @@ const OUTBOXES: &[BoxSpec] = &[
 /// Passes one peer's status to the main thread; stops its patron when the demo ends.
 struct Reporter {
     index: usize,
+    /// Take a snapshot of the graph half-way through the download.
+    snapshot: bool,
     to_main: mpsc::Sender<Report>,
     stop: Arc<AtomicBool>,
 }
@@ -61,9 +65,14 @@ impl Component for Reporter {
     }
 
     async fn main(self, ctx: Ctx) -> ComponentResult {
+        let mut snapshot = self.snapshot;
         while !self.stop.load(Ordering::SeqCst) {
             while let Ok(m) = ctx.recv("inbox") {
                 let report = if let Some(u) = m.downcast_ref::<TIPCTorrentStatusUpdate>() {
+                    if snapshot && u.stats.fraction_done >= 0.5 {
+                        snapshot = false;
+                        let _ = self.to_main.send(Report::Graph(ctx.topology()));
+                    }
                     Report::Status(self.index, u.stats.clone())
                 } else if let Some(f) = m.downcast_ref::<TIPCTorrentStartFail>() {
                     Report::Failed(self.index, f.reason.clone())
@@ -101,6 +110,7 @@ fn peer(
         let patron = root.create(TorrentPatron::new(TorrentClient::factory(config)));
         let reporter = root.create(Reporter {
             index,
+            snapshot: index == 1,
             to_main,
             stop,
         });
@@ -155,7 +165,31 @@ fn bar(fraction: f64, width: usize) -> String {
     format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
 }
 
-pub fn demo(peers: usize, size_mib: u64, keep: bool) -> CliResult {
+/// Summarises a downloader's graph (components by kind, linkages) and writes it as Graphviz
+/// dot if asked.
+fn describe_graph(t: &axon::Topology, dot: Option<&Path>) -> CliResult {
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &t.components {
+        // Names are "<Label>_<n>"; count by label.
+        let label = c.name.rsplit_once('_').map_or(c.name.as_str(), |(l, _)| l);
+        *kinds.entry(label.to_string()).or_default() += 1;
+    }
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "downloader 1 half-way: {} components ({}), {} linkages",
+        t.components.len(),
+        parts.join(", "),
+        t.linkages.len()
+    );
+    if let Some(path) = dot {
+        std::fs::write(path, t.to_dot())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("its graph, in Graphviz's dot: {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> CliResult {
     if peers == 0 || peers > 32 {
         return Err("--peers must be from 1 to 32".into());
     }
@@ -241,10 +275,12 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool) -> CliResult {
     let mut printed_lines = 0;
     let download_start = Instant::now();
     let mut done_at = None;
+    let mut graph: Option<axon::Topology> = None;
     while done_at.is_none() && failure.is_none() && !stop.load(Ordering::SeqCst) {
         match from_peers.recv_timeout(Duration::from_millis(250)) {
             Ok(Report::Status(i, s)) => latest[i] = Some(s),
             Ok(Report::Failed(i, why)) => failure = Some(format!("peer {i}: {why}")),
+            Ok(Report::Graph(t)) => graph = Some(t),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 failure = Some("every peer ended early".to_string())
@@ -329,6 +365,9 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool) -> CliResult {
                 "DIFFERS"
             }
         );
+    }
+    if let Some(t) = &graph {
+        describe_graph(t, dot.as_deref())?;
     }
     if keep {
         println!("kept {}", dir.display());

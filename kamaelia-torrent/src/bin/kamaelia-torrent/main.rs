@@ -6,7 +6,7 @@
 //! kamaelia-torrent tracker [--listen <ADDR:PORT>]
 //! kamaelia-torrent download <FILE> [--output <DIR>] [--listen <ADDR:PORT>] [--seed] [--peer <ADDR:PORT>]...
 //! kamaelia-torrent seed <FILE> --data <DIR> [--listen <ADDR:PORT>] [--peer <ADDR:PORT>]...
-//! kamaelia-torrent demo [--peers <N>] [--size <MiB>] [--keep]
+//! kamaelia-torrent demo [--peers <N>] [--size <MiB>] [--keep] [--dot <FILE>]
 //! ```
 //! Errors end the program with a non-zero status and one line on stderr.
 
@@ -93,6 +93,10 @@ enum Command {
         /// Keep the files afterwards (they are removed by default).
         #[arg(long)]
         keep: bool,
+        /// Write the graph of the first downloader's components, taken half-way, to this
+        /// file (Graphviz dot).
+        #[arg(long)]
+        dot: Option<PathBuf>,
     },
     /// Check data already on disk, then serve it until Ctrl-C or SIGTERM.
     Seed {
@@ -139,7 +143,12 @@ fn main() -> ExitCode {
             listen,
             peers,
         } => transfer(&file, data, listen, peers, Mode::Seed),
-        Command::Demo { peers, size, keep } => demo::demo(peers, size, keep),
+        Command::Demo {
+            peers,
+            size,
+            keep,
+            dot,
+        } => demo::demo(peers, size, keep, dot),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
