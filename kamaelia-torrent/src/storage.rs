@@ -19,6 +19,8 @@ struct StoredFile {
     length: u64,
     offset: u64,
     file: Option<File>,
+    /// The open handle may be written to.
+    writable: bool,
 }
 
 /// The data of one torrent under a download folder.
@@ -90,6 +92,7 @@ impl Storage {
                 length: f.length,
                 offset: f.offset,
                 file: None,
+                writable: false,
             })
             .collect();
         Storage {
@@ -128,7 +131,8 @@ impl Storage {
 
     fn open(&mut self, i: usize, write: bool) -> io::Result<&File> {
         let f = &mut self.files[i];
-        if f.file.is_none() {
+        // A file first opened for reading (to verify it) is opened again to be written.
+        if f.file.is_none() || (write && !f.writable) {
             if write {
                 if let Some(parent) = f.path.parent() {
                     std::fs::create_dir_all(parent)?;
@@ -144,6 +148,7 @@ impl Storage {
                 file.set_len(f.length)?;
             }
             f.file = Some(file);
+            f.writable = write;
         }
         Ok(f.file.as_ref().expect("just opened"))
     }

@@ -19,7 +19,7 @@
 //! taken for the answer to a create request).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,70 +204,94 @@ impl Component for TorrentClient {
             }
         };
         let mut torrents: HashMap<u32, Torrent> = HashMap::new();
+        // Sessions told to close that have not ended yet.
+        let mut closing: Vec<Torrent> = Vec::new();
+        // Requests in arrival order. A create for a torrent whose old session is still
+        // closing waits for it to end (its registry name is still taken), and so does
+        // everything after it, so that replies stay in order.
+        let mut pending: VecDeque<Request> = VecDeque::new();
         let mut next_id = 1u32;
         loop {
             if ctx.recv("control").is_ok() {
                 break;
             }
             while let Ok(m) = ctx.recv("inbox") {
-                if let Some(close) = m.downcast_ref::<TIPCCloseTorrent>() {
-                    match torrents.remove(&close.torrent_id) {
-                        Some(t) => {
-                            let _ = ctx.send(ShutdownMicroprocess::default(), &t.control);
-                        }
-                        None => log::warn!(
-                            "{}: asked to close torrent {}, which it does not have",
-                            ctx.name(),
-                            close.torrent_id
-                        ),
-                    }
-                    continue;
+                match Request::from_message(m) {
+                    Some(r) => pending.push_back(r),
+                    None => log::warn!("{}: ignored a message it does not understand", ctx.name()),
                 }
-                let Some(req) = create_request(m) else {
-                    log::warn!("{}: ignored a message it does not understand", ctx.name());
-                    continue;
+            }
+            while let Some(req) = pending.pop_front() {
+                let (create, metainfo) = match req {
+                    Request::Close(id) => {
+                        match torrents.remove(&id) {
+                            Some(t) => {
+                                let _ = ctx.send(ShutdownMicroprocess::default(), &t.control);
+                                closing.push(t);
+                            }
+                            None => log::warn!(
+                                "{}: asked to close torrent {id}, which it does not have",
+                                ctx.name()
+                            ),
+                        }
+                        continue;
+                    }
+                    Request::Create(create, metainfo) => (create, metainfo),
                 };
-                let reply: Message =
-                    match start(&ctx, &config, req, listen_error.as_deref(), &torrents) {
-                        Err(fail) => Message::new(fail),
-                        Ok(Start::Already(torrent_id)) => {
-                            Message::new(TIPCTorrentAlreadyDownloading { torrent_id })
-                        }
-                        Ok(Start::New(metainfo, save_folder)) => {
-                            let torrent_id = next_id;
-                            next_id += 1;
-                            let info_hash = metainfo.info_hash;
-                            let session = ctx.create(TorrentSession::new(SessionConfig {
-                                torrent_id,
-                                metainfo,
-                                save_folder: save_folder.clone(),
-                                peer_id,
-                                listen_port: port,
-                                service_name: session_service_name(&prefix, &info_hash),
-                                status_interval: config.status_interval,
-                                max_peers: config.max_peers,
-                                upload_slots: config.upload_slots,
-                                peers: config.peers.clone(),
-                            }));
-                            let control = ctx.add_outbox("_sessionControl")?;
-                            ctx.link((ctx.id(), control.as_str()), (session, "control"))?;
-                            ctx.link((session, "outbox"), (ctx.id(), "_sessions"))?;
-                            ctx.add_children(&[session])?;
-                            ctx.activate(session)?;
-                            torrents.insert(
-                                torrent_id,
-                                Torrent {
-                                    session,
-                                    control,
-                                    info_hash,
-                                },
-                            );
-                            Message::new(TIPCNewTorrentCreated {
-                                torrent_id,
-                                save_folder,
-                            })
-                        }
-                    };
+                if let Ok(m) = &metainfo {
+                    if closing.iter().any(|t| t.info_hash == m.info_hash) {
+                        pending.push_front(Request::Create(create, metainfo));
+                        break;
+                    }
+                }
+                let started = start(
+                    &ctx,
+                    &config,
+                    create,
+                    metainfo,
+                    listen_error.as_deref(),
+                    &torrents,
+                );
+                let reply: Message = match started {
+                    Err(fail) => Message::new(fail),
+                    Ok(Start::Already(torrent_id)) => {
+                        Message::new(TIPCTorrentAlreadyDownloading { torrent_id })
+                    }
+                    Ok(Start::New(metainfo, save_folder)) => {
+                        let torrent_id = next_id;
+                        next_id += 1;
+                        let info_hash = metainfo.info_hash;
+                        let session = ctx.create(TorrentSession::new(SessionConfig {
+                            torrent_id,
+                            metainfo,
+                            save_folder: save_folder.clone(),
+                            peer_id,
+                            listen_port: port,
+                            service_name: session_service_name(&prefix, &info_hash),
+                            status_interval: config.status_interval,
+                            max_peers: config.max_peers,
+                            upload_slots: config.upload_slots,
+                            peers: config.peers.clone(),
+                        }));
+                        let control = ctx.add_outbox("_sessionControl")?;
+                        ctx.link((ctx.id(), control.as_str()), (session, "control"))?;
+                        ctx.link((session, "outbox"), (ctx.id(), "_sessions"))?;
+                        ctx.add_children(&[session])?;
+                        ctx.activate(session)?;
+                        torrents.insert(
+                            torrent_id,
+                            Torrent {
+                                session,
+                                control,
+                                info_hash,
+                            },
+                        );
+                        Message::new(TIPCNewTorrentCreated {
+                            torrent_id,
+                            save_folder,
+                        })
+                    }
+                };
                 ctx.send(reply, "outbox")?;
             }
             while let Ok(m) = ctx.recv("_sessions") {
@@ -275,20 +299,53 @@ impl Component for TorrentClient {
                     ctx.send(m, "outbox")?;
                 }
             }
-            // Forget the sessions that ended (closed, or failed on their own).
+            // Forget the sessions that ended (closed, or failed on their own), and their
+            // control outboxes.
             for child in ctx.children() {
-                if ctx.is_stopped(child) {
-                    ctx.remove_child(child);
-                    torrents.retain(|_, t| t.session != child);
+                if !ctx.is_stopped(child) {
+                    continue;
+                }
+                ctx.remove_child(child);
+                let ended = torrents
+                    .iter()
+                    .find(|(_, t)| t.session == child)
+                    .map(|(id, _)| *id)
+                    .and_then(|id| torrents.remove(&id))
+                    .or_else(|| {
+                        let i = closing.iter().position(|t| t.session == child)?;
+                        Some(closing.swap_remove(i))
+                    });
+                if let Some(t) = ended {
+                    for l in ctx.linkages() {
+                        if l.source_pair() == (ctx.id(), t.control.as_str()) {
+                            ctx.unlink(&l);
+                        }
+                    }
+                    let _ = ctx.delete_outbox(&t.control);
                 }
             }
+            let waiting = pending.front().is_some_and(|r| match r {
+                Request::Create(_, Ok(m)) => closing.iter().any(|t| t.info_hash == m.info_hash),
+                _ => false,
+            });
             if ctx.data_ready("control") == 0
                 && ctx.data_ready("inbox") == 0
                 && ctx.data_ready("_sessions") == 0
+                && (pending.is_empty() || waiting)
             {
                 ctx.pause();
             }
             ctx.yield_now().await;
+        }
+        for req in pending {
+            if let Request::Create(..) = req {
+                ctx.send(
+                    TIPCTorrentStartFail {
+                        reason: "the client was stopped".to_string(),
+                    },
+                    "outbox",
+                )?;
+            }
         }
         // Stop: every torrent, then the listener; wait for all of them.
         for t in torrents.values() {
@@ -310,23 +367,40 @@ impl Component for TorrentClient {
     }
 }
 
-fn create_request(m: Message) -> Option<TIPCCreateNewTorrent> {
-    if m.is::<TIPCCreateNewTorrent>() {
-        return m.downcast().ok();
+/// A request, as it waits its turn.
+enum Request {
+    Close(u32),
+    /// The request, and its .torrent parsed (or why it could not be).
+    Create(TIPCCreateNewTorrent, Result<Box<Metainfo>, String>),
+}
+
+impl Request {
+    fn from_message(m: Message) -> Option<Request> {
+        if let Some(close) = m.downcast_ref::<TIPCCloseTorrent>() {
+            return Some(Request::Close(close.torrent_id));
+        }
+        let create = if m.is::<TIPCCreateNewTorrent>() {
+            m.downcast::<TIPCCreateNewTorrent>().ok()?
+        } else {
+            let raw = if m.is::<Vec<u8>>() {
+                m.downcast::<Vec<u8>>().ok()?
+            } else if m.is::<String>() {
+                m.downcast::<String>().ok()?.into_bytes()
+            } else if let Some(s) = m.downcast_ref::<&'static str>() {
+                s.as_bytes().to_vec()
+            } else {
+                return None;
+            };
+            TIPCCreateNewTorrent {
+                raw_metainfo: raw,
+                save_folder: None,
+            }
+        };
+        let metainfo = Metainfo::from_bytes(&create.raw_metainfo)
+            .map(Box::new)
+            .map_err(|e| format!("not a valid .torrent: {e}"));
+        Some(Request::Create(create, metainfo))
     }
-    let raw = if m.is::<Vec<u8>>() {
-        m.downcast::<Vec<u8>>().ok()?
-    } else if m.is::<String>() {
-        m.downcast::<String>().ok()?.into_bytes()
-    } else if let Some(s) = m.downcast_ref::<&'static str>() {
-        s.as_bytes().to_vec()
-    } else {
-        return None;
-    };
-    Some(TIPCCreateNewTorrent {
-        raw_metainfo: raw,
-        save_folder: None,
-    })
 }
 
 enum Start {
@@ -338,6 +412,7 @@ fn start(
     ctx: &Ctx,
     config: &ClientConfig,
     req: TIPCCreateNewTorrent,
+    metainfo: Result<Box<Metainfo>, String>,
     listen_error: Option<&str>,
     torrents: &HashMap<u32, Torrent>,
 ) -> Result<Start, TIPCTorrentStartFail> {
@@ -348,8 +423,7 @@ fn start(
     if let Some(e) = listen_error {
         return Err(fail(e.to_string()));
     }
-    let metainfo = Metainfo::from_bytes(&req.raw_metainfo)
-        .map_err(|e| fail(format!("not a valid .torrent: {e}")))?;
+    let metainfo = metainfo.map_err(fail)?;
     if let Some((id, _)) = torrents
         .iter()
         .find(|(_, t)| t.info_hash == metainfo.info_hash)
@@ -361,5 +435,5 @@ fn start(
         .unwrap_or_else(|| config.save_folder.clone());
     std::fs::create_dir_all(&folder)
         .map_err(|e| fail(format!("cannot make the folder {}: {e}", folder.display())))?;
-    Ok(Start::New(Arc::new(metainfo), folder))
+    Ok(Start::New(Arc::new(*metainfo), folder))
 }

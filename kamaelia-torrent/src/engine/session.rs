@@ -219,6 +219,8 @@ impl Component for TorrentSession {
         let info = cfg.metainfo.info.clone();
         let total = info.total_length();
         ctx.set_inbox_size("peers", Some(PEERS_INBOX))?;
+        // First, so that nothing has been started if the name is taken.
+        ctx.register_service(&cfg.service_name, (ctx.id(), "peers"))?;
         let storage = ctx.create(Threaded::new(StorageWorker::new(
             cfg.save_folder.clone(),
             info,
@@ -228,7 +230,6 @@ impl Component for TorrentSession {
         ctx.link((storage, "outbox"), (ctx.id(), "storage"))?;
         ctx.add_children(&[storage])?;
         ctx.activate(storage)?;
-        ctx.register_service(&cfg.service_name, (ctx.id(), "peers"))?;
         let seed = u64::from_le_bytes(cfg.peer_id.0[12..20].try_into().unwrap_or([7; 8]))
             ^ cfg.torrent_id as u64;
         let mut s = State {
@@ -256,80 +257,87 @@ impl Component for TorrentSession {
         let mut next_rechoke = start + RECHOKE_INTERVAL;
         let mut timer_at = start;
         let mut stop_reason: Option<String> = None;
-        loop {
-            if let Ok(m) = ctx.recv("control") {
-                stop_reason = Some(format!("told to stop ({})", m.type_name()));
-            }
-            while let Ok(m) = ctx.recv("storage") {
-                if let Ok(ev) = m.downcast::<StorageEvent>() {
-                    if let Err(e) = s.on_storage(&ctx, ev) {
-                        stop_reason = Some(e);
+        // The work, until told to stop or failing; whatever ends it, the children are stopped.
+        let outcome: Result<String, axon::Error> = async {
+            loop {
+                if let Ok(m) = ctx.recv("control") {
+                    stop_reason = Some(format!("told to stop ({})", m.type_name()));
+                }
+                while let Ok(m) = ctx.recv("storage") {
+                    if let Ok(ev) = m.downcast::<StorageEvent>() {
+                        if let Err(e) = s.on_storage(&ctx, ev) {
+                            stop_reason = Some(e);
+                        }
                     }
                 }
-            }
-            while let Ok(m) = ctx.recv("tracker") {
-                if let Ok(TrackerPeers { peers }) = m.downcast::<TrackerPeers>() {
-                    s.add_candidates(peers);
-                }
-            }
-            while let Ok(m) = ctx.recv("inbox") {
-                if let Ok(SessionCommand::AddPeers(peers)) = m.downcast::<SessionCommand>() {
-                    s.add_candidates(peers);
-                }
-            }
-            if stop_reason.is_some() {
-                break;
-            }
-            // Peers wait while the torrent is being checked, and while the disk lags.
-            if s.picker.is_some() {
-                let mut n = 0;
-                while s.unwritten < MAX_UNWRITTEN && n < 4 * PEERS_INBOX {
-                    let Ok(m) = ctx.recv("peers") else { break };
-                    n += 1;
-                    if let Ok(ev) = m.downcast::<PeerEvent>() {
-                        s.on_peer(&ctx, ev)?;
+                while let Ok(m) = ctx.recv("tracker") {
+                    if let Ok(TrackerPeers { peers }) = m.downcast::<TrackerPeers>() {
+                        s.add_candidates(peers);
                     }
                 }
+                while let Ok(m) = ctx.recv("inbox") {
+                    if let Ok(SessionCommand::AddPeers(peers)) = m.downcast::<SessionCommand>() {
+                        s.add_candidates(peers);
+                    }
+                }
+                if let Some(reason) = stop_reason.take() {
+                    return Ok(reason);
+                }
+                // Peers wait while the torrent is being checked, and while the disk lags.
+                if s.picker.is_some() {
+                    let mut n = 0;
+                    while s.unwritten < MAX_UNWRITTEN && n < 4 * PEERS_INBOX {
+                        let Ok(m) = ctx.recv("peers") else { break };
+                        n += 1;
+                        if let Ok(ev) = m.downcast::<PeerEvent>() {
+                            s.on_peer(&ctx, ev)?;
+                        }
+                    }
+                }
+                let now = Instant::now();
+                if now >= next_second {
+                    s.expire(now);
+                    next_second = now + Duration::from_secs(1);
+                }
+                if now >= next_rechoke || s.rechoke_now {
+                    s.rechoke(now);
+                    next_rechoke = now + RECHOKE_INTERVAL;
+                }
+                s.request_more(now);
+                s.read_more(&ctx)?;
+                s.dial(&ctx)?;
+                s.flush(&ctx);
+                if now >= next_tick || s.status_now {
+                    s.send_status(&ctx, now);
+                    next_tick = now + s.cfg.status_interval;
+                }
+                let next = next_tick.min(next_second).min(next_rechoke);
+                if next != timer_at || timer_at <= now {
+                    ctx.wake_at(next);
+                    timer_at = next;
+                }
+                let busy = ctx.data_ready("control") > 0
+                    || ctx.data_ready("storage") > 0
+                    || ctx.data_ready("tracker") > 0
+                    || ctx.data_ready("inbox") > 0
+                    || (s.picker.is_some()
+                        && s.unwritten < MAX_UNWRITTEN
+                        && ctx.data_ready("peers") > 0);
+                if !busy {
+                    ctx.pause();
+                }
+                ctx.yield_now().await;
             }
-            let now = Instant::now();
-            if now >= next_second {
-                s.expire(now);
-                next_second = now + Duration::from_secs(1);
-            }
-            if now >= next_rechoke || s.rechoke_now {
-                s.rechoke(now);
-                next_rechoke = now + RECHOKE_INTERVAL;
-            }
-            s.request_more(now);
-            s.read_more(&ctx)?;
-            s.dial(&ctx)?;
-            s.flush(&ctx);
-            if now >= next_tick || s.status_now {
-                s.send_status(&ctx, now);
-                next_tick = now + s.cfg.status_interval;
-            }
-            let next = next_tick.min(next_second).min(next_rechoke);
-            if next != timer_at || timer_at <= now {
-                ctx.wake_at(next);
-                timer_at = next;
-            }
-            let busy = ctx.data_ready("control") > 0
-                || ctx.data_ready("storage") > 0
-                || ctx.data_ready("tracker") > 0
-                || ctx.data_ready("inbox") > 0
-                || (s.picker.is_some()
-                    && s.unwritten < MAX_UNWRITTEN
-                    && ctx.data_ready("peers") > 0);
-            if !busy {
-                ctx.pause();
-            }
-            ctx.yield_now().await;
         }
-        let reason = stop_reason.unwrap_or_default();
-        log::debug!("{}: stopping: {reason}", ctx.name());
-        s.shutdown(&ctx).await?;
+        .await;
+        match &outcome {
+            Ok(reason) => log::debug!("{}: stopping: {reason}", ctx.name()),
+            Err(e) => log::error!("{}: stopping after a failure: {e}", ctx.name()),
+        }
+        let _ = s.shutdown(&ctx).await;
         let _ = ctx.deregister_service(&s.cfg.service_name);
         let _ = ctx.send(ProducerFinished::default(), "signal");
+        outcome?;
         Ok(())
     }
 }
