@@ -345,7 +345,10 @@ impl Component for TorrentSession {
 impl State {
     fn add_candidates(&mut self, peers: Vec<SocketAddr>) {
         for p in peers {
-            if self.known.insert(p) && !self.banned.contains(&p.ip()) {
+            // Our own listening address, as a tracker hands it back to us.
+            let ours = p.port() == self.cfg.listen_port
+                && (p.ip().is_loopback() || p.ip().is_unspecified());
+            if !ours && self.known.insert(p) && !self.banned.contains(&p.ip()) {
                 self.candidates.push_back(p);
             }
         }
