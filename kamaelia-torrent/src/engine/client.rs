@@ -30,7 +30,7 @@ use axon::internet::server_core::ServerCore;
 use axon::ipc::{ProducerFinished, ShutdownMicroprocess};
 use axon::{AnyComponent, BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
 
-use super::peer::{session_service_name, PeerConnection};
+use super::peer::{session_service_name, ConnectionLimit, PeerConnection};
 use super::session::{SessionConfig, TorrentSession};
 use crate::ipc::{
     TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading,
@@ -100,6 +100,10 @@ const OUTBOXES: &[BoxSpec] = &[
 
 static CLIENTS: AtomicU64 = AtomicU64::new(0);
 
+/// The most connections from peers a client holds at once (those over it are closed at once);
+/// each torrent then keeps at most [`ClientConfig::max_peers`] of them.
+pub const MAX_INCOMING: usize = 500;
+
 /// A BitTorrent client component (see the module documentation).
 ///
 /// ```no_run
@@ -137,8 +141,9 @@ impl TorrentClient {
             CLIENTS.fetch_add(1, Ordering::Relaxed)
         );
         let p = prefix.clone();
+        let limit = ConnectionLimit::new(MAX_INCOMING);
         let listener = ServerCore::bind(config.listen, move |info| {
-            PeerConnection::incoming(info.peer, peer_id, &p)
+            PeerConnection::incoming_limited(info.peer, peer_id, &p, limit.take())
         })
         .map_err(|e| format!("cannot listen for peers on {}: {e}", config.listen));
         TorrentClient {

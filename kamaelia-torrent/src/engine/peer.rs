@@ -102,8 +102,64 @@ pub enum PeerCommand {
     Close,
 }
 
-/// Whom a connection belongs to.
+/// A count of live connections shared by the connections of one listener, with a limit: a
+/// connection holds a [`Slot`] while it lives, and one that gets none closes at once.
+///
+/// ```
+/// use kamaelia_torrent::engine::peer::ConnectionLimit;
+///
+/// let limit = ConnectionLimit::new(1);
+/// let first = limit.take().expect("room for one");
+/// assert!(limit.take().is_none());
+/// drop(first);
+/// assert!(limit.take().is_some());
+/// ```
 #[derive(Clone, Debug)]
+pub struct ConnectionLimit {
+    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+/// One connection's place under a [`ConnectionLimit`], given back when dropped.
+#[derive(Debug)]
+pub struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl ConnectionLimit {
+    /// At most `max` connections at once.
+    pub fn new(max: usize) -> ConnectionLimit {
+        ConnectionLimit {
+            live: Default::default(),
+            max,
+        }
+    }
+
+    /// A place for one more connection, if there is room.
+    pub fn take(&self) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        let mut n = self.live.load(Ordering::Acquire);
+        loop {
+            if n >= self.max {
+                return None;
+            }
+            match self
+                .live
+                .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(Slot(self.live.clone())),
+                Err(now) => n = now,
+            }
+        }
+    }
+}
+
+/// Whom a connection belongs to.
+#[derive(Debug)]
 enum Side {
     /// We dial `key` for the session `(component, inbox)`.
     Outgoing {
@@ -112,7 +168,11 @@ enum Side {
     },
     /// `key` dialled us; its handshake names the torrent, found in the registry under the
     /// prefix.
-    Incoming { registry_prefix: String },
+    Incoming {
+        registry_prefix: String,
+        /// Its place under the listener's limit; `None`: over the limit, close at once.
+        slot: Option<Slot>,
+    },
 }
 
 /// The registry name under which a client's session for a torrent is found by incoming
@@ -183,11 +243,23 @@ impl PeerConnection {
     /// does); its session is looked up under `registry_prefix` (see
     /// [`session_service_name`]).
     pub fn incoming(key: PeerKey, me: PeerId, registry_prefix: &str) -> PeerConnection {
+        PeerConnection::incoming_limited(key, me, registry_prefix, ConnectionLimit::new(1).take())
+    }
+
+    /// As [`incoming`](Self::incoming), holding `slot` under the listener's
+    /// [`ConnectionLimit`]; with `None` (no room) the connection is closed at once.
+    pub fn incoming_limited(
+        key: PeerKey,
+        me: PeerId,
+        registry_prefix: &str,
+        slot: Option<Slot>,
+    ) -> PeerConnection {
         PeerConnection {
             key,
             me,
             side: Side::Incoming {
                 registry_prefix: registry_prefix.to_string(),
+                slot,
             },
         }
     }
@@ -345,7 +417,11 @@ impl Component for PeerConnection {
         ctx.wake_at(now + HANDSHAKE_TIMEOUT);
         let mut keepalive_timer = now + KEEPALIVE_INTERVAL;
         ctx.wake_at(keepalive_timer);
+        let over_limit = matches!(self.side, Side::Incoming { slot: None, .. });
         let reason: String = 'run: loop {
+            if over_limit {
+                break 'run "too many connections".to_string();
+            }
             if let Ok(m) = ctx.recv("control") {
                 break 'run describe_end(&m);
             }
@@ -399,7 +475,9 @@ impl Component for PeerConnection {
                             }
                             session.clone()
                         }
-                        Side::Incoming { registry_prefix } => {
+                        Side::Incoming {
+                            registry_prefix, ..
+                        } => {
                             let name = session_service_name(registry_prefix, &hs.info_hash);
                             match ctx.retrieve_service(&name) {
                                 Ok(s) => {
