@@ -425,6 +425,15 @@ struct Watch {
     done: bool,
 }
 
+/// Fails unless program `i` (reaped) exited 0.
+fn check_exit(fleet: &Fleet, i: usize) -> Result<(), String> {
+    match fleet.procs[i].status {
+        Some(st) if st.success() => Ok(()),
+        Some(st) => Err(format!("{} failed: {st}", fleet.procs[i].name)),
+        None => Err(format!("{} ended, status unknown", fleet.procs[i].name)),
+    }
+}
+
 fn run_case(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, String> {
     let tag = which.name();
     let first = fleet.procs.len();
@@ -543,22 +552,18 @@ fn run_case_inner(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResul
                 Some((state, ticks)) => {
                     w.ticks = ticks;
                     if state == 'Z' || state == 'X' {
-                        let st = fleet.reap(w.proc);
+                        fleet.reap(w.proc);
                         w.done = true;
                         end = Instant::now();
-                        if !st.is_some_and(|st| st.success()) {
-                            return Err(format!("{} failed: {st:?}", fleet.procs[w.proc].name));
-                        }
+                        check_exit(fleet, w.proc)?;
                     }
                 }
                 None => {
                     // Gone without our reaping it: should not happen, but don't spin.
-                    let st = fleet.reap(w.proc);
+                    fleet.reap(w.proc);
                     w.done = true;
                     end = Instant::now();
-                    if !st.is_some_and(|st| st.success()) {
-                        return Err(format!("{} failed: {st:?}", fleet.procs[w.proc].name));
-                    }
+                    check_exit(fleet, w.proc)?;
                 }
             }
         }

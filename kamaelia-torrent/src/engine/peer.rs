@@ -496,7 +496,11 @@ impl Component for PeerConnection {
                         }
                     };
                     if !c.linked {
-                        ctx.link((ctx.id(), "toSession"), (session.0, session.1.as_str()))?;
+                        if let Err(e) =
+                            ctx.link((ctx.id(), "toSession"), (session.0, session.1.as_str()))
+                        {
+                            break 'run format!("the torrent's session is gone ({e})");
+                        }
                         c.linked = true;
                     }
                     c.attached = true;

@@ -482,7 +482,14 @@ impl State {
                     Some((_, outbox)) => outbox,
                     None => {
                         let outbox = ctx.add_outbox("peer")?;
-                        ctx.link((ctx.id(), outbox.as_str()), (connection, "fromSession"))?;
+                        if let Err(e) =
+                            ctx.link((ctx.id(), outbox.as_str()), (connection, "fromSession"))
+                        {
+                            // The connection ended before its Hello was read (its Gone follows).
+                            log::debug!("{}: {key} left at once: {e}", ctx.name());
+                            let _ = ctx.delete_outbox(&outbox);
+                            return Ok(());
+                        }
                         outbox
                     }
                 };
