@@ -191,6 +191,11 @@ impl Storage {
         self.piece_length.min(self.total.saturating_sub(start))
     }
 
+    /// The SHA-1 piece `index` must have, if there is such a piece.
+    pub fn expected_hash(&self, index: u32) -> Option<[u8; 20]> {
+        self.hashes.get(index as usize).copied()
+    }
+
     /// True if piece `index` on disk matches its hash (false if it cannot be read).
     pub fn verify_piece(&mut self, index: u32) -> bool {
         let Some(expected) = self.hashes.get(index as usize).copied() else {

@@ -6,6 +6,10 @@
 //! verify of the same piece travel through the same queue, a verify always sees the piece's
 //! blocks.
 //!
+//! A piece whose blocks are written in order (the usual case: one peer sends a piece from its
+//! start) is hashed as they are written, and verified without reading it back; a piece
+//! written out of order is read back from its files and hashed then.
+//!
 //! Data is written with ordinary writes and left to the operating system to put on the disk
 //! (no `fsync`): if the machine loses power, the next start verifies every piece and fetches
 //! again whatever did not survive, so nothing is lost but time.
@@ -22,6 +26,8 @@ use std::path::PathBuf;
 
 use axon::ipc::ProducerFinished;
 use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
+
+use sha1::{Digest, Sha1};
 
 use super::picker::{Block, PeerKey};
 use crate::metainfo::Info;
@@ -154,6 +160,8 @@ impl ThreadedComponent for StorageWorker {
         let have = storage.verify_all();
         ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
         let mut failed = false;
+        // Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
+        let mut hashing: std::collections::HashMap<u32, (Sha1, u32)> = Default::default();
         loop {
             let mut written = 0u64;
             while let Ok(m) = ctx.recv("inbox") {
@@ -168,6 +176,19 @@ impl ThreadedComponent for StorageWorker {
                         match storage.write_block(block.piece, block.begin, &data) {
                             Ok(()) => {
                                 written += data.len() as u64;
+                                if block.begin == 0 {
+                                    hashing.insert(block.piece, (Sha1::new(), 0));
+                                }
+                                match hashing.get_mut(&block.piece) {
+                                    Some((h, next)) if *next == block.begin => {
+                                        h.update(&data);
+                                        *next += data.len() as u32;
+                                    }
+                                    Some(_) => {
+                                        hashing.remove(&block.piece);
+                                    }
+                                    None => {}
+                                }
                                 continue;
                             }
                             Err(e) => {
@@ -182,10 +203,15 @@ impl ThreadedComponent for StorageWorker {
                             }
                         }
                     }
-                    StorageRequest::Verify { piece } => StorageEvent::Verified {
-                        piece,
-                        ok: storage.verify_piece(piece),
-                    },
+                    StorageRequest::Verify { piece } => {
+                        let ok = match hashing.remove(&piece) {
+                            Some((h, next)) if next as u64 == storage.piece_size(piece) => {
+                                Some(<[u8; 20]>::from(h.finalize())) == storage.expected_hash(piece)
+                            }
+                            _ => storage.verify_piece(piece),
+                        };
+                        StorageEvent::Verified { piece, ok }
+                    }
                     StorageRequest::Read { peer, block } => {
                         match storage.read_block(block.piece, block.begin, block.length) {
                             Ok(data) => StorageEvent::ReadDone { peer, block, data },
@@ -218,5 +244,91 @@ impl ThreadedComponent for StorageWorker {
         }
         let _ = ctx.send(ProducerFinished::default(), "signal");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metainfo::{Metainfo, TorrentBuilder};
+    use axon::{Scheduler, Threaded};
+
+    fn verdicts(order: &[(u32, u32, bool)]) -> Vec<(u32, bool)> {
+        // Three pieces of two 16 KiB blocks each.
+        let data: Vec<u8> = (0..98304u32).map(|i| (i * 7 % 251) as u8).collect();
+        let bytes = TorrentBuilder::new("t.bin", 32768)
+            .single_file(&data)
+            .to_bytes();
+        let info = Metainfo::from_bytes(&bytes).unwrap().info;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kt-sw-{}-{run}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let w = root.create(Threaded::new(StorageWorker::new(dir.clone(), info)));
+        root.link((root.id(), "outbox"), (w, "inbox")).unwrap();
+        root.link((root.id(), "signal"), (w, "control")).unwrap();
+        root.link((w, "outbox"), (root.id(), "inbox")).unwrap();
+        root.activate(w).unwrap();
+        for &(piece, begin, good) in order {
+            let at = (piece * 32768 + begin) as usize;
+            let mut block = data[at..at + 16384].to_vec();
+            if !good {
+                block[100] ^= 1;
+            }
+            let block_id = Block {
+                piece,
+                begin,
+                length: 16384,
+            };
+            root.send(
+                StorageRequest::Write {
+                    block: block_id,
+                    data: block,
+                },
+                "outbox",
+            )
+            .unwrap();
+        }
+        for piece in 0..3 {
+            root.send(StorageRequest::Verify { piece }, "outbox")
+                .unwrap();
+        }
+        root.send(axon::ipc::ProducerFinished::default(), "signal")
+            .unwrap();
+        assert!(sched.run().is_clean());
+        let mut out = Vec::new();
+        while let Ok(m) = root.recv("inbox") {
+            if let Ok(StorageEvent::Verified { piece, ok }) = m.downcast::<StorageEvent>() {
+                out.push((piece, ok));
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn pieces_verify_whether_their_blocks_came_in_order_or_not() {
+        // Piece 0 in order, piece 1 backwards, piece 2 in order with a bad first block.
+        let v = verdicts(&[
+            (0, 0, true),
+            (0, 16384, true),
+            (1, 16384, true),
+            (1, 0, true),
+            (2, 0, false),
+            (2, 16384, true),
+        ]);
+        assert_eq!(v, [(0, true), (1, true), (2, false)]);
+        // A bad block then a good rewrite of it (a piece fetched again after failing).
+        let v = verdicts(&[
+            (0, 0, true),
+            (0, 16384, false),
+            (0, 0, true),
+            (0, 16384, true),
+            (1, 0, true),
+            (2, 16384, true),
+        ]);
+        assert_eq!(v, [(0, true), (1, false), (2, false)]);
     }
 }
