@@ -269,3 +269,65 @@ fn download_and_demo_refuse_bad_input() {
     assert_one_line_error(&o);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+// new: issue 5: `seed` verifies the data, says it is seeding, and stops cleanly on SIGTERM
+// (announcing `stopped`), exit status 0
+#[test]
+fn seed_verifies_then_serves_until_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let d = temp_dir("cli-seed-term");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(d.join("x.bin"), &data).unwrap();
+    let t = d.join("x.torrent");
+    std::fs::write(
+        &t,
+        kamaelia_torrent::metainfo::TorrentBuilder::new("x.bin", 16384)
+            .single_file(&data)
+            .to_bytes(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(["seed", t.to_str().unwrap(), "--data", d.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("seeding x.bin")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no `seeding` line within 60 s; saw {seen:?}");
+            }
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("seed did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
