@@ -54,6 +54,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A peer whose data failed its piece's hash this many times is dropped and not dialled again.
 pub const MAX_HASH_FAILS: u32 = 3;
 
+/// The most peer addresses a session remembers (to dial, or dialled before).
+pub const MAX_KNOWN_PEERS: usize = 5000;
+
 /// The fewest and most requests kept outstanding at one peer.
 const MIN_PIPELINE: usize = 32;
 const MAX_PIPELINE: usize = 512;
@@ -348,6 +351,10 @@ impl State {
             // Our own listening address, as a tracker hands it back to us.
             let ours = p.port() == self.cfg.listen_port
                 && (p.ip().is_loopback() || p.ip().is_unspecified());
+            // Bounded: a tracker (or a hostile one) cannot grow the list for ever.
+            if self.known.len() >= MAX_KNOWN_PEERS {
+                break;
+            }
             if !ours && self.known.insert(p) && !self.banned.contains(&p.ip()) {
                 self.candidates.push_back(p);
             }
