@@ -342,6 +342,12 @@ impl Component for TorrentClient {
             }
             ctx.yield_now().await;
         }
+        // Requests not handled yet, including any that came with the stop, are answered.
+        while let Ok(m) = ctx.recv("inbox") {
+            if let Some(r) = Request::from_message(m) {
+                pending.push_back(r);
+            }
+        }
         for req in pending {
             if let Request::Create(..) = req {
                 ctx.send(

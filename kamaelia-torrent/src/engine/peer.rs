@@ -39,8 +39,15 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 /// The handshake must be complete within this time of the connection's start.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Nothing sent for this long: send a keep-alive.
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(100);
+/// Nothing sent for this long: send a keep-alive (checked every [`KEEPALIVE_CHECK`], so a
+/// peer hears from us at least every 105 s, within the two minutes peers commonly allow).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(90);
+
+/// How often the keep-alive is checked.
+const KEEPALIVE_CHECK: Duration = Duration::from_secs(15);
+
+/// After `Close`, how long a peer that does not read may hold us before it is cut off.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// The longest a dial may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,7 +83,7 @@ pub enum PeerEvent {
     Uploaded {
         /// The peer.
         key: PeerKey,
-        /// How many piece bytes (blocks).
+        /// How many blocks.
         blocks: u32,
         /// How many bytes of data.
         bytes: u64,
@@ -413,9 +420,10 @@ impl Component for PeerConnection {
                 .extend_from_slice(&Handshake::new(*info_hash, self.me).to_bytes());
         }
         let mut closing = false;
+        let mut closing_deadline = now;
         let started = now;
         ctx.wake_at(now + HANDSHAKE_TIMEOUT);
-        let mut keepalive_timer = now + KEEPALIVE_INTERVAL;
+        let mut keepalive_timer = now + KEEPALIVE_CHECK;
         ctx.wake_at(keepalive_timer);
         let over_limit = matches!(self.side, Side::Incoming { slot: None, .. });
         let reason: String = 'run: loop {
@@ -425,8 +433,10 @@ impl Component for PeerConnection {
             if let Ok(m) = ctx.recv("control") {
                 break 'run describe_end(&m);
             }
-            // Commands from the session, unless the socket is full.
-            while c.held_out.is_none() && !closing {
+            // Commands from the session. They are taken even while the socket is full (so that a
+            // Close is seen): what they queue is bounded by the session, which reads blocks for
+            // a peer only as the socket takes earlier ones (`Uploaded`).
+            while !closing {
                 let Ok(m) = ctx.recv("fromSession") else {
                     break;
                 };
@@ -436,16 +446,24 @@ impl Component for PeerConnection {
                             c.queue(msg);
                         }
                     }
-                    Ok(PeerCommand::Close) => closing = true,
+                    Ok(PeerCommand::Close) => {
+                        closing = true;
+                        // A peer that does not read gets a short grace, then is cut off.
+                        closing_deadline = Instant::now() + CLOSE_GRACE;
+                        ctx.wake_at(closing_deadline);
+                    }
                     Err(e) => log::debug!("{}: ignored {e}", ctx.name()),
                 }
-                if c.out.len() >= 256 * 1024 {
-                    break;
+                if c.out.len() >= 256 * 1024 && c.held_out.is_none() {
+                    break; // hand this much to the socket first
                 }
             }
             let sent_all = c.flush_out(&ctx) && c.out.is_empty();
             if closing && sent_all && c.held_out.is_none() {
                 break 'run "closed by us".to_string();
+            }
+            if closing && Instant::now() >= closing_deadline {
+                break 'run "closed by us (it was not reading)".to_string();
             }
             // Bytes from the peer, while the session keeps up.
             let mut delivered = c.flush_events(&ctx);
@@ -540,6 +558,10 @@ impl Component for PeerConnection {
             if !c.attached && now.duration_since(started) >= HANDSHAKE_TIMEOUT {
                 break 'run format!("no handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
             }
+            if ctx.data_ready("inbox") > 0 {
+                // Bytes wait unread because we are holding back, not because the peer is idle.
+                c.last_recv = now;
+            }
             if now.duration_since(c.last_recv) >= IDLE_TIMEOUT {
                 break 'run format!("nothing heard for {} s", IDLE_TIMEOUT.as_secs());
             }
@@ -548,11 +570,11 @@ impl Component for PeerConnection {
                     c.queue(&WireMessage::KeepAlive);
                     c.flush_out(&ctx);
                 }
-                keepalive_timer = now + KEEPALIVE_INTERVAL.min(IDLE_TIMEOUT / 4);
+                keepalive_timer = now + KEEPALIVE_CHECK;
                 ctx.wake_at(keepalive_timer);
             }
             if ctx.data_ready("control") == 0
-                && (ctx.data_ready("fromSession") == 0 || c.held_out.is_some() || closing)
+                && (ctx.data_ready("fromSession") == 0 || closing || c.held_out.is_some())
                 && (ctx.data_ready("inbox") == 0 || !delivered || c.events.len() >= MAX_HELD_EVENTS)
             {
                 ctx.pause();

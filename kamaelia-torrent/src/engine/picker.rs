@@ -497,18 +497,21 @@ impl Picker {
         (block_at(block.piece, idx, size) == block).then_some(idx)
     }
 
-    /// A block arrived from `peer`. Its requests at every peer are removed; those at other
-    /// peers are returned in `cancels`.
+    /// A block arrived from `peer`. It is wanted only if it is outstanding at that peer (a
+    /// block nobody asked it for, or asked for so long ago that the request expired, is
+    /// [`Received::Unwanted`]). Its requests at every peer are removed; those at other peers
+    /// are returned in `cancels`.
     pub fn block_received(&mut self, peer: PeerKey, block: Block) -> Received {
         let Some(idx) = self.grid_index(block) else {
             return Received::Unwanted;
         };
-        self.start(block.piece);
+        // Only a block asked of this very peer is taken: a peer cannot push data nobody
+        // requested (into pieces others are sending, to have their pieces fail their hash).
         let Some(part) = self.partials.get_mut(&block.piece) else {
             return Received::Unwanted;
         };
         let slot = &mut part.slots[idx];
-        if slot.received {
+        if slot.received || !slot.requesters.contains(&peer) {
             return Received::Unwanted;
         }
         slot.received = true;
@@ -742,8 +745,13 @@ mod tests {
         let got = pk.next_requests(addr(1), 4, Instant::now());
         assert_eq!(got[3], blk(7, 3 * BLOCK_SIZE, BLOCK_SIZE));
         let last = blk(7, (pl - B) as u32, BLOCK_SIZE);
-        assert!(matches!(
+        assert_eq!(
             pk.block_received(addr(1), last),
+            Received::Unwanted,
+            "not asked"
+        );
+        assert!(matches!(
+            pk.block_received(addr(1), got[3]),
             Received::Accepted { .. }
         ));
     }
@@ -910,12 +918,19 @@ mod tests {
         ] {
             assert_eq!(pk.block_received(p, bad), Received::Unwanted, "{bad:?}");
         }
-        // An unrequested block on the grid is accepted once, even from an unknown peer.
-        assert!(!accepted(pk.block_received(p, blk(1, 16384, 7))).0);
+        // A block on the grid that nobody asked this peer for is not taken, even once.
         assert_eq!(pk.block_received(p, blk(1, 16384, 7)), Received::Unwanted);
-        assert!(pk.next_requests(p, 5, Instant::now()).is_empty());
         pk.peer_have(p, 1);
-        assert_eq!(pk.next_requests(p, 5, Instant::now()), [blk(1, 0, 16384)]);
+        let asked = pk.next_requests(p, 5, Instant::now());
+        assert_eq!(asked, [blk(1, 0, 16384), blk(1, 16384, 7)]);
+        // Asked of p: taken from p once, but not from another peer.
+        assert_eq!(pk.block_received(addr(2), asked[1]), Received::Unwanted);
+        assert!(!accepted(pk.block_received(p, asked[1])).0);
+        assert_eq!(pk.block_received(p, asked[1]), Received::Unwanted);
+        assert!(
+            accepted(pk.block_received(p, asked[0])).0,
+            "piece 1 complete"
+        );
     }
 
     #[test]

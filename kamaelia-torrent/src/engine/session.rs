@@ -15,8 +15,8 @@
 //! reading its peers, which slows them down through TCP); each peer has at most
 //! [`MAX_READS_PER_PEER`] blocks being read for it or waiting for its socket.
 //!
-//! It ends when told to on `control` (closing its peers, announcing `stopped`, flushing the
-//! disk), or when the disk fails.
+//! It ends when told to on `control` (closing its peers, announcing `stopped`, letting the
+//! storage worker finish the writes it holds), or when the disk fails.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -48,8 +48,15 @@ pub const MAX_READS_PER_PEER: u32 = 16;
 /// Requests from one peer waiting to be served, at most (more are ignored).
 pub const MAX_QUEUED_UPLOADS: usize = 512;
 
-/// A request not answered in this time goes back to the pool and its peer counts as snubbed.
+/// A request not answered in this time goes back to the pool (and is cancelled).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A peer that unchokes us but sends no block for this long, with requests outstanding,
+/// counts as snubbed: no regular unchoke for it until it sends again.
+pub const SNUB_TIME: Duration = Duration::from_secs(60);
+
+/// An address that failed or left is dialled again after this long, if still known.
+pub const REDIAL_AFTER: Duration = Duration::from_secs(60);
 
 /// A peer whose data failed its piece's hash this many times is dropped and not dialled again.
 pub const MAX_HASH_FAILS: u32 = 3;
@@ -59,7 +66,7 @@ pub const MAX_KNOWN_PEERS: usize = 5000;
 
 /// The fewest and most requests kept outstanding at one peer.
 const MIN_PIPELINE: usize = 32;
-const MAX_PIPELINE: usize = 512;
+const MAX_PIPELINE: usize = 250;
 
 /// How many events from peers the session's `peers` inbox holds (beyond that peers wait).
 const PEERS_INBOX: usize = 256;
@@ -197,7 +204,9 @@ struct State {
     /// Addresses to dial.
     candidates: VecDeque<PeerKey>,
     known: HashSet<PeerKey>,
-    banned: HashSet<std::net::IpAddr>,
+    /// Peers dropped for bad data: not dialled or accepted again (by address: many peers
+    /// can share an IP address behind a NAT, or on one machine).
+    banned: HashSet<SocketAddr>,
     /// Addresses whose dial failed, and when.
     failed: HashMap<PeerKey, Instant>,
     choker: Choker,
@@ -299,7 +308,7 @@ impl Component for TorrentSession {
                 }
                 let now = Instant::now();
                 if now >= next_second {
-                    s.expire(now);
+                    s.expire(&ctx, now);
                     next_second = now + Duration::from_secs(1);
                 }
                 if now >= next_rechoke || s.rechoke_now {
@@ -355,7 +364,7 @@ impl State {
             if self.known.len() >= MAX_KNOWN_PEERS {
                 break;
             }
-            if !ours && self.known.insert(p) && !self.banned.contains(&p.ip()) {
+            if !ours && self.known.insert(p) && !self.banned.contains(&p) {
                 self.candidates.push_back(p);
             }
         }
@@ -436,7 +445,7 @@ impl State {
                             p.hash_fails += 1;
                             if p.hash_fails >= MAX_HASH_FAILS {
                                 log::info!("{}: dropping {key}: too much bad data", ctx.name());
-                                self.banned.insert(key.ip());
+                                self.banned.insert(key);
                                 p.refused = true;
                             }
                         }
@@ -483,7 +492,7 @@ impl State {
                         .any(|p| p.peer_id == peer_id && !p.refused);
                 let refuse = duplicate
                     || self.peers.len() >= self.cfg.max_peers
-                    || self.banned.contains(&key.ip())
+                    || self.banned.contains(&key)
                     || matches!(self.state, TorrentState::Stopped);
                 let outbox = match dialled {
                     Some((_, outbox)) => outbox,
@@ -620,6 +629,7 @@ impl State {
             }
             WireMessage::Unchoke => {
                 p.peer_choking = false;
+                p.last_block = now;
                 p.wants_requests = true;
             }
             WireMessage::Interested => {
@@ -728,14 +738,15 @@ impl State {
         }
     }
 
-    /// Requests that waited too long go back to the pool; their peers count as snubbed.
-    fn expire(&mut self, now: Instant) {
+    /// Once a second: requests that waited too long go back to the pool; peers that send
+    /// nothing while they owe us blocks count as snubbed; addresses that failed or left may
+    /// be dialled again; connections that ended without a word are forgotten.
+    fn expire(&mut self, ctx: &Ctx, now: Instant) {
         let Some(picker) = self.picker.as_mut() else {
             return;
         };
         for (key, b) in picker.expired(now, REQUEST_TIMEOUT) {
             if let Some(p) = self.peers.get_mut(&key) {
-                p.snubbed = true;
                 p.pending.push(WireMessage::Cancel {
                     index: b.piece,
                     begin: b.begin,
@@ -743,11 +754,41 @@ impl State {
                 });
             }
         }
-        for p in self.peers.values_mut() {
+        for (key, p) in self.peers.iter_mut() {
             p.wants_requests = true;
+            let owes = !p.peer_choking && picker.outstanding(*key) > 0;
+            p.snubbed = owes && now.duration_since(p.last_block) >= SNUB_TIME;
         }
-        self.failed
-            .retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
+        let mut again = Vec::new();
+        self.failed.retain(|addr, at| {
+            let keep = now.duration_since(*at) < REDIAL_AFTER;
+            if !keep {
+                again.push(*addr);
+            }
+            keep
+        });
+        for addr in again {
+            if !self.peers.contains_key(&addr) && !self.banned.contains(&addr) {
+                self.candidates.push_back(addr);
+            }
+        }
+        // A connection whose Gone was lost (it gave up on a full inbox) is dropped here.
+        let dead: Vec<(PeerKey, ComponentId)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| ctx.is_stopped(p.connection))
+            .map(|(k, p)| (*k, p.connection))
+            .collect();
+        for (key, connection) in dead {
+            let _ = self.on_peer(
+                ctx,
+                PeerEvent::Gone {
+                    key,
+                    connection,
+                    reason: "ended".to_string(),
+                },
+            );
+        }
     }
 
     fn rechoke(&mut self, now: Instant) {
@@ -844,7 +885,7 @@ impl State {
             if self.peers.contains_key(&addr) || self.dialing.contains_key(&addr) {
                 continue;
             }
-            if self.failed.contains_key(&addr) || self.banned.contains(&addr.ip()) {
+            if self.failed.contains_key(&addr) || self.banned.contains(&addr) {
                 skipped.push(addr);
                 continue;
             }

@@ -278,7 +278,12 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let mut graph: Option<axon::Topology> = None;
     while done_at.is_none() && failure.is_none() && !stop.load(Ordering::SeqCst) {
         match from_peers.recv_timeout(Duration::from_millis(250)) {
-            Ok(Report::Status(i, s)) => latest[i] = Some(s),
+            Ok(Report::Status(i, s)) => {
+                if s.state == TorrentState::Stopped {
+                    failure = Some(format!("peer {i}: its torrent stopped (see the log)"));
+                }
+                latest[i] = Some(s)
+            }
             Ok(Report::Failed(i, why)) => failure = Some(format!("peer {i}: {why}")),
             Ok(Report::Graph(t)) => graph = Some(t),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -337,11 +342,14 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     }
     tracker_stop.stop();
     let _ = tracker_thread.join();
-    if let Some(f) = failure {
-        return Err(f.into());
-    }
-    let Some(took) = done_at else {
-        return Err("interrupted".into());
+    let took = match (failure, done_at) {
+        (None, Some(took)) => took,
+        (failure, _) => {
+            if !keep {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return Err(failure.unwrap_or_else(|| "interrupted".to_string()).into());
+        }
     };
     println!(
         "all {peers} downloader(s) complete in {:.2} s ({:.1} MiB/s each on average)",
