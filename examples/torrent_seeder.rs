@@ -23,7 +23,10 @@
 //! # Differences from the Python
 //!
 //! - `TwoSourceListifier` is written here (a small component: one item from `a` and one from
-//!   `b` make a `(a, b)` pair, which is what our `WholeFileWriter` takes).
+//!   `b` make a `(a, b)` pair, which is what our `WholeFileWriter` takes). A file that cannot
+//!   be made into a torrent (a name that does not exist, say) is reported on the console, and
+//!   its name is dropped so that later names and torrents stay in step (in the Python, the
+//!   TorrentMaker's failure broke it for good: spec (f) 5).
 //! - `--tracker`, `--listen`, `--output` choose the tracker, the port and the folder.
 //! - The end of the input ends only the reader, as in the Python (where it raised
 //!   `EOFError`): seeding goes on until Ctrl-C.
@@ -41,19 +44,23 @@ use kamaelia::axon::util::{
 use kamaelia::axon::{graphline, BoxSpec, Component, ComponentResult, Ctx, Scheduler, Threaded};
 use kamaelia::torrent::engine::client::TorrentClient;
 use kamaelia::torrent::explainer::basic_torrent_explainer;
-use kamaelia::torrent::maker::TorrentMaker;
+use kamaelia::torrent::maker::{MakeTorrentError, TorrentMaker};
 use kamaelia::torrent::patron::TorrentPatron;
 
-/// Pairs the n-th item of `a` with the n-th item of `b` and sends `(a, b)`.
+/// Pairs the n-th item of `a` with the n-th item of `b` and sends `(a, b)`. A
+/// `MakeTorrentError` on `failed` means the oldest unpaired `a` will get no `b`: it is dropped
+/// (so that later names and torrents stay in step) and the error goes out of `errors`.
 struct TwoSourceListifier;
 
 const LISTIFIER_IN: &[BoxSpec] = &[
     BoxSpec::new("a", "First items (String)"),
     BoxSpec::new("b", "Second items (Vec<u8>)"),
+    BoxSpec::new("failed", "MakeTorrentError: the next `a` has no `b`"),
     BoxSpec::new("control", "Shutdown signalling"),
 ];
 const LISTIFIER_OUT: &[BoxSpec] = &[
     BoxSpec::new("outbox", "(a, b) pairs"),
+    BoxSpec::new("errors", "Why a torrent was not made, as a line of text"),
     BoxSpec::new("signal", "Shutdown signalling"),
 ];
 
@@ -67,9 +74,23 @@ impl Component for TwoSourceListifier {
     async fn main(self, ctx: Ctx) -> ComponentResult {
         let mut a: VecDeque<String> = VecDeque::new();
         let mut b: VecDeque<Vec<u8>> = VecDeque::new();
+        // Failures that came before their name.
+        let mut skip = 0usize;
         loop {
+            while let Ok(m) = ctx.recv("failed") {
+                let e: MakeTorrentError = m.downcast()?;
+                ctx.send(format!("{e}\n"), "errors")?;
+                if a.pop_front().is_none() {
+                    skip += 1;
+                }
+            }
             while let Ok(m) = ctx.recv("a") {
-                a.push_back(m.downcast()?);
+                let name: String = m.downcast()?;
+                if skip > 0 {
+                    skip -= 1;
+                } else {
+                    a.push_back(name);
+                }
             }
             while let Ok(m) = ctx.recv("b") {
                 b.push_back(m.downcast()?);
@@ -117,6 +138,8 @@ fn main() {
             ("METASPLITTER", "toTorrentPatron") : ("TORRENTPATRON", "inbox"),
             ("METASPLITTER", "toMetaFileWriter") : ("LISTIFIER", "b"),
             ("LISTIFIER", "outbox") : ("METAWRITER", "inbox"),
+            ("TORRENTMAKER", "error") : ("LISTIFIER", "failed"),
+            ("LISTIFIER", "errors") : ("ECHOER", "inbox"),
             ("TORRENTPATRON", "outbox") : ("EXPLAINER", "inbox"),
             ("EXPLAINER", "outbox") : ("ECHOER", "inbox"),
         }

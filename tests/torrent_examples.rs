@@ -216,7 +216,7 @@ fn torrent_maker_writes_mytorrent_torrent() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// e15 seeds a file it made a torrent of; e12 (through a TorrentPatron) and e13 (with a
+/// e15 reports a file it cannot make a torrent of, then seeds one it can; e12 (through a TorrentPatron) and e13 (with a
 /// TorrentClient in the pipeline) each download it, and end cleanly when their input ends.
 #[test]
 fn torrent_seeder_seeds_and_patron_and_client_examples_download() {
@@ -233,11 +233,16 @@ fn torrent_seeder_seeds_and_patron_and_client_examples_download() {
         &["--tracker", &tracker.url, "--listen", &listen],
         &seed_dir,
     );
+    // A name that is not there is reported, and does not put later names out of step.
+    seeder.type_line("missing.bin");
+    seeder.wait_for("could not make a torrent of missing.bin");
     seeder.type_line("film.bin");
     seeder.wait_for("New torrent 1 created in .");
     seeder.wait_for("Torrent 1 status : 100%");
     let torrent = seed_dir.join("film.bin.torrent");
     let m = Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).expect("a valid .torrent");
+    assert_eq!(m.info.name, "film.bin");
+    assert!(!seed_dir.join("missing.bin.torrent").exists());
     assert_eq!(m.announce.as_deref(), Some(tracker.url.as_str()));
 
     for example in ["torrent_patron", "torrent_client"] {

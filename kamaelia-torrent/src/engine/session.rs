@@ -641,6 +641,10 @@ impl State {
             WireMessage::NotInterested => p.peer_interested = false,
             WireMessage::Have(i) => {
                 picker.peer_have(key, i);
+                if picker.is_complete() && picker.peer_is_seed(key) {
+                    // It has just become a seed, and so are we.
+                    p.refused = true;
+                }
                 if !p.am_interested
                     && (i as usize) < picker.have().len()
                     && !picker.have().has(i as usize)
