@@ -39,7 +39,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 /// The handshake must be complete within this time of the connection's start.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Nothing sent for this long: send a keep-alive (checked every [`KEEPALIVE_CHECK`], so a
+/// Nothing sent for this long: send a keep-alive (checked every 15 s, so a
 /// peer hears from us at least every 105 s, within the two minutes peers commonly allow).
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(90);
 
