@@ -1243,3 +1243,70 @@ fn resume_requests_only_the_missing_pieces() {
     let report = c.finish();
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// A peer that sends its last blocks and closes at once: the blocks that arrived before the
+/// close still count (the connection decodes what it holds before it ends), so the download
+/// completes although that peer is gone.
+#[test]
+fn blocks_sent_just_before_a_close_are_kept() {
+    let dir = TempDir::new("close-after-send");
+    // One piece of two blocks.
+    let t = Arc::new(Torrent::new("last.bin", 32768, data(32768, 11)));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake_t = t.clone();
+    let fake = std::thread::spawn(move || -> Result<usize, String> {
+        let mut w = Wire::accept(&listener, LIMIT).ok_or("no connection")?;
+        w.their_handshake(LIMIT).ok_or("no handshake")?;
+        let mut hello = Handshake::new(fake_t.info_hash, FAKE_ID)
+            .to_bytes()
+            .to_vec();
+        WireMessage::Bitfield(vec![0x80]).encode(&mut hello);
+        if !w.send_raw(&hello) {
+            return Err("closed before our handshake".into());
+        }
+        let mut requests = Vec::new();
+        let deadline = Instant::now() + LIMIT;
+        let mut unchoked = false;
+        while requests.len() < 2 && Instant::now() < deadline {
+            match w.recv(Duration::from_millis(100)) {
+                Got::Msg(WireMessage::Interested) if !unchoked => {
+                    unchoked = w.send(&WireMessage::Unchoke);
+                }
+                Got::Msg(WireMessage::Request {
+                    index,
+                    begin,
+                    length,
+                }) => requests.push((index, begin, length)),
+                Got::Closed => return Err("closed before requesting".into()),
+                _ => {}
+            }
+        }
+        // Both blocks in one write, then gone.
+        let mut out = Vec::new();
+        for &(index, begin, length) in &requests {
+            WireMessage::Piece {
+                index,
+                begin,
+                data: fake_t.block(index, begin, length),
+            }
+            .encode(&mut out);
+        }
+        w.send_raw(&out);
+        Ok(requests.len())
+        // `w` is dropped here: the connection closes right after the data.
+    });
+    let c = Client::start(ClientConfig {
+        peers: vec![addr],
+        ..config(dir.path())
+    });
+    let id = c.add(&t, dir.path());
+    let u = c.status_until(id, Duration::from_secs(60), |u| {
+        matches!(u.stats.state, TorrentState::Seeding | TorrentState::Stopped)
+    });
+    assert_eq!(fake.join().unwrap(), Ok(2));
+    assert_eq!(u.stats.state, TorrentState::Seeding, "{u:?}");
+    assert!(std::fs::read(dir.path().join(&t.name)).unwrap() == *t.data);
+    let report = c.finish();
+    assert!(report.is_clean(), "{report:?}");
+}

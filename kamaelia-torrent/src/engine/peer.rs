@@ -421,6 +421,7 @@ impl Component for PeerConnection {
         }
         let mut closing = false;
         let mut closing_deadline = now;
+        let mut peer_closed: Option<String> = None;
         let started = now;
         ctx.wake_at(now + HANDSHAKE_TIMEOUT);
         let mut keepalive_timer = now + KEEPALIVE_CHECK;
@@ -430,8 +431,15 @@ impl Component for PeerConnection {
             if over_limit {
                 break 'run "too many connections".to_string();
             }
-            if let Ok(m) = ctx.recv("control") {
-                break 'run describe_end(&m);
+            if peer_closed.is_none() {
+                if let Ok(m) = ctx.recv("control") {
+                    if m.is::<ProducerFinished>() && c.attached {
+                        // The peer closed its side: what it sent before still counts.
+                        peer_closed = Some(describe_end(&m));
+                    } else {
+                        break 'run describe_end(&m);
+                    }
+                }
             }
             // Commands from the session. They are taken even while the socket is full (so that a
             // Close is seen): what they queue is bounded by the session, which reads blocks for
@@ -467,6 +475,8 @@ impl Component for PeerConnection {
             }
             // Bytes from the peer, while the session keeps up.
             let mut delivered = c.flush_events(&ctx);
+            // Set when every whole message that arrived has been decoded.
+            let mut exhausted = false;
             while delivered && c.events.len() < MAX_HELD_EVENTS {
                 if !c.attached {
                     let Ok(m) = ctx.recv("inbox") else { break };
@@ -541,7 +551,10 @@ impl Component for PeerConnection {
                         delivered = c.flush_events(&ctx);
                     }
                     Ok(None) => {
-                        let Ok(m) = ctx.recv("inbox") else { break };
+                        let Ok(m) = ctx.recv("inbox") else {
+                            exhausted = true;
+                            break;
+                        };
                         c.last_recv = Instant::now();
                         if let Ok(bytes) = m.downcast::<Vec<u8>>() {
                             c.decoder.feed(&bytes);
@@ -553,7 +566,12 @@ impl Component for PeerConnection {
             if !c.out.is_empty() {
                 c.flush_out(&ctx);
             }
-            c.flush_events(&ctx);
+            let delivered_all = c.flush_events(&ctx) && c.events.is_empty();
+            if let Some(reason) = &peer_closed {
+                if delivered_all && exhausted {
+                    break 'run reason.clone();
+                }
+            }
             let now = Instant::now();
             if !c.attached && now.duration_since(started) >= HANDSHAKE_TIMEOUT {
                 break 'run format!("no handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
