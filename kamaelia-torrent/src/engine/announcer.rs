@@ -192,12 +192,17 @@ impl ThreadedComponent for Announcer {
             completed: false,
         };
         let mut started = false;
+        // `completed` is owed until a tracker has taken it; `fresh` while it has not been tried.
+        let mut owe_completed = false;
+        let mut fresh = false;
         let mut next = Instant::now();
         loop {
-            let mut completed = false;
             while let Ok(m) = ctx.recv("inbox") {
                 if let Ok(p) = m.downcast::<AnnounceProgress>() {
-                    completed |= p.completed;
+                    if p.completed && !owe_completed {
+                        owe_completed = true;
+                        fresh = true;
+                    }
                     progress = p;
                 }
             }
@@ -205,22 +210,31 @@ impl ThreadedComponent for Announcer {
                 break;
             }
             let now = Instant::now();
-            if !started || completed || now >= next {
+            // Announce when due; a new `completed` at once (once `started` went through). A
+            // failed announce of any kind waits its retry time: no tight loop on a dead tracker.
+            if now >= next || (fresh && started) {
                 let event = if !started {
                     Some(Event::Started)
-                } else if completed {
+                } else if owe_completed {
+                    fresh = false;
                     Some(Event::Completed)
                 } else {
                     None
                 };
                 match self.announce(&ctx, &progress, event) {
                     Some((wait, ok)) => {
-                        // A failed `started` is tried again as `started`.
-                        started |= ok;
+                        if ok {
+                            match event {
+                                Some(Event::Started) => started = true,
+                                Some(Event::Completed) => owe_completed = false,
+                                _ => {}
+                            }
+                        }
                         next = Instant::now() + wait;
                     }
                     None => {
                         started = true;
+                        owe_completed = false;
                         next = now + Duration::from_secs(3600);
                     }
                 }

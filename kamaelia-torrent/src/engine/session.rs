@@ -1005,18 +1005,30 @@ impl State {
         loop {
             // Let peers report their end; drop whatever else arrives.
             while let Ok(m) = ctx.recv("peers") {
-                if let Ok(PeerEvent::Gone {
-                    key, connection, ..
-                }) = m.downcast::<PeerEvent>()
-                {
-                    if self
-                        .peers
-                        .get(&key)
-                        .is_some_and(|p| p.connection == connection)
-                    {
-                        self.peers.remove(&key);
+                match m.downcast::<PeerEvent>() {
+                    Ok(PeerEvent::Gone {
+                        key, connection, ..
+                    }) => {
+                        if self
+                            .peers
+                            .get(&key)
+                            .is_some_and(|p| p.connection == connection)
+                        {
+                            self.peers.remove(&key);
+                        }
+                        self.dialing.remove(&key);
                     }
-                    self.dialing.remove(&key);
+                    // A peer that arrived as we stop: told to go at once.
+                    Ok(PeerEvent::Hello { connection, .. }) => {
+                        if let Ok(out) = ctx.add_outbox("peer") {
+                            let link =
+                                ctx.link((ctx.id(), out.as_str()), (connection, "fromSession"));
+                            if link.is_ok() {
+                                let _ = ctx.send(PeerCommand::Close, &out);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
             while ctx.recv("storage").is_ok() {}
