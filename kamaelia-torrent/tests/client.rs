@@ -3,17 +3,15 @@
 //! checks the replies, the status updates and the data on disk. Loopback only; every wait is
 //! bounded (a test fails with a message instead of hanging); temporary folders are removed.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
+mod common;
+use common::engine::{config, data, prefill_single, torrent, Client, Rig, TempDir, LIMIT, TICK};
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use axon::ipc::{ProducerFinished, ShutdownMicroprocess};
-use axon::{Background, Handle, Message, RunReport};
-use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+use axon::ipc::ProducerFinished;
+use kamaelia_torrent::engine::client::ClientConfig;
 use kamaelia_torrent::ipc::{
     TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading,
     TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState,
@@ -22,270 +20,8 @@ use kamaelia_torrent::metainfo::{Metainfo, TorrentBuilder};
 use kamaelia_torrent::tracker::announce::PeerId;
 use kamaelia_torrent::wire::Handshake;
 
-/// The longest any single wait in these tests may take.
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// How often the clients under test report.
-const TICK: Duration = Duration::from_millis(100);
-
-// ----- helpers ------------------------------------------------------------------------------
-
-/// A fresh temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "kt-client-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `len` pseudo-random bytes (xorshift from `seed`), so that every piece differs.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// A single-file torrent of `bytes`, with no tracker.
-fn torrent(name: &str, piece_length: u64, bytes: &[u8]) -> Vec<u8> {
-    TorrentBuilder::new(name, piece_length)
-        .single_file(bytes)
-        .to_bytes()
-}
-
-fn config(save_folder: &Path) -> ClientConfig {
-    ClientConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        save_folder: save_folder.to_path_buf(),
-        status_interval: TICK,
-        ..Default::default()
-    }
-}
-
-/// A background scheduler holding one or more clients.
-struct Rig {
-    bg: Option<Background>,
-}
-
-impl Rig {
-    fn start() -> Rig {
-        Rig {
-            bg: Some(Background::start()),
-        }
-    }
-
-    /// Starts a client with `cfg` in this rig's scheduler.
-    fn client(&self, cfg: ClientConfig) -> Client {
-        let c = TorrentClient::new(cfg);
-        let addr = c.local_addr();
-        let handle = self
-            .bg
-            .as_ref()
-            .expect("rig running")
-            .handle(c)
-            .expect("the client starts");
-        Client {
-            handle: Some(handle),
-            addr,
-            seen: RefCell::new(VecDeque::new()),
-        }
-    }
-
-    /// Lets the scheduler end once its components have, and returns its report; fails if
-    /// that takes longer than [`LIMIT`].
-    fn finish(mut self) -> RunReport {
-        let bg = self.bg.take().expect("rig running");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(bg.finish());
-        });
-        rx.recv_timeout(LIMIT)
-            .expect("the scheduler did not return within 30 s of the clients' end")
-    }
-}
-
-impl Rig {
-    /// Stops the scheduler at once and returns its report (for a run that would not end).
-    fn stop(mut self) -> RunReport {
-        let bg = self.bg.take().expect("rig running");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(bg.stop());
-        });
-        rx.recv_timeout(LIMIT)
-            .expect("the scheduler did not stop within 30 s")
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if let Some(bg) = self.bg.take() {
-            let _ = bg.stop();
-        }
-    }
-}
-
-/// One client under test, driven through its handle.
-struct Client {
-    handle: Option<Handle>,
-    addr: Option<SocketAddr>,
-    /// Status updates seen while waiting for something else.
-    seen: RefCell<VecDeque<TIPCTorrentStatusUpdate>>,
-}
-
-impl Client {
-    fn h(&self) -> &Handle {
-        self.handle.as_ref().expect("client handle")
-    }
-
-    fn put<T: Send + 'static>(&self, m: T) {
-        self.h().put(m, "inbox").expect("the client takes requests");
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr.expect("the client listens")
-    }
-
-    /// The next reply to a request (status updates on the way are kept for later).
-    fn reply(&self) -> Message {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let m = self
-                .h()
-                .get_timeout("outbox", left)
-                .unwrap_or_else(|_| panic!("no reply from the client within {LIMIT:?}"));
-            match m.downcast::<TIPCTorrentStatusUpdate>() {
-                Ok(u) => self.seen.borrow_mut().push_back(u),
-                Err(e) => return e.into_message(),
-            }
-        }
-    }
-
-    fn reply_as<T: 'static>(&self) -> T {
-        let m = self.reply();
-        let found = m.type_name();
-        m.downcast::<T>().unwrap_or_else(|_| {
-            panic!(
-                "expected a {} reply, got a {found}",
-                std::any::type_name::<T>()
-            )
-        })
-    }
-
-    /// The next status update, or `None` if none comes within `within`. Panics on a reply
-    /// (none is expected while statuses are watched).
-    fn next_status(&self, within: Duration) -> Option<TIPCTorrentStatusUpdate> {
-        if let Some(u) = self.seen.borrow_mut().pop_front() {
-            return Some(u);
-        }
-        let m = self.h().get_timeout("outbox", within).ok()?;
-        let found = m.type_name();
-        Some(
-            m.downcast::<TIPCTorrentStatusUpdate>()
-                .unwrap_or_else(|_| panic!("unexpected {found} from the client")),
-        )
-    }
-
-    /// Waits for a status update of `torrent_id` that satisfies `ok`.
-    fn status_until(
-        &self,
-        torrent_id: u32,
-        within: Duration,
-        ok: impl Fn(&TIPCTorrentStatusUpdate) -> bool,
-    ) -> TIPCTorrentStatusUpdate {
-        let deadline = Instant::now() + within;
-        let mut last = None;
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(u) = self.next_status(left.min(Duration::from_millis(500))) else {
-                continue;
-            };
-            if u.torrent_id == torrent_id {
-                if ok(&u) {
-                    return u;
-                }
-                last = Some(u);
-            }
-        }
-        panic!("torrent {torrent_id}: no awaited status within {within:?}; last seen: {last:?}")
-    }
-
-    /// Every status update that arrives in the next `period`.
-    fn statuses_for(&self, period: Duration) -> Vec<TIPCTorrentStatusUpdate> {
-        let end = Instant::now() + period;
-        let mut out: Vec<_> = self.seen.borrow_mut().drain(..).collect();
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            if let Some(u) = self.next_status(left) {
-                out.push(u);
-            }
-        }
-        out
-    }
-
-    /// Forgets what arrived so far.
-    fn drain(&self) {
-        self.seen.borrow_mut().clear();
-        while self.h().get("outbox").is_ok() {}
-    }
-
-    /// Sends a stop message to the client's `control`.
-    fn stop(&self) {
-        self.h()
-            .put(ShutdownMicroprocess::default(), "control")
-            .expect("the client takes stop messages");
-    }
-
-    /// Waits until the client has ended.
-    fn wait_ended(&self) {
-        let deadline = Instant::now() + LIMIT;
-        while !self.h().is_finished() {
-            assert!(
-                Instant::now() < deadline,
-                "the client did not end within {LIMIT:?} of a stop message"
-            );
-            // Keep its outbox flowing so that it is not held up by a full handle.
-            while self.h().get("outbox").is_ok() {}
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 fn count_for(updates: &[TIPCTorrentStatusUpdate], id: u32) -> usize {
     updates.iter().filter(|u| u.torrent_id == id).count()
-}
-
-/// Writes a single-file torrent's data where a client saving into `folder` expects it.
-fn prefill_single(folder: &Path, name: &str, bytes: &[u8]) {
-    std::fs::write(folder.join(name), bytes).unwrap();
 }
 
 // ----- C3: create requests and their replies ------------------------------------------------
@@ -322,8 +58,7 @@ fn raw_bytes_and_create_requests_start_torrents_with_ids_in_order() {
         asked.join("sub").is_dir(),
         "the save folder asked for is made"
     );
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 /// C3: a torrent already held is not started twice: the second request, whatever its form
@@ -352,8 +87,7 @@ fn the_same_torrent_twice_is_already_downloading() {
         c.reply_as::<TIPCTorrentAlreadyDownloading>(),
         TIPCTorrentAlreadyDownloading { torrent_id: 1 }
     );
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 /// C3: bytes that are not a .torrent get `TIPCTorrentStartFail` saying so, and replies stay
@@ -401,8 +135,7 @@ fn garbage_fails_and_replies_stay_one_per_request_in_order() {
     for u in c.statuses_for(Duration::from_millis(300)) {
         assert!(u.torrent_id == 1 || u.torrent_id == 2, "{u:?}");
     }
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 /// C3: a save folder that cannot be made (under a regular file) gets `TIPCTorrentStartFail`
@@ -434,8 +167,7 @@ fn an_unmakeable_save_folder_fails_naming_it() {
     });
     let created = c.reply_as::<TIPCNewTorrentCreated>();
     assert_eq!(created.save_folder, dir.join("good"));
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 // ----- C3: status updates -------------------------------------------------------------------
@@ -490,8 +222,7 @@ fn status_updates_come_at_the_interval_and_show_the_check() {
             other => panic!("status update for unknown torrent {other}"),
         }
     }
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 /// C3: the first status update of a new torrent reports Checking, and the state only moves
@@ -517,8 +248,7 @@ fn a_new_torrent_reports_checking_first() {
         }
     }
     assert!(downloading, "an empty folder's torrent starts downloading");
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 // ----- C3: closing --------------------------------------------------------------------------
@@ -564,8 +294,7 @@ fn close_stops_one_torrent_and_unknown_ids_are_ignored() {
     );
     c.status_until(2, LIMIT, |_| true);
     c.status_until(3, LIMIT, |u| u.stats.state == TorrentState::Downloading);
-    c.stop();
-    c.wait_ended();
+    c.end();
 }
 
 /// C3: a closed torrent is no longer held, so asking for it again (at once) starts it afresh
@@ -590,15 +319,13 @@ fn a_closed_torrent_can_be_started_again() {
             .next_status(Duration::from_millis(200))
             .is_some_and(|u| u.torrent_id == 2 && u.stats.state == TorrentState::Downloading);
     }
-    c.stop();
-    c.wait_ended();
+    c.end();
     drop(c);
     if !running {
         let report = rig.stop();
         panic!("the torrent started again never reported Downloading; run report: {report:?}");
     }
-    let report = rig.finish();
-    assert!(report.is_clean(), "{report:?}");
+    rig.finish_clean();
 }
 
 // ----- C3: the client's end -----------------------------------------------------------------
@@ -642,8 +369,7 @@ fn a_stop_message_ends_the_client_and_everything_under_it() {
     }
     c.status_until(1, LIMIT, |u| u.stats.num_peers == 1);
 
-    c.stop();
-    c.wait_ended();
+    c.end();
     let h = c.h();
     let mut saw_finished = false;
     while let Ok(m) = h.get("signal") {
@@ -674,8 +400,7 @@ fn a_stop_message_ends_the_client_and_everything_under_it() {
         "the client still listens on {addr} after it ended"
     );
     drop(c);
-    let report = rig.finish();
-    assert!(report.is_clean(), "{report:?}");
+    rig.finish_clean();
 }
 
 /// C3: if the listening address is taken the client still runs, and answers each create
@@ -708,11 +433,9 @@ fn a_listen_address_in_use_fails_each_create_request() {
         c.statuses_for(Duration::from_millis(400)).is_empty(),
         "no torrent was started"
     );
-    c.stop();
-    c.wait_ended();
+    c.end();
     drop(c);
-    let report = rig.finish();
-    assert!(report.is_clean(), "{report:?}");
+    rig.finish_clean();
     drop(taken);
 }
 
@@ -815,8 +538,7 @@ fn two_clients_transfer_a_multi_file_torrent() {
     leecher.wait_ended();
     seeder.wait_ended();
     drop((leecher, seeder));
-    let report = rig.finish();
-    assert!(report.is_clean(), "{report:?}");
+    rig.finish_clean();
 }
 
 /// C3 end to end: one client seeds two torrents, another downloads both at once from the
@@ -859,6 +581,5 @@ fn two_clients_transfer_two_torrents_at_once() {
     leecher.wait_ended();
     seeder.wait_ended();
     drop((leecher, seeder));
-    let report = rig.finish();
-    assert!(report.is_clean(), "{report:?}");
+    rig.finish_clean();
 }

@@ -4,28 +4,22 @@
 //! wire types only (`Handshake`, `WireMessage`, `Decoder`, `Bitfield`), so it checks the
 //! engine's bytes, not its internals. Every wait is bounded; folders are removed.
 
-use std::cell::RefCell;
+mod common;
+use common::engine::{self, data, TempDir, LIMIT};
+
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axon::ipc::ShutdownMicroprocess;
-use axon::{Background, Handle, Message, RunReport};
-use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+use kamaelia_torrent::engine::client::ClientConfig;
 use kamaelia_torrent::engine::session::MAX_HASH_FAILS;
-use kamaelia_torrent::ipc::{
-    TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentStatusUpdate, TorrentState,
-};
-use kamaelia_torrent::metainfo::{InfoHash, Metainfo, TorrentBuilder};
+use kamaelia_torrent::ipc::{TIPCTorrentStatusUpdate, TorrentState};
+use kamaelia_torrent::metainfo::{InfoHash, Metainfo};
 use kamaelia_torrent::tracker::announce::PeerId;
 use kamaelia_torrent::wire::{Bitfield, Decoder, Handshake, WireMessage, HANDSHAKE_LEN};
-
-/// The longest any single wait in these tests may take.
-const LIMIT: Duration = Duration::from_secs(30);
 
 /// The fake peer's id.
 const FAKE_ID: PeerId = PeerId(*b"-FK0001-fakepeer0001");
@@ -36,47 +30,7 @@ const OUR_ID: PeerId = PeerId(*b"-KT0001-ourclient001");
 /// A block, as the fake peer sees one: (piece, begin, length).
 type Req = (u32, u32, u32);
 
-// ----- helpers: folders, data, clients ------------------------------------------------------
-
-/// A fresh temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "kt-wire-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `len` pseudo-random bytes (xorshift from `seed`), so that every piece differs.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+// ----- helpers: torrents, clients -----------------------------------------------------------
 
 /// A single-file torrent: its bytes, data, piece length and info-hash.
 struct Torrent {
@@ -89,9 +43,7 @@ struct Torrent {
 
 impl Torrent {
     fn new(name: &str, piece_length: u32, data: Vec<u8>) -> Torrent {
-        let raw = TorrentBuilder::new(name, piece_length as u64)
-            .single_file(&data)
-            .to_bytes();
+        let raw = engine::torrent(name, piece_length as u64, &data);
         let info_hash = Metainfo::from_bytes(&raw).unwrap().info_hash;
         Torrent {
             name: name.to_string(),
@@ -111,165 +63,70 @@ impl Torrent {
         self.data[at..at + length as usize].to_vec()
     }
 
+    /// A Bitfield naming every piece.
+    fn all_pieces(&self) -> Bitfield {
+        let mut all = Bitfield::new(self.pieces());
+        for i in 0..self.pieces() {
+            all.set(i);
+        }
+        all
+    }
+
     /// Puts the complete data in `folder`.
     fn prefill(&self, folder: &Path) {
-        std::fs::write(folder.join(&self.name), &*self.data).unwrap();
+        engine::prefill_single(folder, &self.name, &self.data);
+    }
+
+    /// True if `folder` holds exactly this torrent's data.
+    fn is_in(&self, folder: &Path) -> bool {
+        std::fs::read(folder.join(&self.name)).unwrap() == *self.data
     }
 }
 
+/// A client with our peer id, saving into `save_folder`.
 fn config(save_folder: &Path) -> ClientConfig {
     ClientConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        save_folder: save_folder.to_path_buf(),
-        status_interval: Duration::from_millis(100),
         peer_id: Some(OUR_ID),
-        ..Default::default()
+        ..engine::config(save_folder)
     }
 }
 
-/// A client on its own background scheduler, driven through a handle.
-struct Client {
-    handle: Option<Handle>,
-    bg: Option<Background>,
-    addr: Option<SocketAddr>,
-    seen: RefCell<VecDeque<TIPCTorrentStatusUpdate>>,
-}
+/// A client on its own scheduler.
+type Client = engine::Solo;
 
-impl Client {
-    fn start(cfg: ClientConfig) -> Client {
-        let bg = Background::start();
-        let c = TorrentClient::new(cfg);
-        let addr = c.local_addr();
-        let handle = bg.handle(c).expect("the client starts");
-        Client {
-            handle: Some(handle),
-            bg: Some(bg),
-            addr,
-            seen: RefCell::new(VecDeque::new()),
-        }
-    }
-
-    fn h(&self) -> &Handle {
-        self.handle.as_ref().expect("client handle")
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr.expect("the client listens")
-    }
-
-    /// Starts `t`, saved in `folder`; returns its id.
-    fn add(&self, t: &Torrent, folder: &Path) -> u32 {
-        self.h()
-            .put(
-                TIPCCreateNewTorrent {
-                    raw_metainfo: t.raw.clone(),
-                    save_folder: Some(folder.to_path_buf()),
-                },
-                "inbox",
-            )
-            .unwrap();
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let m: Message = self
-                .h()
-                .get_timeout("outbox", left)
-                .expect("a reply to the create request within 30 s");
-            match m.downcast::<TIPCTorrentStatusUpdate>() {
-                Ok(u) => self.seen.borrow_mut().push_back(u),
-                Err(e) => {
-                    let m = e.into_message();
-                    let found = m.type_name();
-                    let created = m
-                        .downcast::<TIPCNewTorrentCreated>()
-                        .unwrap_or_else(|_| panic!("expected TIPCNewTorrentCreated, got {found}"));
-                    return created.torrent_id;
-                }
-            }
-        }
-    }
-
-    fn next_status(&self, within: Duration) -> Option<TIPCTorrentStatusUpdate> {
-        if let Some(u) = self.seen.borrow_mut().pop_front() {
-            return Some(u);
-        }
-        let m = self.h().get_timeout("outbox", within).ok()?;
-        let found = m.type_name();
-        Some(
-            m.downcast::<TIPCTorrentStatusUpdate>()
-                .unwrap_or_else(|_| panic!("unexpected {found} from the client")),
-        )
-    }
-
-    /// Waits for a status update of torrent `id` that satisfies `ok`.
-    fn status_until(
-        &self,
-        id: u32,
-        within: Duration,
-        ok: impl Fn(&TIPCTorrentStatusUpdate) -> bool,
-    ) -> TIPCTorrentStatusUpdate {
-        let deadline = Instant::now() + within;
-        let mut last = None;
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(u) = self.next_status(left.min(Duration::from_millis(500))) else {
-                continue;
-            };
-            if u.torrent_id == id {
-                if ok(&u) {
-                    return u;
-                }
-                last = Some(u);
-            }
-        }
-        panic!("torrent {id}: no awaited status within {within:?}; last seen: {last:?}")
-    }
-
-    /// The latest status of torrent `id`, waiting for a fresh one.
-    fn latest(&self, id: u32) -> TIPCTorrentStatusUpdate {
-        self.seen.borrow_mut().clear();
-        while self.h().get("outbox").is_ok() {}
-        self.status_until(id, LIMIT, |_| true)
-    }
-
-    /// Stops the client and its scheduler; the run must end cleanly.
-    fn finish(mut self) -> RunReport {
-        self.h()
-            .put(ShutdownMicroprocess::default(), "control")
-            .unwrap();
-        let deadline = Instant::now() + LIMIT;
-        while !self.h().is_finished() {
-            assert!(Instant::now() < deadline, "the client did not stop");
-            while self.h().get("outbox").is_ok() {}
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.handle = None;
-        let bg = self.bg.take().expect("running");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(bg.finish());
-        });
-        rx.recv_timeout(LIMIT)
-            .expect("the scheduler did not return within 30 s of the client's end")
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.handle = None;
-        if let Some(bg) = self.bg.take() {
-            let _ = bg.stop();
-        }
-    }
+/// Starts `t` in `c`, saved in `folder`; returns its id.
+fn add(c: &Client, t: &Torrent, folder: &Path) -> u32 {
+    c.create(t.raw.clone(), folder)
 }
 
 /// A client seeding `t` from a folder holding all of it, once it says so.
 fn seeder(t: &Torrent, dir: &TempDir) -> (Client, u32) {
+    seeder_with(t, dir, config(dir.path()))
+}
+
+/// As [`seeder`], with the client configured by `cfg`.
+fn seeder_with(t: &Torrent, dir: &TempDir, cfg: ClientConfig) -> (Client, u32) {
     t.prefill(dir.path());
-    let c = Client::start(config(dir.path()));
-    let id = c.add(t, dir.path());
+    let c = Client::start(cfg);
+    let id = add(&c, t, dir.path());
     c.status_until(id, LIMIT, |u| u.stats.state == TorrentState::Seeding);
     (c, id)
+}
+
+/// A client saving into `dir` that downloads `t` from the peer at `peer`; returns it with the
+/// torrent's id.
+fn leecher(t: &Torrent, dir: &TempDir, peer: SocketAddr) -> (Client, u32) {
+    let c = Client::start(ClientConfig {
+        peers: vec![peer],
+        ..config(dir.path())
+    });
+    let id = add(&c, t, dir.path());
+    (c, id)
+}
+
+/// True once a download has ended, one way or the other.
+fn finished(u: &TIPCTorrentStatusUpdate) -> bool {
+    matches!(u.stats.state, TorrentState::Seeding | TorrentState::Stopped)
 }
 
 // ----- helpers: the fake peer ---------------------------------------------------------------
@@ -496,6 +353,14 @@ fn fake_leecher_as(addr: SocketAddr, t: &Torrent, me: PeerId) -> Wire {
     w
 }
 
+/// As [`fake_leecher`], then takes the engine's Bitfield and gets unchoked.
+fn served_leecher(addr: SocketAddr, t: &Torrent) -> Wire {
+    let mut w = fake_leecher(addr, t);
+    assert!(matches!(w.next(LIMIT), WireMessage::Bitfield(_)));
+    get_unchoked(&mut w);
+    w
+}
+
 /// Says Interested and waits (up to 10 s) for the engine's Unchoke; returns what came
 /// before it.
 fn get_unchoked(w: &mut Wire) -> Vec<WireMessage> {
@@ -552,18 +417,41 @@ struct SeedLog {
 /// Plays a seeder of `t` for one engine that dials `listener`, until the engine closes the
 /// connection or `within` has passed.
 fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Duration) -> SeedLog {
-    let deadline = Instant::now() + within;
     let mut log = SeedLog::default();
+    if play_seeder(&mut log, listener, &t, plan, within).is_err() {
+        log.closed = true;
+    }
+    log
+}
+
+/// The engine closed the connection.
+struct Closed;
+
+/// `Err(Closed)` if a write found the connection closed.
+fn sent(ok: bool) -> Result<(), Closed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Closed)
+    }
+}
+
+/// [`fake_seeder`]'s play, noting what it sees in `log`; ends with `Err(Closed)` when the
+/// engine closes the connection.
+fn play_seeder(
+    log: &mut SeedLog,
+    listener: TcpListener,
+    t: &Torrent,
+    plan: Plan,
+    within: Duration,
+) -> Result<(), Closed> {
+    let deadline = Instant::now() + within;
     let Some(mut w) = Wire::accept(&listener, LIMIT) else {
-        return log;
+        return Ok(());
     };
     log.handshake = w.their_handshake(LIMIT);
     if log.handshake.is_none() {
-        return log;
-    }
-    let mut all = Bitfield::new(t.pieces());
-    for i in 0..t.pieces() {
-        all.set(i);
+        return Ok(());
     }
     let mut hello = Handshake::new(t.info_hash, FAKE_ID).to_bytes().to_vec();
     if plan.haves {
@@ -571,12 +459,9 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
             WireMessage::Have(i as u32).encode(&mut hello);
         }
     } else {
-        WireMessage::Bitfield(all.as_bytes().to_vec()).encode(&mut hello);
+        WireMessage::Bitfield(t.all_pieces().as_bytes().to_vec()).encode(&mut hello);
     }
-    if !w.send_raw(&hello) {
-        log.closed = true;
-        return log;
-    }
+    sent(w.send_raw(&hello))?;
     // Until Interested, then a little longer: no requests while choked.
     let mut grace_end = None;
     loop {
@@ -584,7 +469,7 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
             break;
         }
         if Instant::now() >= deadline {
-            return log;
+            return Ok(());
         }
         match w.recv(Duration::from_millis(100)) {
             Got::Msg(WireMessage::Bitfield(b)) => log.bitfield = Some(b),
@@ -594,16 +479,10 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
             }
             Got::Msg(WireMessage::Request { .. }) => log.requests_before_unchoke += 1,
             Got::Msg(_) | Got::Timeout => {}
-            Got::Closed => {
-                log.closed = true;
-                return log;
-            }
+            Got::Closed => return Err(Closed),
         }
     }
-    if !w.send(&WireMessage::Unchoke) {
-        log.closed = true;
-        return log;
-    }
+    sent(w.send(&WireMessage::Unchoke))?;
     let blocks_per_piece = t.piece_length.div_ceil(16384) as usize;
     let total_blocks = t.pieces() * blocks_per_piece;
     let mut queue: VecDeque<Req> = VecDeque::new();
@@ -625,10 +504,7 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
                 last_new = Instant::now();
             }
             Got::Msg(_) | Got::Timeout => {}
-            Got::Closed => {
-                log.closed = true;
-                return log;
-            }
+            Got::Closed => return Err(Closed),
         }
     }
     log.first_batch = queue.len();
@@ -637,10 +513,7 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
             if plan.choke_midway && !log.choked_midway && log.served >= total_blocks / 3 {
                 log.choked_midway = true;
                 queue.clear();
-                if !w.send(&WireMessage::Choke) {
-                    log.closed = true;
-                    return log;
-                }
+                sent(w.send(&WireMessage::Choke))?;
                 // Requests already on their way may still come; after 300 ms none should.
                 let grace = Instant::now() + Duration::from_millis(300);
                 let until = Instant::now() + Duration::from_millis(1000);
@@ -656,31 +529,22 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
                                 log.requests_while_choked += 1;
                             }
                         }
-                        Got::Closed => {
-                            log.closed = true;
-                            return log;
-                        }
+                        Got::Closed => return Err(Closed),
                         _ => {}
                     }
                 }
-                if !w.send(&WireMessage::Unchoke) {
-                    log.closed = true;
-                    return log;
-                }
+                sent(w.send(&WireMessage::Unchoke))?;
                 break;
             }
             let mut block = t.block(index, begin, length);
             if plan.corrupt {
                 block.iter_mut().for_each(|b| *b ^= 0x5a);
             }
-            if !w.send(&WireMessage::Piece {
+            sent(w.send(&WireMessage::Piece {
                 index,
                 begin,
                 data: block,
-            }) {
-                log.closed = true;
-                return log;
-            }
+            }))?;
             log.served += 1;
             sent_per_piece[index as usize] += 1;
             if sent_per_piece[index as usize] as usize >= blocks_per_piece {
@@ -706,13 +570,10 @@ fn fake_seeder(listener: TcpListener, t: Arc<Torrent>, plan: Plan, within: Durat
             Got::Msg(WireMessage::NotInterested) => log.not_interested = true,
             Got::Msg(WireMessage::Interested) => log.not_interested = false,
             Got::Msg(_) | Got::Timeout => {}
-            Got::Closed => {
-                log.closed = true;
-                return log;
-            }
+            Got::Closed => return Err(Closed),
         }
     }
-    log
+    Ok(())
 }
 
 /// Runs [`fake_seeder`] on its own thread; returns its address and the thread.
@@ -818,8 +679,7 @@ fn our_seeder_serves_a_fake_leecher() {
     let up = c.status_until(id, LIMIT, |u| u.stats.up_total >= 4 * 16384);
     assert_eq!(up.stats.num_peers, 1);
     drop(w);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// BEP 3 handshakes refused: a wrong protocol string, an info-hash the client does not have,
@@ -866,9 +726,7 @@ fn bad_handshakes_are_refused_and_the_client_stays_healthy() {
     );
 
     // Still healthy: a normal peer is served.
-    let mut w = fake_leecher(c.addr(), &t);
-    assert!(matches!(w.next(LIMIT), WireMessage::Bitfield(_)));
-    get_unchoked(&mut w);
+    let mut w = served_leecher(c.addr(), &t);
     assert!(w.send(&request(0, 0, 16384)));
     match w.next(LIMIT) {
         WireMessage::Piece { index, data, .. } => {
@@ -892,8 +750,7 @@ fn bad_handshakes_are_refused_and_the_client_stays_healthy() {
         "the first connection is unharmed"
     );
     drop(w);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// BEP 3 choking, our seeder: with more interested peers than upload slots (5 peers, the
@@ -902,13 +759,14 @@ fn bad_handshakes_are_refused_and_the_client_stays_healthy() {
 fn a_seeder_unchokes_no_more_peers_than_it_has_slots() {
     let dir = TempDir::new("slots");
     let t = Torrent::new("slots.bin", 32768, data(200_000, 9));
-    t.prefill(dir.path());
-    let c = Client::start(ClientConfig {
-        upload_slots: 4,
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
-    c.status_until(id, LIMIT, |u| u.stats.state == TorrentState::Seeding);
+    let (c, _) = seeder_with(
+        &t,
+        &dir,
+        ClientConfig {
+            upload_slots: 4,
+            ..config(dir.path())
+        },
+    );
     let mut peers: Vec<Wire> = (0..5u8)
         .map(|i| {
             let mut id = FAKE_ID;
@@ -940,8 +798,7 @@ fn a_seeder_unchokes_no_more_peers_than_it_has_slots() {
         "unchoked: {unchoked:?}"
     );
     drop(peers);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// BEP 3, two seeds have nothing to say to each other: a peer that announces every piece to
@@ -953,17 +810,12 @@ fn a_seeder_closes_a_connection_from_another_seed() {
     let (c, _) = seeder(&t, &dir);
     let mut w = fake_leecher(c.addr(), &t);
     assert!(matches!(w.next(LIMIT), WireMessage::Bitfield(_)));
-    let mut all = Bitfield::new(t.pieces());
-    for i in 0..t.pieces() {
-        all.set(i);
-    }
-    assert!(w.send(&WireMessage::Bitfield(all.as_bytes().to_vec())));
+    assert!(w.send(&WireMessage::Bitfield(t.all_pieces().as_bytes().to_vec())));
     assert!(
         w.closes_within(Duration::from_secs(10)),
         "a seed is kept connected to a seed"
     );
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// BEP 3 limits: a length prefix of 0x7fffffff gets the connection closed at once (without
@@ -974,39 +826,35 @@ fn oversized_messages_and_malformed_bitfields_close_the_connection() {
     let t = Torrent::new("hostile.bin", 32768, data(300_000, 3));
     let (c, id) = seeder(&t, &dir);
 
-    let mut w = fake_leecher(c.addr(), &t);
-    assert!(w.send_raw(&[0x7f, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0]));
-    assert!(
-        w.closes_within(Duration::from_secs(10)),
-        "a 2 GiB message is not refused at its length prefix"
-    );
-
-    let mut w = fake_leecher(c.addr(), &t);
-    // 10 pieces take 2 bytes; 5 is wrong.
-    assert!(w.send(&WireMessage::Bitfield(vec![0xff; 5])));
-    assert!(
-        w.closes_within(Duration::from_secs(10)),
-        "a bitfield of the wrong length is not refused"
-    );
-
-    let mut w = fake_leecher(c.addr(), &t);
-    // Spare bits set: 10 pieces, 16 bits.
-    assert!(w.send(&WireMessage::Bitfield(vec![0x00, 0x01])));
-    assert!(
-        w.closes_within(Duration::from_secs(10)),
-        "a bitfield with spare bits set is not refused"
-    );
+    let hostile: [(Vec<u8>, &str); 3] = [
+        (
+            vec![0x7f, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0],
+            "a 2 GiB message is not refused at its length prefix",
+        ),
+        (
+            // 10 pieces take 2 bytes; 5 is wrong.
+            WireMessage::Bitfield(vec![0xff; 5]).to_bytes(),
+            "a bitfield of the wrong length is not refused",
+        ),
+        (
+            // Spare bits set: 10 pieces, 16 bits.
+            WireMessage::Bitfield(vec![0x00, 0x01]).to_bytes(),
+            "a bitfield with spare bits set is not refused",
+        ),
+    ];
+    for (bytes, refused) in hostile {
+        let mut w = fake_leecher(c.addr(), &t);
+        assert!(w.send_raw(&bytes));
+        assert!(w.closes_within(Duration::from_secs(10)), "{refused}");
+    }
 
     // The client is fine: a normal peer is still served.
-    let mut w = fake_leecher(c.addr(), &t);
-    assert!(matches!(w.next(LIMIT), WireMessage::Bitfield(_)));
-    get_unchoked(&mut w);
+    let mut w = served_leecher(c.addr(), &t);
     assert!(w.send(&request(2, 0, 16384)));
     assert!(matches!(w.next(LIMIT), WireMessage::Piece { index: 2, .. }));
     c.status_until(id, LIMIT, |u| u.stats.num_peers == 1);
     drop(w);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// BEP 3 requests we cannot serve: a piece we lack, a block longer than 128 KiB, a piece past
@@ -1021,7 +869,7 @@ fn requests_we_cannot_serve_are_not_served() {
     partial.extend(data(1024 * 1024, 99));
     std::fs::write(dir.path().join(&t.name), &partial).unwrap();
     let c = Client::start(config(dir.path()));
-    let id = c.add(&t, dir.path());
+    let id = add(&c, &t, dir.path());
     let u = c.status_until(id, LIMIT, |u| u.stats.state == TorrentState::Downloading);
     assert_eq!(u.stats.fraction_done, 0.5, "{u:?}");
 
@@ -1063,8 +911,7 @@ fn requests_we_cannot_serve_are_not_served() {
         }
     }
     drop(w);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 // ----- our leecher, a fake seeder -----------------------------------------------------------
@@ -1084,11 +931,7 @@ fn our_leecher_pipelines_and_survives_choke_unchoke() {
         ..Plan::default()
     };
     let (addr, fake) = spawn_fake_seeder(t.clone(), plan, Duration::from_secs(90));
-    let c = Client::start(ClientConfig {
-        peers: vec![addr],
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
+    let (c, id) = leecher(&t, &dir, addr);
     let u = c.status_until(id, Duration::from_secs(90), |u| {
         u.stats.state == TorrentState::Seeding
     });
@@ -1120,10 +963,8 @@ fn our_leecher_pipelines_and_survives_choke_unchoke() {
         log.closed,
         "two seeds part: the engine closes the connection"
     );
-    let got = std::fs::read(dir.path().join(&t.name)).unwrap();
-    assert!(got == *t.data, "the downloaded file differs");
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    assert!(t.is_in(dir.path()), "the downloaded file differs");
+    c.finish_clean();
 }
 
 /// BEP 3, our leecher: a seeder that announces its pieces with Have messages only (no
@@ -1137,21 +978,13 @@ fn our_leecher_downloads_from_a_peer_announcing_with_haves() {
         ..Plan::default()
     };
     let (addr, fake) = spawn_fake_seeder(t.clone(), plan, Duration::from_secs(60));
-    let c = Client::start(ClientConfig {
-        peers: vec![addr],
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
-    let u = c.status_until(id, Duration::from_secs(60), |u| {
-        matches!(u.stats.state, TorrentState::Seeding | TorrentState::Stopped)
-    });
+    let (c, id) = leecher(&t, &dir, addr);
+    let u = c.status_until(id, Duration::from_secs(60), finished);
     let log = join(fake);
     assert!(log.interested, "Interested after the seeder's Haves");
     assert_eq!(u.stats.state, TorrentState::Seeding, "{u:?}");
-    let got = std::fs::read(dir.path().join(&t.name)).unwrap();
-    assert!(got == *t.data, "the downloaded file differs");
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    assert!(t.is_in(dir.path()), "the downloaded file differs");
+    c.finish_clean();
 }
 
 /// BEP 3 hash checks: a seeder whose every block is wrong is dropped (the connection closed)
@@ -1167,11 +1000,7 @@ fn a_peer_sending_bad_data_is_dropped() {
         ..Plan::default()
     };
     let (addr, fake) = spawn_fake_seeder(t.clone(), plan, Duration::from_secs(60));
-    let c = Client::start(ClientConfig {
-        peers: vec![addr],
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
+    let (c, id) = leecher(&t, &dir, addr);
     let log = join(fake);
     assert!(
         log.handshake.is_some(),
@@ -1187,8 +1016,7 @@ fn a_peer_sending_bad_data_is_dropped() {
     assert_eq!(u.stats.state, TorrentState::Downloading, "{u:?}");
     assert_eq!(u.stats.fraction_done, 0.0, "no bad piece counts: {u:?}");
     assert_eq!(u.stats.num_peers, 0, "{u:?}");
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    c.finish_clean();
 }
 
 /// Resume: the leecher's folder holds the first half of the data (right) and garbage in the
@@ -1203,14 +1031,8 @@ fn resume_requests_only_the_missing_pieces() {
     partial.extend(data(512 * 1024, 77));
     std::fs::write(dir.path().join(&t.name), &partial).unwrap();
     let (addr, fake) = spawn_fake_seeder(t.clone(), Plan::default(), Duration::from_secs(60));
-    let c = Client::start(ClientConfig {
-        peers: vec![addr],
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
-    let u = c.status_until(id, Duration::from_secs(60), |u| {
-        matches!(u.stats.state, TorrentState::Seeding | TorrentState::Stopped)
-    });
+    let (c, id) = leecher(&t, &dir, addr);
+    let u = c.status_until(id, Duration::from_secs(60), finished);
     let log = join(fake);
     assert_eq!(
         u.stats.state,
@@ -1238,10 +1060,8 @@ fn resume_requests_only_the_missing_pieces() {
         (8..16).collect::<BTreeSet<u32>>(),
         "only the second half is requested"
     );
-    let got = std::fs::read(dir.path().join(&t.name)).unwrap();
-    assert!(got == *t.data, "the resumed file differs");
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    assert!(t.is_in(dir.path()), "the resumed file differs");
+    c.finish_clean();
 }
 
 /// A peer that sends its last blocks and closes at once: the blocks that arrived before the
@@ -1296,17 +1116,10 @@ fn blocks_sent_just_before_a_close_are_kept() {
         Ok(requests.len())
         // `w` is dropped here: the connection closes right after the data.
     });
-    let c = Client::start(ClientConfig {
-        peers: vec![addr],
-        ..config(dir.path())
-    });
-    let id = c.add(&t, dir.path());
-    let u = c.status_until(id, Duration::from_secs(60), |u| {
-        matches!(u.stats.state, TorrentState::Seeding | TorrentState::Stopped)
-    });
+    let (c, id) = leecher(&t, &dir, addr);
+    let u = c.status_until(id, Duration::from_secs(60), finished);
     assert_eq!(fake.join().unwrap(), Ok(2));
     assert_eq!(u.stats.state, TorrentState::Seeding, "{u:?}");
-    assert!(std::fs::read(dir.path().join(&t.name)).unwrap() == *t.data);
-    let report = c.finish();
-    assert!(report.is_clean(), "{report:?}");
+    assert!(t.is_in(dir.path()));
+    c.finish_clean();
 }

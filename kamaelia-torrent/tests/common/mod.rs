@@ -27,4 +27,5 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+pub mod engine;
 pub mod peers;
