@@ -1123,3 +1123,31 @@ fn blocks_sent_just_before_a_close_are_kept() {
     assert!(t.is_in(dir.path()));
     c.finish_clean();
 }
+
+/// A seeded file cut short under us: a block that can no longer be read is not served, the
+/// connection stays, the torrent goes on seeding, and blocks that can be read still are.
+#[test]
+fn a_block_that_cannot_be_read_is_skipped_and_seeding_goes_on() {
+    let dir = TempDir::new("cut-under-us");
+    let t = Torrent::new("cut.bin", 32768, data(4 * 32768, 12));
+    let (c, id) = seeder(&t, &dir);
+    let mut w = served_leecher(c.addr(), &t);
+    // Cut the file to its first piece.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(&t.name))
+        .unwrap()
+        .set_len(32768)
+        .unwrap();
+    assert!(w.send_all(&[request(3, 0, 16384), request(0, 16384, 16384)]));
+    let got = w.during(Duration::from_secs(2));
+    assert_eq!(
+        pieces_in(&got),
+        [(0, 16384, 16384)],
+        "only the block still there"
+    );
+    assert!(!w.closed, "the peer is not at fault");
+    let u = c.latest(id);
+    assert_eq!(u.stats.state, TorrentState::Seeding, "{u:?}");
+    c.finish_clean();
+}

@@ -465,6 +465,11 @@ impl State {
                     }
                 }
             }
+            StorageEvent::ReadFailed { peer, .. } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.reads = p.reads.saturating_sub(1);
+                }
+            }
             StorageEvent::Failed { error } => {
                 self.state = TorrentState::Stopped;
                 self.status_now = true;

@@ -88,7 +88,14 @@ pub enum StorageEvent {
         /// Its bytes.
         data: Vec<u8>,
     },
-    /// The disk failed: the torrent cannot go on.
+    /// A block could not be read for a peer (the file changed under us); it is not served.
+    ReadFailed {
+        /// The peer that asked.
+        peer: PeerKey,
+        /// The block.
+        block: Block,
+    },
+    /// The disk failed (a write): the torrent cannot go on.
     Failed {
         /// What went wrong (operation, path and the system's message).
         error: String,
@@ -157,7 +164,18 @@ impl ThreadedComponent for StorageWorker {
 
     fn main(self, ctx: ThreadCtx) -> ComponentResult {
         let mut storage = Storage::new(&self.root, &self.info);
-        let have = storage.verify_all();
+        // The resume check, piece by piece, so that a stop during it is not kept waiting.
+        let pieces = self.info.piece_count();
+        let mut have = Bitfield::new(pieces);
+        for i in 0..pieces {
+            if ctx.data_ready("control") > 0 || ctx.should_stop() {
+                let _ = ctx.send(ProducerFinished::default(), "signal");
+                return Ok(());
+            }
+            if storage.verify_piece(i as u32) {
+                have.set(i);
+            }
+        }
         ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
         let mut failed = false;
         // Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
@@ -215,15 +233,16 @@ impl ThreadedComponent for StorageWorker {
                     StorageRequest::Read { peer, block } => {
                         match storage.read_block(block.piece, block.begin, block.length) {
                             Ok(data) => StorageEvent::ReadDone { peer, block, data },
+                            // The file changed under us (truncated, removed): that block is
+                            // not served, and the torrent goes on.
                             Err(e) => {
-                                failed = true;
-                                StorageEvent::Failed {
-                                    error: format!(
-                                        "reading piece {} under {}: {e}",
-                                        block.piece,
-                                        self.root.display()
-                                    ),
-                                }
+                                log::warn!(
+                                    "{}: cannot read piece {} under {}: {e}",
+                                    ctx.name(),
+                                    block.piece,
+                                    self.root.display()
+                                );
+                                StorageEvent::ReadFailed { peer, block }
                             }
                         }
                     }
