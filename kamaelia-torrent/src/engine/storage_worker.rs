@@ -17,14 +17,14 @@
 //! | box | what |
 //! |---|---|
 //! | `inbox` | [`StorageRequest`]s |
-//! | `control` | any stop message: end (after the requests already queued) |
+//! | `control` | `ProducerFinished`: end after the requests already queued; `ShutdownMicroprocess`: the same, but a resume check under way is cut short |
 //! | `outbox` | [`StorageEvent`]s |
 //! | `signal` | [`ProducerFinished`] when it ends |
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use axon::ipc::ProducerFinished;
+use axon::ipc::{stop_kind, ProducerFinished, StopKind};
 use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
 
 use sha1::{Digest, Sha1};
@@ -164,12 +164,23 @@ impl ThreadedComponent for StorageWorker {
 
     fn main(self, ctx: ThreadCtx) -> ComponentResult {
         let mut storage = Storage::new(&self.root, &self.info);
-        // The resume check, piece by piece, so that a stop during it is not kept waiting.
+        // The resume check, piece by piece, so that an urgent stop during it is not kept
+        // waiting; `ProducerFinished` (finish the work in hand) is kept for after it.
         let pieces = self.info.piece_count();
         let mut have = Bitfield::new(pieces);
+        let mut finish = false;
         for i in 0..pieces {
-            if ctx.data_ready("control") > 0 || ctx.should_stop() {
-                let _ = ctx.send(ProducerFinished::default(), "signal");
+            if !finish {
+                if let Ok(m) = ctx.recv("control") {
+                    if stop_kind(&m) == Some(StopKind::Finish) {
+                        finish = true;
+                    } else {
+                        let _ = ctx.send(ProducerFinished::default(), "signal");
+                        return Ok(());
+                    }
+                }
+            }
+            if ctx.should_stop() {
                 return Ok(());
             }
             if storage.verify_piece(i as u32) {
@@ -256,7 +267,7 @@ impl ThreadedComponent for StorageWorker {
             if written > 0 {
                 ctx.send_waiting(StorageEvent::Written { bytes: written }, "outbox")?;
             }
-            if ctx.recv("control").is_ok() || ctx.should_stop() {
+            if finish || ctx.recv("control").is_ok() || ctx.should_stop() {
                 break;
             }
             ctx.pause(None);
