@@ -555,7 +555,6 @@ impl State {
                         p.pending
                             .push(WireMessage::Bitfield(picker.have().as_bytes().to_vec()));
                     }
-                    self.rechoke_now = true;
                 }
                 self.peers.insert(key, p);
             }
@@ -594,7 +593,8 @@ impl State {
                         ctx.remove_child(p.connection);
                     }
                     if !p.refused {
-                        self.rechoke_now = true;
+                        // Its upload slot is free for another (rechoke at once only then).
+                        self.rechoke_now |= !p.am_choking;
                         // A peer we may dial again later, if it was a good one.
                         self.failed.insert(key, now);
                     }
@@ -639,7 +639,15 @@ impl State {
             }
             WireMessage::Interested => {
                 p.peer_interested = true;
-                if p.am_choking {
+                // A new interested peer is unchoked at once only if a slot is free; otherwise
+                // it waits for the regular rechoke (BEP 3: no choking churn).
+                let unchoked = self
+                    .peers
+                    .values()
+                    .filter(|q| !q.am_choking && !q.refused)
+                    .count();
+                let p = self.peers.get_mut(&key).expect("checked above");
+                if p.am_choking && unchoked < self.cfg.upload_slots {
                     self.rechoke_now = true;
                 }
             }
