@@ -133,7 +133,8 @@ const OUTBOXES: &[BoxSpec] = &[
 /// root.link((w, "outbox"), (root.id(), "inbox")).unwrap();
 /// root.link((root.id(), "signal"), (w, "control")).unwrap();
 /// root.activate(w).unwrap();
-/// root.send(axon::ipc::ShutdownMicroprocess::default(), "signal").unwrap();
+/// // Finish what is in hand (the resume check), then stop.
+/// root.send(axon::ipc::ProducerFinished::default(), "signal").unwrap();
 /// assert!(sched.run().is_clean());
 /// // Nothing on disk: no piece is there yet.
 /// match root.recv_as::<StorageEvent>("inbox").unwrap() {
