@@ -213,6 +213,8 @@ struct State {
     down: RateMeter,
     up: RateMeter,
     unwritten: u64,
+    /// Bytes of blocks received that were not wanted (endgame duplicates, late answers).
+    wasted: u64,
     announcer: Option<ComponentId>,
     status_now: bool,
     rechoke_now: bool,
@@ -259,6 +261,7 @@ impl Component for TorrentSession {
             down: RateMeter::default(),
             up: RateMeter::default(),
             unwritten: 0,
+            wasted: 0,
             announcer: None,
             status_now: true,
             rechoke_now: false,
@@ -412,7 +415,11 @@ impl State {
                     }
                     if picker.is_complete() && self.state == TorrentState::Downloading {
                         // Every piece was read back from the files and matched its hash.
-                        log::debug!("{}: every piece verified", ctx.name());
+                        log::debug!(
+                            "{}: every piece verified ({} bytes received unasked or twice)",
+                            ctx.name(),
+                            self.wasted
+                        );
                         self.state = TorrentState::Seeding;
                         self.status_now = true;
                         let _ = ctx.send(
@@ -723,7 +730,7 @@ impl State {
                     length: data.len() as u32,
                 };
                 match picker.block_received(key, block) {
-                    Received::Unwanted => {}
+                    Received::Unwanted => self.wasted += data.len() as u64,
                     Received::Accepted {
                         piece_complete,
                         cancels,
