@@ -42,28 +42,9 @@ use kamaelia::torrent::metainfo::Metainfo;
 const USAGE: &str = "usage: swarm_bench [--size <MiB>] [--peers <N>] [--only ours|aria2c] \
                      [--piece-size <BYTES>] [--timeout <SECS>] [--keep]";
 
-/// aria2c on loopback only, without DHT, local peer discovery or peer exchange, accepting
-/// plain handshakes, with short plain output.
-const ARIA2C_FLAGS: &[&str] = &[
-    "--no-conf",
-    "--enable-dht=false",
-    "--enable-dht6=false",
-    "--bt-enable-lpd=false",
-    "--enable-peer-exchange=false",
-    "--disable-ipv6=true",
-    "--interface=127.0.0.1",
-    "--bt-external-ip=127.0.0.1",
-    "--async-dns=false",
-    "--bt-require-crypto=false",
-    "--bt-min-crypto-level=plain",
-    "--file-allocation=none",
-    "--allow-overwrite=true",
-    "--auto-save-interval=0",
-    "--summary-interval=0",
-    "--console-log-level=notice",
-    "--enable-color=false",
-    "--show-console-readout=false",
-];
+#[path = "../kamaelia-torrent/tests/common/aria2c_flags.rs"]
+mod aria2c_flags;
+use aria2c_flags::ARIA2C_FLAGS;
 
 struct Args {
     size_mib: u64,

@@ -27,5 +27,6 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+pub mod aria2c_flags;
 pub mod engine;
 pub mod peers;

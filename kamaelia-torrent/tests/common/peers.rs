@@ -462,30 +462,7 @@ pub fn our_download(
     Peer { id, port }
 }
 
-/// The flags every aria2c gets: loopback only, no DHT/LPD/PEX, plain handshakes accepted,
-/// short plain output (see the module's notes).
-pub const ARIA2C_FLAGS: &[&str] = &[
-    "--no-conf",
-    "--enable-dht=false",
-    "--enable-dht6=false",
-    "--bt-enable-lpd=false",
-    "--enable-peer-exchange=false",
-    "--disable-ipv6=true",
-    "--interface=127.0.0.1",
-    "--bt-external-ip=127.0.0.1",
-    "--async-dns=false",
-    "--bt-require-crypto=false",
-    "--bt-min-crypto-level=plain",
-    "--file-allocation=none",
-    "--allow-overwrite=true",
-    "--auto-save-interval=0",
-    "--summary-interval=0",
-    "--console-log-level=notice",
-    "--enable-color=false",
-    "--show-console-readout=false",
-    "--bt-tracker-connect-timeout=10",
-    "--bt-tracker-timeout=10",
-];
+pub use super::aria2c_flags::ARIA2C_FLAGS;
 
 fn aria2c_command(lab: &Lab, name: &str, dir: &Path, port: u16) -> Command {
     let mut cmd = Command::new("aria2c");
