@@ -321,11 +321,7 @@ impl Component for TorrentClient {
                         Some(closing.swap_remove(i))
                     });
                 if let Some(t) = ended {
-                    for l in ctx.linkages() {
-                        if l.source_pair() == (ctx.id(), t.control.as_str()) {
-                            ctx.unlink(&l);
-                        }
-                    }
+                    // Deleting a box undoes its linkages too.
                     let _ = ctx.delete_outbox(&t.control);
                 }
             }

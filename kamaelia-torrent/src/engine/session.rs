@@ -525,7 +525,7 @@ impl State {
                     // A second connection from the same address and port (a port reused at
                     // once): close it without a record of its own.
                     let _ = ctx.send(PeerCommand::Close, &outbox);
-                    self.drop_outbox(ctx, &outbox);
+                    let _ = ctx.delete_outbox(&outbox); // its linkages go with it
                     return Ok(());
                 }
                 log::debug!(
@@ -581,7 +581,7 @@ impl State {
                 if let Some((c, outbox)) = self.dialing.remove(&key) {
                     log::debug!("{}: could not use {key}: {reason}", ctx.name());
                     self.failed.insert(key, now);
-                    self.drop_outbox(ctx, &outbox);
+                    let _ = ctx.delete_outbox(&outbox); // its linkages go with it
                     ctx.remove_child(c);
                 }
                 if self
@@ -591,7 +591,7 @@ impl State {
                 {
                     let p = self.peers.remove(&key).expect("just seen");
                     log::debug!("{}: peer {key} gone: {reason}", ctx.name());
-                    self.drop_outbox(ctx, &p.outbox);
+                    let _ = ctx.delete_outbox(&p.outbox); // its linkages go with it
                     if let Some(picker) = self.picker.as_mut() {
                         picker.remove_peer(key);
                     }
@@ -609,19 +609,6 @@ impl State {
             }
         }
         Ok(())
-    }
-
-    /// Unlinks and deletes an outbox made for a peer.
-    fn drop_outbox(&self, ctx: &Ctx, outbox: &str) {
-        let links: Vec<_> = ctx
-            .linkages()
-            .into_iter()
-            .filter(|l| l.source_pair() == (ctx.id(), outbox))
-            .collect();
-        for l in links {
-            ctx.unlink(&l);
-        }
-        let _ = ctx.delete_outbox(outbox);
     }
 
     fn on_wire(&mut self, ctx: &Ctx, key: PeerKey, msg: WireMessage, now: Instant) {
