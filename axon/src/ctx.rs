@@ -226,26 +226,34 @@ impl Ctx {
     /// the end of the chain.
     #[inline(always)]
     pub fn recv(&self, inbox: &str) -> Result<Message, RecvError> {
-        let mut w = self.core.world.borrow_mut();
-        let Some((_, sink)) = self.lookup(&w, BoxKind::Inbox, inbox) else {
-            drop(w);
-            let e = self.lookup_error(BoxKind::Inbox, inbox);
-            return Err(RecvError::NoSuchBox(no_such_box(
-                e,
-                self.me,
-                BoxKind::Inbox,
-                inbox,
-            )));
-        };
-        match w.collect_from_sink(sink) {
+        match self.try_take(inbox) {
             Some(m) => Ok(m),
-            None => Err(RecvError::Empty {
+            None => Err(self.recv_error(inbox)),
+        }
+    }
+
+    /// The hot part of [`recv`](Ctx::recv): the message, or `None` for any failure.
+    #[inline(always)]
+    fn try_take(&self, inbox: &str) -> Option<Message> {
+        let mut w = self.core.world.borrow_mut();
+        let (_, sink) = self.lookup(&w, BoxKind::Inbox, inbox)?;
+        w.collect_from_sink(sink)
+    }
+
+    /// Why [`recv`](Ctx::recv) found nothing: a wrong name, or an empty box.
+    #[cold]
+    #[inline(never)]
+    fn recv_error(&self, inbox: &str) -> RecvError {
+        let w = self.core.world.borrow();
+        match w.box_of(self.me, BoxKind::Inbox, inbox) {
+            Ok(_) => RecvError::Empty {
                 component: w
                     .comp(self.me)
                     .map(Comp::component_name)
                     .unwrap_or_else(|| ComponentName::new("?".into(), 0)),
                 inbox: box_name_cow(BoxKind::Inbox, inbox),
-            }),
+            },
+            Err(e) => RecvError::NoSuchBox(no_such_box(e, self.me, BoxKind::Inbox, inbox)),
         }
     }
 
@@ -268,11 +276,16 @@ impl Ctx {
     /// use [`try_data_ready`](Ctx::try_data_ready) to get the error.
     #[inline(always)]
     pub fn data_ready(&self, inbox: &str) -> usize {
-        let w = self.core.world.borrow();
-        match self.lookup(&w, BoxKind::Inbox, inbox) {
+        // SAFETY: the world is only read here, through calls that neither borrow it mutably
+        // nor run code of the user's, and the reference is gone before this returns; a live
+        // mutable borrow is refused (and then the ordinary borrow panics as usual).
+        let Ok(w) = (unsafe { self.core.world.try_borrow_unguarded() }) else {
+            let _ = self.core.world.borrow();
+            unreachable!("the world is borrowed mutably");
+        };
+        match self.lookup(w, BoxKind::Inbox, inbox) {
             Some((b, _)) => w.boxes.get(b).storage.len(),
             None => {
-                drop(w);
                 log::warn!("data_ready: {}", self.lookup_error(BoxKind::Inbox, inbox));
                 0
             }
@@ -598,7 +611,7 @@ impl Ctx {
             .world
             .borrow_mut()
             .delete_box(self.me, BoxKind::Inbox, name)?;
-        Ok(left.into())
+        Ok(left)
     }
 
     /// Deletes an outbox (Kamaelia's `deleteOutbox`), undoing linkages that touch it.

@@ -234,6 +234,7 @@ mod message;
 mod postbox;
 mod registry;
 mod remote;
+mod ring;
 mod scheduler;
 mod threaded;
 pub mod util;

@@ -7,11 +7,10 @@
 //! resolves the chain at once, so a send is one push into the sink's storage however many
 //! linkages the message crosses.
 
-use std::collections::VecDeque;
-
 use crate::error::BoxKind;
 use crate::ids::ComponentId;
 use crate::message::Message;
+use crate::ring::Ring;
 
 /// Index of a postbox in the [`Boxes`] slab.
 pub(crate) type BoxId = u32;
@@ -19,8 +18,10 @@ pub(crate) type BoxId = u32;
 pub(crate) struct PostBox {
     pub owner: ComponentId,
     pub kind: BoxKind,
-    pub storage: VecDeque<Message>,
-    limit: Option<usize>,
+    pub storage: Ring,
+    /// The size limit, `usize::MAX` for none (a word, not an `Option`, so that a postbox
+    /// fills exactly two cache lines).
+    limit: usize,
     /// How many items a send may find here before it takes the slow path: the limit, or
     /// `usize::MAX` without one, or 0 for an outbox (a send ending at an outbox is dropped).
     pub cap: usize,
@@ -38,12 +39,12 @@ pub(crate) struct PostBox {
 impl PostBox {
     /// The size limit, if any.
     pub fn limit(&self) -> Option<usize> {
-        self.limit
+        (self.limit != usize::MAX).then_some(self.limit)
     }
 
     /// Sets the size limit (`None`: unlimited).
     pub fn set_limit(&mut self, limit: Option<usize>) {
-        self.limit = limit;
+        self.limit = limit.unwrap_or(usize::MAX);
         self.cap = match self.kind {
             BoxKind::Outbox => 0,
             BoxKind::Inbox => limit.unwrap_or(usize::MAX),
@@ -59,6 +60,8 @@ pub(crate) enum AddSourceError {
     Cycle,
 }
 
+/// The slab of every postbox of one scheduler. It never shrinks: a freed box's slot is reused
+/// by the next box made, so a `BoxId` is always an index in range.
 #[derive(Default)]
 pub(crate) struct Boxes {
     slots: Vec<PostBox>,
@@ -74,8 +77,8 @@ impl Boxes {
         let b = PostBox {
             owner,
             kind,
-            storage: VecDeque::new(),
-            limit: None,
+            storage: Ring::default(),
+            limit: usize::MAX,
             cap: if kind == BoxKind::Outbox {
                 0
             } else {
@@ -97,7 +100,7 @@ impl Boxes {
     }
 
     /// Frees a box that no linkage touches any more; returns what was left in it.
-    pub fn remove(&mut self, id: BoxId) -> VecDeque<Message> {
+    pub fn remove(&mut self, id: BoxId) -> Vec<Message> {
         let b = &mut self.slots[id as usize];
         assert!(b.live, "box {id} freed twice");
         debug_assert!(b.target.is_none() && b.sources.is_empty());
@@ -105,7 +108,7 @@ impl Boxes {
         b.popped = false;
         b.set_limit(None);
         b.wake_on_pop = Vec::new();
-        let left = std::mem::take(&mut b.storage);
+        let left = b.storage.drain_to_vec();
         self.epoch = self.epoch.wrapping_add(1);
         self.free.push(id);
         left
@@ -113,14 +116,19 @@ impl Boxes {
 
     #[inline(always)]
     pub fn get(&self, id: BoxId) -> &PostBox {
-        let b = &self.slots[id as usize];
+        debug_assert!((id as usize) < self.slots.len(), "box {id} was never made");
+        // SAFETY: every `BoxId` was returned by `insert`, and the slab never shrinks (freed
+        // slots wait in `free` for reuse), so any id ever made is in range.
+        let b = unsafe { self.slots.get_unchecked(id as usize) };
         debug_assert!(b.live, "box {id} used after it was freed");
         b
     }
 
     #[inline(always)]
     pub fn get_mut(&mut self, id: BoxId) -> &mut PostBox {
-        let b = &mut self.slots[id as usize];
+        debug_assert!((id as usize) < self.slots.len(), "box {id} was never made");
+        // SAFETY: as in `get`.
+        let b = unsafe { self.slots.get_unchecked_mut(id as usize) };
         debug_assert!(b.live, "box {id} used after it was freed");
         b
     }
@@ -150,9 +158,9 @@ impl Boxes {
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
         self.get_mut(src).wake_on_pop.clear();
-        let waiting = std::mem::take(&mut self.get_mut(src).storage);
+        let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
         let moved = !waiting.is_empty();
-        self.get_mut(new_sink).storage.extend(waiting);
+        self.get_mut(new_sink).storage.append(&mut waiting);
         self.recompute_wakes(new_sink);
         Ok(moved.then_some(new_sink))
     }
@@ -191,5 +199,15 @@ impl Boxes {
             stack.extend_from_slice(&pb.sources);
         }
         self.get_mut(sink).wake_on_pop = owners;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postbox_fills_two_cache_lines() {
+        assert_eq!(std::mem::size_of::<PostBox>(), 128);
     }
 }

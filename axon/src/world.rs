@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use crate::component::{BoxSpec, Start, Task};
@@ -776,7 +776,7 @@ impl World {
         c: ComponentId,
         kind: BoxKind,
         name: &str,
-    ) -> Result<VecDeque<Message>, Error> {
+    ) -> Result<Vec<Message>, Error> {
         let b = self.box_of(c, kind, name)?;
         self.flush_pop_wakes();
         self.unlink_box(b);
