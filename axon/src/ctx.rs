@@ -34,12 +34,12 @@ pub struct Ctx {
 
 /// The last few box lookups of a context. Kamaelia's four standard boxes (inbox, control,
 /// outbox, signal) each have a fixed entry, so a literal standard name finds its entry at
-/// compile time: (box epoch + 1, box, final box of its chain), 0 meaning empty. Other names go
-/// to a small table made on first use (most components never need it). Each of its entries is
-/// the name itself (up to [`CACHED_NAME`] bytes, zero-padded, compared as three words), a key
-/// packing its length, kind and the box epoch, and the two boxes. Keying by content, not by
-/// address, keeps a name that reuses the memory of an earlier, different name from hitting
-/// the earlier entry.
+/// compile time: (box epoch, box, final box of its chain), an epoch of 0 meaning empty (the
+/// box epoch is never 0). Other names go to a small table made on first use (most components
+/// never need it). Each of its entries is the name itself (up to [`CACHED_NAME`] bytes,
+/// zero-padded, compared as three words), a key packing its length, kind and the box epoch,
+/// and the two boxes. Keying by content, not by address, keeps a name that reuses the memory
+/// of an earlier, different name from hitting the earlier entry.
 #[derive(Clone, Default)]
 struct BoxCache {
     standard: [Cell<(u32, BoxId, BoxId)>; 4],
@@ -118,12 +118,12 @@ impl Ctx {
         let epoch = w.boxes.epoch;
         if let Some(i) = standard_slot(kind, name) {
             let (e, id, sink) = self.cache.standard[i].get();
-            if e == epoch.wrapping_add(1) {
+            if e == epoch {
                 return Some((id, sink));
             }
             let found = w.box_of(self.me, kind, name).ok()?;
             let sink = w.boxes.get(found).sink;
-            self.cache.standard[i].set((epoch.wrapping_add(1), found, sink));
+            self.cache.standard[i].set((epoch, found, sink));
             return Some((found, sink));
         }
         let key = cache_key(name.len(), kind == BoxKind::Inbox, epoch);

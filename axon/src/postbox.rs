@@ -62,16 +62,31 @@ pub(crate) enum AddSourceError {
 
 /// The slab of every postbox of one scheduler. It never shrinks: a freed box's slot is reused
 /// by the next box made, so a `BoxId` is always an index in range.
-#[derive(Default)]
 pub(crate) struct Boxes {
     slots: Vec<PostBox>,
     free: Vec<BoxId>,
     /// Counts removals and chain changes: a box id and its sink remembered at one epoch are
-    /// still right while the epoch has not moved (see the lookup cache in `Ctx`).
+    /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
+    /// which marks an empty cache entry.
     pub epoch: u32,
 }
 
+impl Default for Boxes {
+    fn default() -> Boxes {
+        Boxes {
+            slots: Vec::new(),
+            free: Vec::new(),
+            epoch: 1,
+        }
+    }
+}
+
 impl Boxes {
+    /// Moves the epoch on (skipping 0).
+    fn bump_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1).max(1);
+    }
+
     pub fn insert(&mut self, owner: ComponentId, kind: BoxKind) -> BoxId {
         let id = self.free.pop().unwrap_or(self.slots.len() as BoxId);
         let b = PostBox {
@@ -109,7 +124,7 @@ impl Boxes {
         b.set_limit(None);
         b.wake_on_pop = Vec::new();
         let left = b.storage.drain_to_vec();
-        self.epoch = self.epoch.wrapping_add(1);
+        self.bump_epoch();
         self.free.push(id);
         left
     }
@@ -153,7 +168,7 @@ impl Boxes {
             walk = self.get(b).target;
         }
         let new_sink = self.get(dst).sink;
-        self.epoch = self.epoch.wrapping_add(1);
+        self.bump_epoch();
         self.get_mut(src).target = Some(dst);
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
@@ -169,7 +184,7 @@ impl Boxes {
     /// it become their own chain again. Items already delivered stay where they are.
     pub fn remove_source(&mut self, dst: BoxId, src: BoxId) {
         let old_sink = self.get(dst).sink;
-        self.epoch = self.epoch.wrapping_add(1);
+        self.bump_epoch();
         self.get_mut(dst).sources.retain(|&s| s != src);
         self.get_mut(src).target = None;
         self.retarget(src, src);
