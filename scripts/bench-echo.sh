@@ -3,7 +3,9 @@
 # (PassThrough protocol), in one run. Machines here are noisy: rounds are interleaved and the
 # medians compared.
 #
-#   bash scripts/bench-echo.sh [CLIENTS] [MIB_EACH] [ROUNDS]      # defaults: 10 64 3
+#   bash scripts/bench-echo.sh [CLIENTS] [MIB_EACH] [ROUNDS] [--event-loop]   # defaults: 10 64 3
+#
+# --event-loop: the clients run in one event loop on one thread instead of two threads each.
 #
 # Each round runs examples/echo_bench (C clients, each sending M MiB and checking every byte
 # it reads back) three times:
@@ -23,6 +25,7 @@ cd "$(dirname "$0")/.."
 clients=${1:-10}
 mib=${2:-64}
 rounds=${3:-3}
+mode=${4:-}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo build --quiet --release --example echo_bench --example echo_server
 bench=target/release/examples/echo_bench
@@ -69,7 +72,7 @@ rust=(); rust_proc=(); py=(); rust_cpu=(); proc_cpu=(); py_cpu=()
 run() { # run <label> <echo_bench args...>: prints both result lines, keeps the figures
   local label=$1
   shift
-  out=$("$bench" "$clients" "$mib" "$@" | tail -n 2)
+  out=$("$bench" "$clients" "$mib" $mode "$@" | tail -n 2)
   echo "$out" | tail -n 1 | sed "s/^/$label /"
   echo "$out" | head -n 1 | sed "s/^/$(printf '%*s' ${#label} '') /"
   rate=$(echo "$out" | tail -n 1 | field mib_per_s)
@@ -88,7 +91,7 @@ med() { printf '%s\n' "$@" | median; }
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print(f'{float(a) / float(b):.1f}' if a and b and float(a) and float(b) else 'n/a')" "$1" "$2"; }
 r=$(med "${rust[@]}"); p=$(med "${rust_proc[@]}"); y=$(med "${py[@]}")
 rc=$(med "${rust_cpu[@]}"); pc=$(med "${proc_cpu[@]}"); yc=$(med "${py_cpu[@]}")
-echo "median mib_per_s (clients=$clients mib_each=$mib): rust=$r rust-process=$p python=$y"
+echo "median mib_per_s (clients=$clients mib_each=$mib ${mode:---threaded}): rust=$r rust-process=$p python=$y"
 echo "ratio mib_per_s: rust/python=$(ratio "$r" "$y") rust-process/python=$(ratio "$p" "$y")"
 echo "median mib_per_server_cpu_s: rust=$rc rust-process=$pc python=$yc"
 echo "ratio per server CPU-second: rust/python=$(ratio "$rc" "$yc") rust-process/python=$(ratio "$pc" "$yc")"

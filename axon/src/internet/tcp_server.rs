@@ -41,10 +41,9 @@
 //! [`ServerCore::with_pipe_width`]: super::server_core::ServerCore::with_pipe_width
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -343,11 +342,8 @@ pub(crate) enum Outcome {
 /// How many messages one (vectored) write may take from the inbox.
 const WRITE_BATCH: usize = 4;
 
-thread_local! {
-    /// One read buffer per scheduler thread, shared by every connection on it: an idle
-    /// connection costs no buffer, and each chunk is copied out at its exact size.
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+/// The smallest read a budget may impose.
+const MIN_CHUNK: usize = 4 * 1024;
 
 /// The most to read at once now: the read budget shared among the registered sockets.
 fn chunk_size(config: &SocketConfig, reg: &Registration) -> usize {
@@ -360,19 +356,63 @@ fn chunk_size(config: &SocketConfig, reg: &Registration) -> usize {
     }
 }
 
-/// The smallest read a budget may impose.
-const MIN_CHUNK: usize = 4 * 1024;
-
 /// Reads at most `max` bytes; an empty vector means end of file.
+///
+/// The bytes are read straight into the vector that travels on, so a read costs no copy in
+/// user space. A short read (under half of `max`) is copied into a vector of its own size,
+/// so that a chunk waiting in a box never holds more than twice its size.
 fn read_chunk(stream: &mut TcpStream, max: usize) -> io::Result<Vec<u8>> {
-    READ_BUF.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < max {
-            b.resize(max, 0);
+    let mut b = Vec::with_capacity(max);
+    let n = read_into_spare(stream, &mut b)?;
+    if n < max / 2 {
+        return Ok(b[..n].to_vec());
+    }
+    Ok(b)
+}
+
+/// Reads into the unused capacity of `b` (without zeroing it first) and extends its length
+/// by what was read.
+#[cfg(unix)]
+fn read_into_spare(stream: &mut TcpStream, b: &mut Vec<u8>) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    use std::os::raw::{c_int, c_void};
+    extern "C" {
+        fn recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
+    }
+    let spare = b.spare_capacity_mut();
+    loop {
+        // SAFETY: `recv` writes at most `spare.len()` bytes into `spare`, memory that `b`
+        // owns and that nothing else refers to during the call; the descriptor belongs to
+        // `stream`, alive for the whole call.
+        let n = unsafe {
+            recv(
+                stream.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                0,
+            )
+        };
+        if n >= 0 {
+            let n = n as usize;
+            // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+            unsafe { b.set_len(b.len() + n) };
+            return Ok(n);
         }
-        let n = stream.read(&mut b[..max])?;
-        Ok(b[..n].to_vec())
-    })
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn read_into_spare(stream: &mut TcpStream, b: &mut Vec<u8>) -> io::Result<usize> {
+    use std::io::Read;
+    let start = b.len();
+    b.resize(b.capacity(), 0);
+    let n = stream.read(&mut b[start..]);
+    b.truncate(start + *n.as_ref().unwrap_or(&0));
+    n
 }
 
 /// The bytes a message sent to a socket's inbox holds, if it holds bytes or text. The message
