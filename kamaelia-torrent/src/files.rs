@@ -121,9 +121,23 @@ impl FileSet {
         }
     }
 
-    /// The SHA-1 of every piece, computed on `threads` threads (each reads its own share of
-    /// the pieces; at most one piece per thread is held in memory).
+    /// The SHA-1 of every piece, computed on `threads` threads (each hashes its own share of
+    /// the pieces).
+    ///
+    /// The files are read through memory-mapped windows of 64 MiB where the platform allows (the hasher reads the page cache directly, with no copy); elsewhere, or
+    /// if a file cannot be mapped, each piece is read into a buffer. A file cut short by
+    /// another process while it is hashed is an error either way.
     pub fn hash_pieces(&self, piece_length: u64, threads: usize) -> io::Result<Vec<[u8; 20]>> {
+        self.hash_pieces_in(piece_length, threads, MAP_WINDOW)
+    }
+
+    /// [`hash_pieces`](Self::hash_pieces) with windows of `window` bytes.
+    fn hash_pieces_in(
+        &self,
+        piece_length: u64,
+        threads: usize,
+        window: usize,
+    ) -> io::Result<Vec<[u8; 20]>> {
         let total = self.total_length();
         let count = total.div_ceil(piece_length.max(1)) as usize;
         let threads = threads.clamp(1, count.max(1));
@@ -133,14 +147,12 @@ impl FileSet {
             let mut handles = Vec::new();
             for (t, chunk) in out.chunks_mut(per.max(1)).enumerate() {
                 handles.push(s.spawn(move || -> io::Result<()> {
-                    let mut reader = self.reader();
-                    let mut buf = vec![0u8; piece_length as usize];
+                    let mut reader = PieceReader::new(self, window);
                     for (i, slot) in chunk.iter_mut().enumerate() {
                         let index = (t * per + i) as u64;
                         let start = index * piece_length;
                         let len = piece_length.min(total - start) as usize;
-                        reader.read_at(start, &mut buf[..len])?;
-                        *slot = Sha1::digest(&buf[..len]).into();
+                        *slot = reader.hash(start, len)?;
                     }
                     Ok(())
                 }));
@@ -152,6 +164,79 @@ impl FileSet {
             Ok::<(), io::Error>(())
         })?;
         Ok(out)
+    }
+}
+
+/// How much of a file one mapped window covers while hashing (at least one piece).
+const MAP_WINDOW: usize = 64 << 20;
+
+/// Hashes ranges of a [`FileSet`], through a mapped window of the file last used when it
+/// can, else through a buffer.
+struct PieceReader<'a> {
+    set: &'a FileSet,
+    /// The file open now, and the window of it mapped now (file index, offset in the file).
+    open: Option<(usize, File)>,
+    window: Option<(u64, crate::mapped::Window)>,
+    /// The size of a fresh window.
+    window_size: usize,
+    buf: Vec<u8>,
+}
+
+impl<'a> PieceReader<'a> {
+    fn new(set: &'a FileSet, window_size: usize) -> PieceReader<'a> {
+        PieceReader {
+            set,
+            open: None,
+            window: None,
+            window_size,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The SHA-1 of `len` bytes from stream offset `at`.
+    fn hash(&mut self, at: u64, len: usize) -> io::Result<[u8; 20]> {
+        let files = &self.set.files;
+        let spans = file_spans(files.len(), |i| (files[i].offset, files[i].length), at, len);
+        let covered: usize = spans.iter().map(|(_, _, r)| r.len()).sum();
+        if covered < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the files end {} bytes short", len - covered),
+            ));
+        }
+        let mut h = Sha1::new();
+        for (i, within, range) in spans {
+            self.feed(&mut h, i, within, range.len())?;
+        }
+        Ok(h.finalize().into())
+    }
+
+    /// Feeds `len` bytes of file `i` from `within` to the hasher.
+    fn feed(&mut self, h: &mut Sha1, i: usize, within: u64, len: usize) -> io::Result<()> {
+        if !matches!(&self.open, Some((j, _)) if *j == i) {
+            self.window = None;
+            self.open = Some((i, File::open(&self.set.files[i].path)?));
+        }
+        let file = &self.open.as_ref().expect("opened just above").1;
+        let fits = |w: &(u64, crate::mapped::Window)| {
+            within >= w.0 && within + len as u64 <= w.0 + w.1.bytes().len() as u64
+        };
+        if !self.window.as_ref().is_some_and(fits) {
+            // A fresh window from here: the window size, or the piece, or what is left.
+            self.window = None;
+            let rest = self.set.files[i].length.saturating_sub(within);
+            let size = (self.window_size as u64).max(len as u64).min(rest) as usize;
+            self.window = crate::mapped::Window::map(file, within, size).map(|w| (within, w));
+        }
+        if let Some((from, w)) = &self.window {
+            let skip = (within - from) as usize;
+            h.update(&w.bytes()[skip..skip + len]);
+            return w.check();
+        }
+        self.buf.resize(len, 0);
+        read_exact_at(file, &mut self.buf, within)?;
+        h.update(&self.buf);
+        Ok(())
     }
 }
 
@@ -287,6 +372,45 @@ mod tests {
             );
         }
         assert!(set.read_at(10, &mut [0u8; 5]).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn windows_of_any_size_hash_like_reading() {
+        // Files of awkward sizes, pieces that span files, windows smaller than a piece,
+        // windows that end mid-piece: every combination hashes like one in-memory stream.
+        let d = temp_dir("windows");
+        let sizes = [70_001usize, 0, 4096, 123_457, 1];
+        let mut all = Vec::new();
+        for (i, n) in sizes.iter().enumerate() {
+            let bytes: Vec<u8> = (0..*n).map(|k| ((k * 31 + i * 7) % 253) as u8).collect();
+            std::fs::write(d.join(format!("f{i}")), &bytes).unwrap();
+            all.extend_from_slice(&bytes);
+        }
+        let (set, _) = FileSet::scan(&d).unwrap();
+        for piece in [16_384u64, 65_536, 100_000] {
+            let expect = crate::metainfo::hash_pieces(&all, piece);
+            for window in [4096, 20_000, 1 << 20] {
+                for threads in [1, 3] {
+                    assert_eq!(
+                        set.hash_pieces_in(piece, threads, window).unwrap(),
+                        expect,
+                        "piece {piece}, window {window}, threads {threads}"
+                    );
+                }
+            }
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_file_shorter_than_when_scanned_is_an_error() {
+        let d = temp_dir("shrunk");
+        std::fs::write(d.join("f"), vec![1u8; 200_000]).unwrap();
+        let (set, _) = FileSet::scan(&d.join("f")).unwrap();
+        std::fs::write(d.join("f"), vec![1u8; 50_000]).unwrap();
+        let e = set.hash_pieces(65_536, 2).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -103,6 +103,7 @@ pub mod explainer;
 pub mod files;
 pub mod ipc;
 pub mod maker;
+mod mapped;
 pub mod metainfo;
 pub mod patron;
 pub mod service;
