@@ -207,7 +207,13 @@ impl Ctx {
         let m = Message::new(msg);
         let mut w = self.core.world.borrow_mut();
         match self.lookup(&w, BoxKind::Outbox, outbox) {
-            Some((_, sink)) => w.deliver_to_sink(sink, m),
+            Some((_, sink)) => match w.try_deliver(sink, m) {
+                Ok(()) => {
+                    drop(w);
+                    Ok(())
+                }
+                Err(m) => w.refuse(sink, m),
+            },
             None => {
                 drop(w);
                 let e = self.lookup_error(BoxKind::Outbox, outbox);
@@ -226,18 +232,15 @@ impl Ctx {
     /// the end of the chain.
     #[inline(always)]
     pub fn recv(&self, inbox: &str) -> Result<Message, RecvError> {
-        match self.try_take(inbox) {
-            Some(m) => Ok(m),
-            None => Err(self.recv_error(inbox)),
-        }
-    }
-
-    /// The hot part of [`recv`](Ctx::recv): the message, or `None` for any failure.
-    #[inline(always)]
-    fn try_take(&self, inbox: &str) -> Option<Message> {
         let mut w = self.core.world.borrow_mut();
-        let (_, sink) = self.lookup(&w, BoxKind::Inbox, inbox)?;
-        w.collect_from_sink(sink)
+        if let Some((_, sink)) = self.lookup(&w, BoxKind::Inbox, inbox) {
+            if let Some(m) = w.collect_from_sink(sink) {
+                drop(w);
+                return Ok(m);
+            }
+        }
+        drop(w);
+        Err(self.recv_error(inbox))
     }
 
     /// Why [`recv`](Ctx::recv) found nothing: a wrong name, or an empty box.

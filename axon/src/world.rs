@@ -486,25 +486,43 @@ impl World {
 
     // ----- boxes --------------------------------------------------------------------------
 
-    /// Appends to `sink`, a final box, and wakes its owner.
+    /// Appends to `sink`, a final box, and wakes its owner; hands the message back if the box
+    /// is an outbox or full ([`refuse`](World::refuse) says which, and what to do).
     #[inline(always)]
-    pub fn deliver_to_sink(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
+    pub fn try_deliver(&mut self, sink: BoxId, msg: Message) -> Result<(), Message> {
         let pb = self.boxes.get_mut(sink);
         if pb.storage.len() >= pb.cap {
-            return self.refuse(sink, msg);
+            return Err(msg);
         }
         pb.storage.push_back(msg);
         let owner = pb.owner;
-        // A box's owner is always a component of this world: no scheduler check needed.
-        mark_woken(&mut self.woken, &mut self.wakes, owner);
+        // A box's owner is always a component of this world: no scheduler check needed, and
+        // its slot is in range of `woken`, which grows with the slots and never shrinks.
+        debug_assert!((owner.index as usize) < self.woken.len());
+        // SAFETY: as just said, `owner.index < woken.len()`.
+        let flag = unsafe { self.woken.get_unchecked_mut(owner.index as usize) };
+        let mark = woken_mark(owner);
+        if *flag != mark {
+            *flag = mark;
+            self.wakes.push(owner);
+        }
         Ok(())
+    }
+
+    /// [`try_deliver`](World::try_deliver), with the error for a refused message.
+    #[inline(always)]
+    pub fn deliver_to_sink(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
+        match self.try_deliver(sink, msg) {
+            Ok(()) => Ok(()),
+            Err(m) => self.refuse(sink, m),
+        }
     }
 
     /// The slow path of a delivery: the chain ends at an outbox (drop, as Kamaelia does), or
     /// the final inbox is full (hand the message back).
     #[cold]
     #[inline(never)]
-    fn refuse(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
+    pub fn refuse(&mut self, sink: BoxId, msg: Message) -> Result<(), SendError> {
         let pb = self.boxes.get(sink);
         let owner = pb.owner;
         if pb.kind == BoxKind::Outbox {
