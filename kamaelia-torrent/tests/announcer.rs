@@ -113,3 +113,47 @@ fn started_then_completed_when_told_then_stopped() {
         .collect();
     assert_eq!(events, ["started", "completed", "stopped"], "{lines:?}");
 }
+
+#[test]
+fn a_stop_does_not_wait_for_a_tracker_that_never_answers() {
+    // A "tracker" that takes the connection and the request and then says nothing: an
+    // announce to it would wait out the 15 s HTTP time-out.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = held.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            h.lock().unwrap().push(conn);
+        }
+    });
+    let sched = Scheduler::new();
+    let root = sched.root();
+    let a = root.create(Threaded::new(Announcer::new(
+        vec![vec![url]],
+        InfoHash([9; 20]),
+        PeerId::generate(),
+        6881,
+        1000,
+    )));
+    root.link((root.id(), "signal"), (a, "control")).unwrap();
+    root.activate(a).unwrap();
+    // Let the `started` announce get stuck waiting for an answer.
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        sched.step(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(held.lock().unwrap().len(), 1, "the announce is waiting");
+    let asked = Instant::now();
+    root.send(ShutdownMicroprocess::default(), "signal")
+        .unwrap();
+    let report = sched.run();
+    assert!(report.is_clean(), "{report:?}");
+    let took = asked.elapsed();
+    // Never started, so no `stopped` is owed: it ends as soon as it looks at its control.
+    assert!(
+        took < Duration::from_secs(3),
+        "the announcer took {took:?} to stop"
+    );
+}

@@ -245,3 +245,51 @@ fn tiers_fall_through_to_a_working_tracker() {
     assert_eq!(tiers[1], vec![alive, dead]);
     h.join().unwrap();
 }
+
+// new: an announce waiting on a silent tracker is given up when its caller stops
+#[test]
+fn a_waiting_announce_gives_up_when_told_to_stop() {
+    let hash = InfoHash([4; 20]);
+    let slow = TrackerClient {
+        http_timeout: Duration::from_secs(30),
+        udp_timeout: Duration::from_secs(10),
+        udp_attempts: 3,
+    };
+    let stop_after = |d: Duration| {
+        let at = Instant::now() + d;
+        move || Instant::now() >= at
+    };
+    // HTTP: accepts, never answers.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let keep = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(s);
+    });
+    let req = request(hash, b"-KR0100-aaaaaaaaaaaa", 1);
+    let got = slow.announce_or_stop(&url, &req, &stop_after(Duration::from_millis(300)));
+    assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
+    keep.join().unwrap();
+    // UDP: never answers.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", silent.local_addr().unwrap());
+    let got = slow.announce_or_stop(&url, &req, &stop_after(Duration::from_millis(300)));
+    assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
+    // Tiers: the stop ends the walk; the second tracker is never asked.
+    let unasked = TcpListener::bind("127.0.0.1:0").unwrap();
+    unasked.set_nonblocking(true).unwrap();
+    let mut tiers = vec![
+        vec![url.clone()],
+        vec![format!("http://{}/announce", unasked.local_addr().unwrap())],
+    ];
+    let errors = slow
+        .announce_tiers_or_stop(&mut tiers, &req, &stop_after(Duration::from_millis(300)))
+        .unwrap_err();
+    assert!(
+        matches!(errors.last(), Some((_, TrackerError::Stopped))),
+        "{errors:?}"
+    );
+    assert!(unasked.accept().is_err(), "the next tier was asked");
+    assert!(TrackerError::Stopped.to_string().contains("stopping"));
+}

@@ -22,7 +22,7 @@ use axon::ipc::ProducerFinished;
 use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
 
 use crate::metainfo::InfoHash;
-use crate::tracker::announce::{AnnounceRequest, Event, PeerId};
+use crate::tracker::announce::{AnnounceRequest, Event, PeerId, TrackerError};
 use crate::tracker::client::TrackerClient;
 
 /// The shortest wait between regular announces, whatever the tracker says.
@@ -125,6 +125,7 @@ impl Announcer {
         ctx: &ThreadCtx,
         progress: &AnnounceProgress,
         event: Option<Event>,
+        stop: &dyn Fn() -> bool,
     ) -> Option<(Duration, bool)> {
         if self.tiers.is_empty() {
             return None;
@@ -140,7 +141,10 @@ impl Announcer {
             numwant: Some(50),
             key: u32::from_be_bytes(self.peer_id.0[16..20].try_into().unwrap_or([0; 4])),
         };
-        match self.client.announce_tiers(&mut self.tiers, &req) {
+        match self
+            .client
+            .announce_tiers_or_stop(&mut self.tiers, &req, stop)
+        {
             Ok((url, resp)) => {
                 if let Some(w) = &resp.warning {
                     log::warn!("{}: tracker {url} warns: {w}", ctx.name());
@@ -168,7 +172,11 @@ impl Announcer {
             }
             Err(errors) => {
                 for (url, e) in errors {
-                    log::warn!("{}: announce to {url} failed: {e}", ctx.name());
+                    if matches!(e, TrackerError::Stopped) {
+                        log::debug!("{}: announce to {url} given up: stopping", ctx.name());
+                    } else {
+                        log::warn!("{}: announce to {url} failed: {e}", ctx.name());
+                    }
                 }
                 Some((RETRY_INTERVAL, false))
             }
@@ -221,7 +229,9 @@ impl ThreadedComponent for Announcer {
                 } else {
                     None
                 };
-                match self.announce(&ctx, &progress, event) {
+                // A stop message gives up an announce still waiting for its tracker.
+                let stopping = || ctx.data_ready("control") > 0 || ctx.should_stop();
+                match self.announce(&ctx, &progress, event, &stopping) {
                     Some((wait, ok)) => {
                         if ok {
                             match event {
@@ -247,7 +257,7 @@ impl ThreadedComponent for Announcer {
             self.client.http_timeout = Duration::from_secs(2);
             self.client.udp_timeout = Duration::from_secs(1);
             self.client.udp_attempts = 1;
-            self.announce(&ctx, &progress, Some(Event::Stopped));
+            self.announce(&ctx, &progress, Some(Event::Stopped), &|| ctx.should_stop());
         }
         let _ = ctx.send(ProducerFinished::default(), "signal");
         Ok(())

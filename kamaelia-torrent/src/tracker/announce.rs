@@ -188,6 +188,8 @@ pub enum TrackerError {
     Io(String),
     /// The tracker's URL is not one we can use.
     BadUrl(String),
+    /// The announce was given up before an answer came, because the caller is stopping.
+    Stopped,
 }
 
 impl fmt::Display for TrackerError {
@@ -198,6 +200,7 @@ impl fmt::Display for TrackerError {
             TrackerError::Timeout(r) => write!(f, "tracker did not answer in time: {r}"),
             TrackerError::Io(r) => write!(f, "could not reach the tracker: {r}"),
             TrackerError::BadUrl(r) => write!(f, "unusable tracker URL: {r}"),
+            TrackerError::Stopped => write!(f, "announce given up: stopping"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Announcing to trackers: HTTP (BEP 3, 23), UDP (BEP 15) and multi-tracker tiers (BEP 12).
 //! These calls block, each bounded by a time-out; run them off the scheduler's thread (in a
-//! threaded component).
+//! threaded component). The `_or_stop` forms also give up, within [`STOP_CHECK`], once a
+//! function of the caller's says it is stopping (a torrent closed while its tracker is slow
+//! does not wait out the time-out).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -31,12 +33,47 @@ impl Default for TrackerClient {
     }
 }
 
+/// How often a blocked announce looks at its caller's stop function.
+pub const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// Never stopping: for the plain forms of the calls.
+fn never() -> bool {
+    false
+}
+
 fn io_err(e: std::io::Error) -> TrackerError {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             TrackerError::Timeout(e.to_string())
         }
         _ => TrackerError::Io(e.to_string()),
+    }
+}
+
+/// Connects, giving up at `deadline` or once `stop` says so (looked at every [`STOP_CHECK`]:
+/// a connection that takes longer is tried again, which sends the SYN again).
+fn connect_or_stop(
+    addr: &SocketAddr,
+    deadline: Instant,
+    stop: &dyn Fn() -> bool,
+) -> Result<TcpStream, TrackerError> {
+    loop {
+        if stop() {
+            return Err(TrackerError::Stopped);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TrackerError::Timeout(format!(
+                "no connection to {addr} in time"
+            )));
+        }
+        match TcpStream::connect_timeout(addr, left.min(STOP_CHECK * 5)) {
+            Ok(s) => return Ok(s),
+            Err(e) => match io_err(e) {
+                TrackerError::Timeout(_) => continue,
+                other => return Err(other),
+            },
+        }
     }
 }
 
@@ -70,10 +107,21 @@ impl TrackerClient {
         url: &str,
         req: &AnnounceRequest,
     ) -> Result<AnnounceResponse, TrackerError> {
+        self.announce_or_stop(url, req, &never)
+    }
+
+    /// [`announce`](Self::announce), given up with [`TrackerError::Stopped`] once `stop`
+    /// returns true (it is asked every [`STOP_CHECK`] while the call waits).
+    pub fn announce_or_stop(
+        &self,
+        url: &str,
+        req: &AnnounceRequest,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<AnnounceResponse, TrackerError> {
         let u = TrackerUrl::parse(url)?;
         match u.scheme.as_str() {
-            "http" => self.http_announce(&u, url, req),
-            "udp" => self.udp_announce(&u, req),
+            "http" => self.http_announce(&u, url, req, stop),
+            "udp" => self.udp_announce(&u, req, stop),
             other => Err(TrackerError::BadUrl(format!(
                 "{url}: scheme {other} is not supported"
             ))),
@@ -85,6 +133,7 @@ impl TrackerClient {
         u: &TrackerUrl,
         url: &str,
         req: &AnnounceRequest,
+        stop: &dyn Fn() -> bool,
     ) -> Result<AnnounceResponse, TrackerError> {
         let deadline = Instant::now() + self.http_timeout;
         let full = req.to_url(url);
@@ -98,10 +147,11 @@ impl TrackerClient {
                     self.http_timeout
                 )));
             }
-            let mut s = match TcpStream::connect_timeout(&addr, left) {
+            let mut s = match connect_or_stop(&addr, deadline, stop) {
                 Ok(s) => s,
+                Err(TrackerError::Stopped) => return Err(TrackerError::Stopped),
                 Err(e) => {
-                    last = io_err(e);
+                    last = e;
                     continue;
                 }
             };
@@ -118,8 +168,19 @@ impl TrackerClient {
                         self.http_timeout
                     )));
                 }
-                s.set_read_timeout(Some(left)).map_err(io_err)?;
-                let n = s.read(&mut chunk).map_err(io_err)?;
+                if stop() {
+                    return Err(TrackerError::Stopped);
+                }
+                s.set_read_timeout(Some(left.min(STOP_CHECK)))
+                    .map_err(io_err)?;
+                let n = match s.read(&mut chunk) {
+                    Ok(n) => n,
+                    Err(e) => match io_err(e) {
+                        // A slice of the wait passed: look at `stop` and the deadline again.
+                        TrackerError::Timeout(_) => continue,
+                        other => return Err(other),
+                    },
+                };
                 buf.extend_from_slice(&chunk[..n]);
                 if let Some(resp) = http::parse_response(&buf, n == 0)? {
                     if resp.status != 200 {
@@ -144,6 +205,7 @@ impl TrackerClient {
         &self,
         sock: &UdpSocket,
         packet: &[u8],
+        stop: &dyn Fn() -> bool,
         mut check: impl FnMut(&[u8]) -> Result<bool, TrackerError>,
     ) -> Result<(), TrackerError> {
         let mut buf = [0u8; 2048];
@@ -156,7 +218,11 @@ impl TrackerClient {
                 if left.is_zero() {
                     break;
                 }
-                sock.set_read_timeout(Some(left)).map_err(io_err)?;
+                if stop() {
+                    return Err(TrackerError::Stopped);
+                }
+                sock.set_read_timeout(Some(left.min(STOP_CHECK)))
+                    .map_err(io_err)?;
                 match sock.recv(&mut buf) {
                     Ok(n) => {
                         // A stray or late datagram for another transaction is skipped.
@@ -165,7 +231,7 @@ impl TrackerClient {
                         }
                     }
                     Err(e) => match io_err(e) {
-                        TrackerError::Timeout(_) => break,
+                        TrackerError::Timeout(_) => continue,
                         other => return Err(other),
                     },
                 }
@@ -181,6 +247,7 @@ impl TrackerClient {
         &self,
         u: &TrackerUrl,
         req: &AnnounceRequest,
+        stop: &dyn Fn() -> bool,
     ) -> Result<AnnounceResponse, TrackerError> {
         let addr = resolve(u)?[0];
         let local: SocketAddr = if addr.is_ipv6() {
@@ -192,23 +259,22 @@ impl TrackerClient {
         sock.connect(addr).map_err(io_err)?;
         let tid = random_u32();
         let mut connection_id = 0u64;
-        self.udp_exchange(
-            &sock,
-            &udp::connect_request(tid),
-            |b| match udp::parse_connect_response(b, tid) {
+        self.udp_exchange(&sock, &udp::connect_request(tid), stop, |b| {
+            match udp::parse_connect_response(b, tid) {
                 Ok(id) => {
                     connection_id = id;
                     Ok(true)
                 }
                 Err(TrackerError::BadResponse(r)) if r.contains("transaction id") => Ok(false),
                 Err(e) => Err(e),
-            },
-        )?;
+            }
+        })?;
         let tid = random_u32() ^ 0x5a5a_5a5a;
         let mut answer = None;
         self.udp_exchange(
             &sock,
             &udp::announce_request(connection_id, tid, req),
+            stop,
             |b| match udp::parse_announce_response(b, tid, addr.is_ipv6()) {
                 Ok(r) => {
                     answer = Some(r);
@@ -229,10 +295,25 @@ impl TrackerClient {
         tiers: &mut [Vec<String>],
         req: &AnnounceRequest,
     ) -> Result<(String, AnnounceResponse), Vec<(String, TrackerError)>> {
+        self.announce_tiers_or_stop(tiers, req, &never)
+    }
+
+    /// [`announce_tiers`](Self::announce_tiers), given up once `stop` returns true: the
+    /// tracker being asked then reports [`TrackerError::Stopped`], and no other is asked.
+    pub fn announce_tiers_or_stop(
+        &self,
+        tiers: &mut [Vec<String>],
+        req: &AnnounceRequest,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(String, AnnounceResponse), Vec<(String, TrackerError)>> {
         let mut errors = Vec::new();
         for tier in tiers.iter_mut() {
             for i in 0..tier.len() {
-                match self.announce(&tier[i], req) {
+                if stop() {
+                    errors.push((tier[i].clone(), TrackerError::Stopped));
+                    return Err(errors);
+                }
+                match self.announce_or_stop(&tier[i], req, stop) {
                     Ok(resp) => {
                         let url = tier.remove(i);
                         tier.insert(0, url.clone());
