@@ -176,17 +176,23 @@ fn failure_reasons_and_garbage_are_errors() {
 }
 
 // new: issue 4 (time-outs are errors, not hangs: a server that never answers)
-#[test]
-fn silent_trackers_time_out() {
-    let hash = InfoHash([2; 20]);
-    // HTTP: accepts, reads, never answers.
+/// An HTTP "tracker" that takes one connection and holds it for `hold` without a word.
+fn silent_http(hold: Duration) -> (String, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/announce", l.local_addr().unwrap());
     let keep = std::thread::spawn(move || {
         let (s, _) = l.accept().unwrap();
-        std::thread::sleep(Duration::from_secs(4));
+        std::thread::sleep(hold);
         drop(s);
     });
+    (url, keep)
+}
+
+#[test]
+fn silent_trackers_time_out() {
+    let hash = InfoHash([2; 20]);
+    // HTTP: accepts, reads, never answers.
+    let (url, keep) = silent_http(Duration::from_secs(4));
     let start = Instant::now();
     let got = quick().announce(&url, &request(hash, b"-KR0100-aaaaaaaaaaaa", 1));
     assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
@@ -260,13 +266,7 @@ fn a_waiting_announce_gives_up_when_told_to_stop() {
         move || Instant::now() >= at
     };
     // HTTP: accepts, never answers.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/announce", l.local_addr().unwrap());
-    let keep = std::thread::spawn(move || {
-        let (s, _) = l.accept().unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-        drop(s);
-    });
+    let (url, keep) = silent_http(Duration::from_secs(3));
     let req = request(hash, b"-KR0100-aaaaaaaaaaaa", 1);
     let got = slow.announce_or_stop(&url, &req, &stop_after(Duration::from_millis(300)));
     assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
