@@ -37,18 +37,19 @@ pub struct Ctx {
 /// compile time: (box epoch, box, final box of its chain), an epoch of 0 meaning empty (the
 /// box epoch is never 0). Other names go to a small table made on first use (most components
 /// never need it). Each of its entries is the name itself (up to [`CACHED_NAME`] bytes,
-/// zero-padded, compared as three words), a key packing its length, kind and the box epoch,
+/// zero-padded, compared as three words), a key packing its length and kind, the box epoch,
 /// and the two boxes. Keying by content, not by address, keeps a name that reuses the memory
 /// of an earlier, different name from hitting the earlier entry.
 #[derive(Clone, Default)]
 struct BoxCache {
-    standard: [Cell<(u32, BoxId, BoxId)>; 4],
+    standard: [Cell<(u64, BoxId, BoxId)>; 4],
     other: std::cell::OnceCell<Box<OtherNames>>,
 }
 
 #[derive(Clone, Default)]
 struct OtherNames {
     keys: [Cell<u64>; 4],
+    epochs: [Cell<u64>; 4],
     names: [Cell<[u64; 3]>; 4],
     boxes: [Cell<(BoxId, BoxId)>; 4],
 }
@@ -90,9 +91,9 @@ fn name_words(name: &str) -> Option<[u64; 3]> {
 }
 
 #[inline(always)]
-fn cache_key(len: usize, inbox: bool, epoch: u32) -> u64 {
+fn cache_key(len: usize, inbox: bool) -> u64 {
     // Bit 63 marks a used entry, so that the all-zero default never matches.
-    (1 << 63) | ((len as u64) << 33) | ((inbox as u64) << 32) | epoch as u64
+    (1 << 63) | ((len as u64) << 1) | inbox as u64
 }
 
 impl std::fmt::Debug for Ctx {
@@ -126,11 +127,12 @@ impl Ctx {
             self.cache.standard[i].set((epoch, found, sink));
             return Some((found, sink));
         }
-        let key = cache_key(name.len(), kind == BoxKind::Inbox, epoch);
+        let key = cache_key(name.len(), kind == BoxKind::Inbox);
         let words = name_words(name);
         if let (Some(words), Some(c)) = (words, self.cache.other.get()) {
             for i in 0..4 {
-                if c.keys[i].get() == key && c.names[i].get() == words {
+                if c.keys[i].get() == key && c.epochs[i].get() == epoch && c.names[i].get() == words
+                {
                     return Some(c.boxes[i].get());
                 }
             }
@@ -154,10 +156,12 @@ impl Ctx {
             let c = self.cache.other.get_or_init(Default::default);
             for i in (1..4).rev() {
                 c.keys[i].set(c.keys[i - 1].get());
+                c.epochs[i].set(c.epochs[i - 1].get());
                 c.names[i].set(c.names[i - 1].get());
                 c.boxes[i].set(c.boxes[i - 1].get());
             }
             c.keys[0].set(key);
+            c.epochs[0].set(w.boxes.epoch);
             c.names[0].set(words);
             c.boxes[0].set((id, sink));
         }

@@ -1,6 +1,7 @@
 //! Messages: any `Send + 'static` value, carried in a box and taken out by type.
 
 use std::any::{Any, TypeId};
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::{align_of, size_of, MaybeUninit};
 
@@ -58,8 +59,10 @@ pub struct Message {
     /// What the value is, and how to drop it.
     kind: &'static Kind,
     /// The value itself if [`fits_inline`] for its type, else the pointer to its heap box.
-    /// `MaybeUninit` of a pointer: a word that may hold any bytes, pointers included.
-    data: MaybeUninit<*mut ()>,
+    /// `MaybeUninit` of a pointer: a word that may hold any bytes, pointers included; in an
+    /// `UnsafeCell` because a value held inline may have interior mutability (a `Cell`, an
+    /// atomic) and be changed through `&Message`.
+    data: UnsafeCell<MaybeUninit<*mut ()>>,
 }
 
 // SAFETY: a message only ever holds a value of a `Send` type (`Message::new` requires it),
@@ -102,7 +105,7 @@ impl Drop for Message {
     fn drop(&mut self) {
         // SAFETY: `kind` was made for the type stored in `data`, which is still there (values
         // taken out by `downcast` skip this drop).
-        unsafe { (self.kind.drop)(&mut self.data) }
+        unsafe { (self.kind.drop)(self.data.get_mut()) }
     }
 }
 
@@ -133,19 +136,31 @@ impl Message {
         }
         Message {
             kind: &KindOf::<T>::KIND,
-            data,
+            data: UnsafeCell::new(data),
         }
     }
 
-    /// Where the value is; only for the `T` it holds.
+    /// Where the value is, for shared use; only for the `T` it holds.
     #[inline(always)]
     fn value_ptr<T: 'static>(&self) -> *const T {
         debug_assert!(self.is::<T>());
         if fits_inline::<T>() {
-            self.data.as_ptr().cast::<T>()
+            self.data.get().cast::<T>()
         } else {
-            // SAFETY: a boxed value's pointer was written by `wrap`.
-            unsafe { self.data.assume_init() }.cast::<T>()
+            // SAFETY: a boxed value's pointer was written by `wrap` and is only read here.
+            unsafe { (*self.data.get()).assume_init() }.cast::<T>()
+        }
+    }
+
+    /// Where the value is, for exclusive use; only for the `T` it holds.
+    #[inline(always)]
+    fn value_ptr_mut<T: 'static>(&mut self) -> *mut T {
+        debug_assert!(self.is::<T>());
+        if fits_inline::<T>() {
+            self.data.get_mut().as_mut_ptr().cast::<T>()
+        } else {
+            // SAFETY: as in `value_ptr`.
+            unsafe { self.data.get_mut().assume_init() }.cast::<T>()
         }
     }
 
@@ -170,7 +185,7 @@ impl Message {
     pub fn downcast_mut<T: 'static>(&mut self) -> Option<&mut T> {
         // SAFETY: as in `downcast_ref`, borrowed mutably as long as `self` is.
         self.is::<T>()
-            .then(|| unsafe { &mut *self.value_ptr::<T>().cast_mut() })
+            .then(|| unsafe { &mut *self.value_ptr_mut::<T>() })
     }
 
     /// Takes the value out as a `T`; on the wrong type the error gives the message back.
@@ -331,6 +346,19 @@ mod tests {
         let m = Message::new(std::sync::Arc::new(5u32));
         let back = std::thread::spawn(move || m).join().unwrap();
         assert_eq!(*back.downcast::<std::sync::Arc<u32>>().unwrap(), 5);
+    }
+
+    #[test]
+    fn values_with_interior_mutability_change_through_a_shared_reference() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let m = Message::new(std::cell::Cell::new(1u32));
+        m.downcast_ref::<std::cell::Cell<u32>>().unwrap().set(2);
+        assert_eq!(m.downcast::<std::cell::Cell<u32>>().unwrap().get(), 2);
+        let m = Message::new(AtomicUsize::new(0));
+        m.downcast_ref::<AtomicUsize>()
+            .unwrap()
+            .fetch_add(1, Ordering::Relaxed);
+        assert_eq!(m.downcast::<AtomicUsize>().unwrap().into_inner(), 1);
     }
 
     #[test]

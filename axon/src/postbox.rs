@@ -67,8 +67,8 @@ pub(crate) struct Boxes {
     free: Vec<BoxId>,
     /// Counts removals and chain changes: a box id and its sink remembered at one epoch are
     /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
-    /// which marks an empty cache entry.
-    pub epoch: u32,
+    /// which marks an empty cache entry; 64 bits, so that it never comes round again.
+    pub epoch: u64,
 }
 
 impl Default for Boxes {

@@ -345,9 +345,12 @@ const WRITE_BATCH: usize = 4;
 /// The smallest read a budget may impose.
 const MIN_CHUNK: usize = 4 * 1024;
 
+/// The largest read, whatever `read_chunk` says (a chunk is allocated whole before the read).
+const MAX_CHUNK: usize = 16 << 20;
+
 /// The most to read at once now: the read budget shared among the registered sockets.
 fn chunk_size(config: &SocketConfig, reg: &Registration) -> usize {
-    let max = config.read_chunk.max(1);
+    let max = config.read_chunk.clamp(1, MAX_CHUNK);
     match config.read_budget {
         Some(budget) => {
             (budget / reg.selector().registered().max(1)).clamp(MIN_CHUNK.min(max), max)
