@@ -329,12 +329,13 @@ fn pump(id: usize, c: &mut Client, total: u64, table: &[u8], buf: &mut [u8]) -> 
     Ok(())
 }
 
-/// Every client on two threads of its own. Returns the bytes checked, or the first failures.
+/// Every client on two threads of its own; `clock` is set when they are all ready. Returns the bytes checked, or the first failures.
 fn run_threaded(
     streams: Vec<TcpStream>,
     total: u64,
     table: &Arc<Vec<u8>>,
     read_buf: usize,
+    clock: &mut Instant,
 ) -> Result<u64, String> {
     let start = Arc::new(Barrier::new(streams.len() + 1));
     let threads: Vec<_> = streams
@@ -349,6 +350,8 @@ fn run_threaded(
         })
         .collect();
     start.wait();
+    // The clock starts when every client thread is ready.
+    *clock = Instant::now();
     let mut checked = 0;
     let mut failures = Vec::new();
     for th in threads {
@@ -510,11 +513,11 @@ fn main() {
     } else {
         None
     };
-    let t = Instant::now();
+    let mut t = Instant::now();
     let outcome = if event_loop {
         run_clients(streams, total, &table, read_buf)
     } else {
-        run_threaded(streams, total, &table, read_buf)
+        run_threaded(streams, total, &table, read_buf, &mut t)
     };
     let checked = match outcome {
         Ok(n) => n,
