@@ -253,7 +253,7 @@ pub use handle::{Background, Handle};
 pub use ids::{next_id, ComponentId, ComponentName};
 pub use introspector::{Introspector, LinkInfo, NodeInfo, Topology};
 pub use linkage::{Linkage, Passthrough};
-pub use message::{Message, Payload, WrongType};
+pub use message::{Message, WrongType};
 pub use scheduler::{RunReport, Scheduler, StopHandle};
 pub use threaded::{ThreadCtx, Threaded, ThreadedComponent, DEFAULT_QUEUE_LENGTH};
 pub use world::Failure;

@@ -5,36 +5,6 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::{align_of, size_of, MaybeUninit};
 
-/// What a [`Message`] can hold: any `Send + 'static` value that can name its own type.
-///
-/// Every `Send + 'static` type implements this; you never implement it yourself. A
-/// `Box<dyn Payload>` is a message-like value outside a box.
-pub trait Payload: Any + Send {
-    /// The Rust type name of the value, used in error messages.
-    fn type_name(&self) -> &'static str;
-    /// The value as `&dyn Any`, for downcasting.
-    fn as_any(&self) -> &dyn Any;
-    /// The value as `&mut dyn Any`, for downcasting.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-    /// The boxed value as `Box<dyn Any + Send>`, for downcasting by value.
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
-}
-
-impl<T: Any + Send> Payload for T {
-    fn type_name(&self) -> &'static str {
-        std::any::type_name::<T>()
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
-}
-
 /// One message travelling between boxes.
 ///
 /// Kamaelia lets any Python object travel through a box; here any `Send + 'static` value can.
