@@ -138,9 +138,9 @@ fn a_stop_does_not_wait_for_a_tracker_that_never_answers() {
     )));
     root.link((root.id(), "signal"), (a, "control")).unwrap();
     root.activate(a).unwrap();
-    // Let the `started` announce get stuck waiting for an answer.
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until {
+    // Let the `started` announce reach the tracker and get stuck waiting for an answer.
+    let until = Instant::now() + Duration::from_secs(10);
+    while held.lock().unwrap().is_empty() && Instant::now() < until {
         sched.step(1);
         std::thread::sleep(Duration::from_millis(10));
     }
