@@ -43,8 +43,14 @@ fn tracker(answer: Vec<u8>) -> (String, Arc<Mutex<Vec<String>>>, Arc<AtomicUsize
     (url, seen, count)
 }
 
-/// Runs an announcer against `url` for `run`, sending `progress` messages at the given times.
-fn run_announcer(url: &str, run: Duration, progress: &[(Duration, AnnounceProgress)]) {
+/// Runs an announcer against `url`, sending `progress` messages at the given times, until
+/// `settled` holds (at most 30 s, then the test fails) and for `then` more; then stops it.
+fn run_announcer(
+    url: &str,
+    progress: &[(Duration, AnnounceProgress)],
+    settled: impl Fn() -> bool,
+    then: Duration,
+) {
     let sched = Scheduler::new();
     let root = sched.root();
     let a = root.create(Threaded::new(Announcer::new(
@@ -59,11 +65,19 @@ fn run_announcer(url: &str, run: Duration, progress: &[(Duration, AnnounceProgre
     root.activate(a).unwrap();
     let start = Instant::now();
     let mut sent = 0;
-    while start.elapsed() < run {
+    let mut settled_at: Option<Instant> = None;
+    while settled_at.is_none_or(|at| at.elapsed() < then) {
         while sent < progress.len() && start.elapsed() >= progress[sent].0 {
             root.send(progress[sent].1, "outbox").unwrap();
             sent += 1;
         }
+        if settled_at.is_none() && sent == progress.len() && settled() {
+            settled_at = Some(Instant::now());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the announcer did not get there in 30 s"
+        );
         sched.step(1);
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -76,7 +90,13 @@ fn run_announcer(url: &str, run: Duration, progress: &[(Duration, AnnounceProgre
 #[test]
 fn a_failing_tracker_is_not_asked_again_before_the_retry_time() {
     let (url, _, count) = tracker(failure_bencode("go away"));
-    run_announcer(&url, Duration::from_millis(1500), &[]);
+    // Once the first announce has failed, watch for a second for one more second.
+    run_announcer(
+        &url,
+        &[],
+        || count.load(Ordering::SeqCst) >= 1,
+        Duration::from_secs(1),
+    );
     // One `started` that fails, then the retry waits (15 s); the stop sends no `stopped`
     // because nothing was ever started.
     assert_eq!(
@@ -96,10 +116,17 @@ fn started_then_completed_when_told_then_stopped() {
         left: 0,
         completed: true,
     };
+    let completed = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("event=completed"))
+    };
     run_announcer(
         &url,
-        Duration::from_millis(1500),
         &[(Duration::from_millis(300), done)],
+        completed,
+        Duration::ZERO,
     );
     let lines = seen.lock().unwrap().clone();
     let events: Vec<&str> = lines
