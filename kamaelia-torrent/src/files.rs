@@ -124,9 +124,10 @@ impl FileSet {
     /// The SHA-1 of every piece, computed on `threads` threads (each hashes its own share of
     /// the pieces).
     ///
-    /// The files are read through memory-mapped windows of 64 MiB where the platform allows (the hasher reads the page cache directly, with no copy); elsewhere, or
-    /// if a file cannot be mapped, each piece is read into a buffer. A file cut short by
-    /// another process while it is hashed is an error either way.
+    /// The files are read through memory-mapped windows of 64 MiB where the platform allows
+    /// (the hasher reads the page cache directly, with no copy); elsewhere, or if a file
+    /// cannot be mapped, each piece is read into a buffer. A file cut short by another
+    /// process while it is hashed is an error either way.
     pub fn hash_pieces(&self, piece_length: u64, threads: usize) -> io::Result<Vec<[u8; 20]>> {
         self.hash_pieces_in(piece_length, threads, MAP_WINDOW)
     }
@@ -222,7 +223,8 @@ impl<'a> PieceReader<'a> {
             within >= w.0 && within + len as u64 <= w.0 + w.1.bytes().len() as u64
         };
         if !self.window.as_ref().is_some_and(fits) {
-            // A fresh window from here: the window size, or the piece, or what is left.
+            // A fresh window from here: the window size, or the piece, or what is left. The
+            // old one is unmapped first, so that a thread never holds two.
             self.window = None;
             let rest = self.set.files[i].length.saturating_sub(within);
             let size = (self.window_size as u64).max(len as u64).min(rest) as usize;
