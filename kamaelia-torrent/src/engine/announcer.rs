@@ -245,6 +245,7 @@ impl ThreadedComponent for Announcer {
                     None => {
                         started = true;
                         owe_completed = false;
+                        fresh = false;
                         next = now + Duration::from_secs(3600);
                     }
                 }

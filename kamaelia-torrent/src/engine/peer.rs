@@ -431,14 +431,13 @@ impl Component for PeerConnection {
             if over_limit {
                 break 'run "too many connections".to_string();
             }
-            if peer_closed.is_none() {
-                if let Ok(m) = ctx.recv("control") {
-                    if m.is::<ProducerFinished>() && c.attached {
-                        // The peer closed its side: what it sent before still counts.
-                        peer_closed = Some(describe_end(&m));
-                    } else {
-                        break 'run describe_end(&m);
-                    }
+            if let Ok(m) = ctx.recv("control") {
+                if peer_closed.is_none() && m.is::<ProducerFinished>() && c.attached {
+                    // The peer closed its side: what it sent before still counts.
+                    peer_closed = Some(describe_end(&m));
+                } else {
+                    // A stop, a socket error, or anything after the peer closed: end now.
+                    break 'run describe_end(&m);
                 }
             }
             // Commands from the session. They are taken even while the socket is full (so that a

@@ -204,8 +204,9 @@ struct State {
     /// Addresses to dial.
     candidates: VecDeque<PeerKey>,
     known: HashSet<PeerKey>,
-    /// Peers dropped for bad data: not dialled or accepted again (by address: many peers
-    /// can share an IP address behind a NAT, or on one machine).
+    /// Peers dropped for bad data: not dialled or accepted again, kept by [`ban_id`] (the IP
+    /// address, as other clients do: a peer that dials us has a new port every time; honest
+    /// peers behind the same NAT share the ban).
     banned: HashSet<SocketAddr>,
     /// Addresses whose dial failed, and when.
     failed: HashMap<PeerKey, Instant>,
@@ -357,6 +358,16 @@ impl Component for TorrentSession {
     }
 }
 
+/// What a ban is kept under: the IP address alone (a banned peer that dials us again comes
+/// from another port), except on loopback, where several peers share one IP (tests, demos).
+fn ban_id(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_loopback() {
+        addr
+    } else {
+        SocketAddr::new(addr.ip(), 0)
+    }
+}
+
 impl State {
     fn add_candidates(&mut self, peers: Vec<SocketAddr>) {
         for p in peers {
@@ -367,7 +378,7 @@ impl State {
             if self.known.len() >= MAX_KNOWN_PEERS {
                 break;
             }
-            if !ours && self.known.insert(p) && !self.banned.contains(&p) {
+            if !ours && self.known.insert(p) && !self.banned.contains(&ban_id(p)) {
                 self.candidates.push_back(p);
             }
         }
@@ -452,7 +463,7 @@ impl State {
                             p.hash_fails += 1;
                             if p.hash_fails >= MAX_HASH_FAILS {
                                 log::info!("{}: dropping {key}: too much bad data", ctx.name());
-                                self.banned.insert(key);
+                                self.banned.insert(ban_id(key));
                                 p.refused = true;
                             }
                         }
@@ -504,7 +515,7 @@ impl State {
                         .any(|p| p.peer_id == peer_id && !p.refused);
                 let refuse = duplicate
                     || self.peers.len() >= self.cfg.max_peers
-                    || self.banned.contains(&key)
+                    || self.banned.contains(&ban_id(key))
                     || matches!(self.state, TorrentState::Stopped);
                 let outbox = match dialled {
                     Some((_, outbox)) => outbox,
@@ -602,8 +613,12 @@ impl State {
                     if !p.refused {
                         // Its upload slot is free for another (rechoke at once only then).
                         self.rechoke_now |= !p.am_choking;
-                        // A peer we may dial again later, if it was a good one.
-                        self.failed.insert(key, now);
+                        // A peer we may dial again later, if it was a good one and its
+                        // address is one to dial (not the passing port of a peer that
+                        // dialled us).
+                        if self.known.contains(&key) {
+                            self.failed.insert(key, now);
+                        }
                     }
                 }
             }
@@ -779,7 +794,10 @@ impl State {
             keep
         });
         for addr in again {
-            if !self.peers.contains_key(&addr) && !self.banned.contains(&addr) {
+            if self.known.contains(&addr)
+                && !self.peers.contains_key(&addr)
+                && !self.banned.contains(&ban_id(addr))
+            {
                 self.candidates.push_back(addr);
             }
         }
@@ -896,7 +914,7 @@ impl State {
             if self.peers.contains_key(&addr) || self.dialing.contains_key(&addr) {
                 continue;
             }
-            if self.failed.contains_key(&addr) || self.banned.contains(&addr) {
+            if self.failed.contains_key(&addr) || self.banned.contains(&ban_id(addr)) {
                 skipped.push(addr);
                 continue;
             }
@@ -1051,5 +1069,23 @@ impl State {
         self.status_now = true;
         self.send_status(ctx, now);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ban_covers_every_port_of_an_ip_except_on_loopback() {
+        let a: SocketAddr = "192.0.2.7:51413".parse().unwrap();
+        let b: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        assert_eq!(ban_id(a), ban_id(b));
+        assert_ne!(ban_id(a), ban_id("192.0.2.8:51413".parse().unwrap()));
+        let l1: SocketAddr = "127.0.0.1:6881".parse().unwrap();
+        let l2: SocketAddr = "127.0.0.1:6882".parse().unwrap();
+        assert_ne!(ban_id(l1), ban_id(l2));
+        let v6: SocketAddr = "[2001:db8::1]:6881".parse().unwrap();
+        assert_eq!(ban_id(v6), ban_id("[2001:db8::1]:7000".parse().unwrap()));
     }
 }
