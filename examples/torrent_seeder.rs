@@ -74,22 +74,25 @@ impl Component for TwoSourceListifier {
     async fn main(self, ctx: Ctx) -> ComponentResult {
         let mut a: VecDeque<String> = VecDeque::new();
         let mut b: VecDeque<Vec<u8>> = VecDeque::new();
-        // Failures that came before their name.
-        let mut skip = 0usize;
+        // Names of failed torrents that came before the name itself. A failure is matched by
+        // its name, not its place: it comes straight from the maker, while a torrent made
+        // before it passes one more component and may arrive after it.
+        let mut failed_names: Vec<String> = Vec::new();
         loop {
             while let Ok(m) = ctx.recv("failed") {
                 let e: MakeTorrentError = m.downcast()?;
                 ctx.send(format!("{e}\n"), "errors")?;
-                if a.pop_front().is_none() {
-                    skip += 1;
+                let name = format!("{}.torrent", e.src_file.display());
+                match a.iter().position(|n| *n == name) {
+                    Some(i) => drop(a.remove(i)),
+                    None => failed_names.push(name),
                 }
             }
             while let Ok(m) = ctx.recv("a") {
                 let name: String = m.downcast()?;
-                if skip > 0 {
-                    skip -= 1;
-                } else {
-                    a.push_back(name);
+                match failed_names.iter().position(|n| *n == name) {
+                    Some(i) => drop(failed_names.swap_remove(i)),
+                    None => a.push_back(name),
                 }
             }
             while let Ok(m) = ctx.recv("b") {
