@@ -529,23 +529,19 @@ fn run_case_inner(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResul
                     w.peak_kib = w.peak_kib.max(k);
                 }
             }
-            match proc_stat(w.pid) {
+            // Ended: a zombie, or gone without our reaping it (should not happen; no spin).
+            let ended = match proc_stat(w.pid) {
                 Some((state, ticks)) => {
                     w.ticks = ticks;
-                    if state == 'Z' || state == 'X' {
-                        fleet.reap(w.proc);
-                        w.done = true;
-                        end = Instant::now();
-                        check_exit(fleet, w.proc)?;
-                    }
+                    state == 'Z' || state == 'X'
                 }
-                None => {
-                    // Gone without our reaping it: should not happen, but don't spin.
-                    fleet.reap(w.proc);
-                    w.done = true;
-                    end = Instant::now();
-                    check_exit(fleet, w.proc)?;
-                }
+                None => true,
+            };
+            if ended {
+                fleet.reap(w.proc);
+                w.done = true;
+                end = Instant::now();
+                check_exit(fleet, w.proc)?;
             }
         }
         if start.elapsed() > s.timeout {
