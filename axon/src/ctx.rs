@@ -11,7 +11,7 @@ use crate::error::{BoxKind, Error, RecvError, SendError};
 use crate::ids::{ComponentId, ComponentName};
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
-use crate::postbox::BoxId;
+use crate::postbox::{BoxId, PostBox};
 use crate::scheduler::{create_in, Core, YieldNow};
 use crate::world::{Comp, State, World};
 
@@ -27,8 +27,8 @@ use crate::world::{Comp, State, World};
 pub struct Ctx {
     core: Rc<Core>,
     me: ComponentId,
-    /// Box names this context looked up lately, keyed by the name's address and length, so
-    /// that `send(x, "outbox")` with a string literal costs no string comparison.
+    /// The boxes this context looked up lately, by name, remembered by address: see
+    /// [`BoxCache`].
     cache: BoxCache,
 }
 
@@ -40,10 +40,30 @@ pub struct Ctx {
 /// zero-padded, compared as three words), a key packing its length and kind, the box epoch,
 /// and the two boxes. Keying by content, not by address, keeps a name that reuses the memory
 /// of an earlier, different name from hitting the earlier entry.
+///
+/// Boxes are remembered by address ([`Boxes::ptr`](crate::postbox::Boxes::ptr)): an address
+/// taken at one box epoch is valid while the epoch has not moved, and every entry is used
+/// only after its epoch is compared with the world's.
 #[derive(Clone, Default)]
 struct BoxCache {
-    standard: [Cell<(u64, BoxId, BoxId)>; 4],
+    standard: [Cell<(u64, Found)>; 4],
     other: std::cell::OnceCell<Box<OtherNames>>,
+}
+
+/// A box and the final box of its chain, by address.
+#[derive(Clone, Copy)]
+struct Found {
+    boxp: *mut PostBox,
+    sink: *mut PostBox,
+}
+
+impl Default for Found {
+    fn default() -> Found {
+        Found {
+            boxp: std::ptr::null_mut(),
+            sink: std::ptr::null_mut(),
+        }
+    }
 }
 
 #[derive(Clone, Default)]
@@ -51,7 +71,7 @@ struct OtherNames {
     keys: [Cell<u64>; 4],
     epochs: [Cell<u64>; 4],
     names: [Cell<[u64; 3]>; 4],
-    boxes: [Cell<(BoxId, BoxId)>; 4],
+    boxes: [Cell<Found>; 4],
 }
 
 /// The fixed cache entry of a standard box name, if it is one.
@@ -72,6 +92,14 @@ pub(crate) fn box_name_cow(kind: BoxKind, name: &str) -> std::borrow::Cow<'stati
     match standard_slot(kind, name) {
         Some(i) => std::borrow::Cow::Borrowed(STANDARD[i]),
         None => std::borrow::Cow::Owned(name.to_string()),
+    }
+}
+
+/// Box `id` and the final box of its chain, by address.
+fn found_in(w: &World, id: BoxId) -> Found {
+    Found {
+        boxp: w.boxes.ptr(id),
+        sink: w.boxes.ptr(w.boxes.get(id).sink),
     }
 }
 
@@ -115,17 +143,16 @@ impl Ctx {
     /// cache keyed by the name: a name hits every time after the first, until a box is freed
     /// or a chain changes (the box epoch moves).
     #[inline(always)]
-    fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Option<(BoxId, BoxId)> {
+    fn lookup(&self, w: &World, kind: BoxKind, name: &str) -> Option<Found> {
         let epoch = w.boxes.epoch;
         if let Some(i) = standard_slot(kind, name) {
-            let (e, id, sink) = self.cache.standard[i].get();
+            let (e, found) = self.cache.standard[i].get();
             if e == epoch {
-                return Some((id, sink));
+                return Some(found);
             }
-            let found = w.box_of(self.me, kind, name).ok()?;
-            let sink = w.boxes.get(found).sink;
-            self.cache.standard[i].set((epoch, found, sink));
-            return Some((found, sink));
+            let found = found_in(w, w.box_of(self.me, kind, name).ok()?);
+            self.cache.standard[i].set((epoch, found));
+            return Some(found);
         }
         let key = cache_key(name.len(), kind == BoxKind::Inbox);
         let words = name_words(name);
@@ -148,9 +175,8 @@ impl Ctx {
         name: &str,
         words: Option<[u64; 3]>,
         key: u64,
-    ) -> Option<(BoxId, BoxId)> {
-        let id = w.box_of(self.me, kind, name).ok()?;
-        let sink = w.boxes.get(id).sink;
+    ) -> Option<Found> {
+        let found = found_in(w, w.box_of(self.me, kind, name).ok()?);
         if let Some(words) = words {
             // Replace the oldest entry: shift the others down, put the new one first.
             let c = self.cache.other.get_or_init(Default::default);
@@ -163,9 +189,9 @@ impl Ctx {
             c.keys[0].set(key);
             c.epochs[0].set(w.boxes.epoch);
             c.names[0].set(words);
-            c.boxes[0].set((id, sink));
+            c.boxes[0].set(found);
         }
-        Some((id, sink))
+        Some(found)
     }
 
     /// The error for a failed lookup.
@@ -211,12 +237,17 @@ impl Ctx {
         let m = Message::new(msg);
         let mut w = self.core.world.borrow_mut();
         match self.lookup(&w, BoxKind::Outbox, outbox) {
-            Some((_, sink)) => match w.try_deliver(sink, m) {
+            // SAFETY: `lookup` hands out addresses of the current epoch only.
+            Some(found) => match unsafe { w.try_deliver_at(found.sink, m) } {
                 Ok(()) => {
                     drop(w);
                     Ok(())
                 }
-                Err(m) => w.refuse(sink, m),
+                Err(m) => {
+                    // SAFETY: as above.
+                    let sink = unsafe { (*found.sink).id };
+                    w.refuse(sink, m)
+                }
             },
             None => {
                 drop(w);
@@ -237,8 +268,9 @@ impl Ctx {
     #[inline(always)]
     pub fn recv(&self, inbox: &str) -> Result<Message, RecvError> {
         let mut w = self.core.world.borrow_mut();
-        if let Some((_, sink)) = self.lookup(&w, BoxKind::Inbox, inbox) {
-            if let Some(m) = w.collect_from_sink(sink) {
+        if let Some(found) = self.lookup(&w, BoxKind::Inbox, inbox) {
+            // SAFETY: `lookup` hands out addresses of the current epoch only.
+            if let Some(m) = unsafe { w.collect_at(found.sink) } {
                 drop(w);
                 return Ok(m);
             }
@@ -291,7 +323,8 @@ impl Ctx {
             unreachable!("the world is borrowed mutably");
         };
         match self.lookup(w, BoxKind::Inbox, inbox) {
-            Some((b, _)) => w.boxes.get(b).storage.len(),
+            // SAFETY: `lookup` hands out addresses of the current epoch only.
+            Some(found) => unsafe { (*found.boxp).storage.len() },
             None => {
                 log::warn!("data_ready: {}", self.lookup_error(BoxKind::Inbox, inbox));
                 0
@@ -303,7 +336,8 @@ impl Ctx {
     pub fn try_data_ready(&self, inbox: &str) -> Result<usize, Error> {
         let w = self.core.world.borrow();
         match self.lookup(&w, BoxKind::Inbox, inbox) {
-            Some((b, _)) => Ok(w.boxes.get(b).storage.len()),
+            // SAFETY: `lookup` hands out addresses of the current epoch only.
+            Some(found) => Ok(unsafe { (*found.boxp).storage.len() }),
             None => {
                 drop(w);
                 Err(self.lookup_error(BoxKind::Inbox, inbox))
@@ -328,7 +362,8 @@ impl Ctx {
         let m = Message::new(msg);
         let mut w = self.core.world.borrow_mut();
         match self.lookup(&w, BoxKind::Inbox, inbox) {
-            Some((_, sink)) => w.deliver_to_sink(sink, m),
+            // SAFETY: `lookup` hands out addresses of the current epoch only.
+            Some(found) => w.deliver_to_sink(unsafe { (*found.sink).id }, m),
             None => {
                 drop(w);
                 let e = self.lookup_error(BoxKind::Inbox, inbox);

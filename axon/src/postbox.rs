@@ -16,6 +16,8 @@ use crate::ring::Ring;
 pub(crate) type BoxId = u32;
 
 pub(crate) struct PostBox {
+    /// This box's own index in the slab.
+    pub id: BoxId,
     pub owner: ComponentId,
     pub kind: BoxKind,
     pub storage: Ring,
@@ -62,8 +64,15 @@ pub(crate) enum AddSourceError {
 
 /// The slab of every postbox of one scheduler. It never shrinks: a freed box's slot is reused
 /// by the next box made, so a `BoxId` is always an index in range.
+///
+/// Every access to a slot goes through `base`, a raw pointer to the slab's first slot taken
+/// with `Vec::as_mut_ptr` whenever the slab reallocates (which also moves the epoch on). No
+/// reference to the slab as a whole is ever made, so a pointer to a slot handed out at one
+/// epoch ([`Boxes::ptr`]) stays valid, for reads and writes, while the epoch stays the same:
+/// that is what lets `Ctx` remember the boxes it uses by address.
 pub(crate) struct Boxes {
     slots: Vec<PostBox>,
+    base: *mut PostBox,
     free: Vec<BoxId>,
     /// Counts removals and chain changes: a box id and its sink remembered at one epoch are
     /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
@@ -73,8 +82,11 @@ pub(crate) struct Boxes {
 
 impl Default for Boxes {
     fn default() -> Boxes {
+        let mut slots = Vec::new();
+        let base = slots.as_mut_ptr();
         Boxes {
-            slots: Vec::new(),
+            slots,
+            base,
             free: Vec::new(),
             epoch: 1,
         }
@@ -90,6 +102,7 @@ impl Boxes {
     pub fn insert(&mut self, owner: ComponentId, kind: BoxKind) -> BoxId {
         let id = self.free.pop().unwrap_or(self.slots.len() as BoxId);
         let b = PostBox {
+            id,
             owner,
             kind,
             storage: Ring::default(),
@@ -107,16 +120,26 @@ impl Boxes {
             live: true,
         };
         if id as usize == self.slots.len() {
+            let moves = self.slots.len() == self.slots.capacity();
             self.slots.push(b);
+            if moves {
+                // The slab moved: pointers to its slots from before are stale.
+                self.base = self.slots.as_mut_ptr();
+                self.bump_epoch();
+            }
         } else {
-            self.slots[id as usize] = b;
+            // SAFETY: `id` came from `free`, so it is below `slots.len()`; the old box in
+            // that slot is dropped in place and replaced.
+            unsafe { *self.base.add(id as usize) = b };
         }
         id
     }
 
     /// Frees a box that no linkage touches any more; returns what was left in it.
     pub fn remove(&mut self, id: BoxId) -> Vec<Message> {
-        let b = &mut self.slots[id as usize];
+        assert!((id as usize) < self.slots.len(), "box {id} was never made");
+        // SAFETY: in range (just checked); see `Boxes` for why slots are reached through `base`.
+        let b = unsafe { &mut *self.base.add(id as usize) };
         assert!(b.live, "box {id} freed twice");
         debug_assert!(b.target.is_none() && b.sources.is_empty());
         b.live = false;
@@ -133,8 +156,9 @@ impl Boxes {
     pub fn get(&self, id: BoxId) -> &PostBox {
         debug_assert!((id as usize) < self.slots.len(), "box {id} was never made");
         // SAFETY: every `BoxId` was returned by `insert`, and the slab never shrinks (freed
-        // slots wait in `free` for reuse), so any id ever made is in range.
-        let b = unsafe { self.slots.get_unchecked(id as usize) };
+        // slots wait in `free` for reuse), so any id ever made is in range; `base` points at
+        // the slab's current storage.
+        let b = unsafe { &*self.base.add(id as usize) };
         debug_assert!(b.live, "box {id} used after it was freed");
         b
     }
@@ -143,14 +167,27 @@ impl Boxes {
     pub fn get_mut(&mut self, id: BoxId) -> &mut PostBox {
         debug_assert!((id as usize) < self.slots.len(), "box {id} was never made");
         // SAFETY: as in `get`.
-        let b = unsafe { self.slots.get_unchecked_mut(id as usize) };
+        let b = unsafe { &mut *self.base.add(id as usize) };
         debug_assert!(b.live, "box {id} used after it was freed");
         b
     }
 
     /// True if `id` names a box that has not been freed.
     pub fn is_live(&self, id: BoxId) -> bool {
-        self.slots.get(id as usize).is_some_and(|b| b.live)
+        (id as usize) < self.slots.len() && self.get_unchecked_live(id)
+    }
+
+    fn get_unchecked_live(&self, id: BoxId) -> bool {
+        // SAFETY: callers check `id < slots.len()`.
+        unsafe { (*self.base.add(id as usize)).live }
+    }
+
+    /// The address of box `id`, valid (for reads and for writes through `&mut World`) until
+    /// the epoch moves. See [`Boxes`].
+    #[inline(always)]
+    pub fn ptr(&self, id: BoxId) -> *mut PostBox {
+        debug_assert!((id as usize) < self.slots.len(), "box {id} was never made");
+        self.base.wrapping_add(id as usize)
     }
 
     /// Kamaelia's `addsource`: `src` now leads to `dst`. Items waiting in `src` move to the new

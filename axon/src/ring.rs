@@ -79,9 +79,15 @@ impl Ring {
     }
 
     /// Doubles the capacity (from 0 to 4), keeping the order.
+    ///
+    /// `grow` and `release` are `extern "C"`, which cannot unwind: a message held by the
+    /// caller around a call that might unwind must be kept in memory for the unwinding path,
+    /// and these two sit inside the push and the pop. Neither can panic in practice (an
+    /// allocation failure aborts anyway; a capacity overflow would need more than 2^59
+    /// messages); if one ever did, the process would abort instead of unwinding.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self) {
+    extern "C" fn grow(&mut self) {
         let new_cap = (self.slots.len() * 2).max(4);
         let mut slots: Vec<MaybeUninit<Message>> = Vec::with_capacity(new_cap);
         let len = self.len;
@@ -108,7 +114,7 @@ impl Ring {
 
     #[cold]
     #[inline(never)]
-    fn release(&mut self) {
+    extern "C" fn release(&mut self) {
         self.slots = Box::default();
     }
 

@@ -11,7 +11,7 @@ use crate::error::{BoxKind, Error, NoSpaceInBox, NoSuchBox, SendError};
 use crate::ids::ComponentId;
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
-use crate::postbox::{AddSourceError, BoxId, Boxes};
+use crate::postbox::{AddSourceError, BoxId, Boxes, PostBox};
 
 /// Where a component is in its life (Kamaelia's ACTIVE, SLEEPING, GOINGTOSLEEP, plus the
 /// states before activation and after the end).
@@ -490,7 +490,26 @@ impl World {
     /// is an outbox or full ([`refuse`](World::refuse) says which, and what to do).
     #[inline(always)]
     pub fn try_deliver(&mut self, sink: BoxId, msg: Message) -> Result<(), Message> {
-        let pb = self.boxes.get_mut(sink);
+        let at = self.boxes.ptr(sink);
+        // SAFETY: the address of a box of this world, just taken.
+        unsafe { self.try_deliver_at(at, msg) }
+    }
+
+    /// [`try_deliver`](World::try_deliver) to a final box known by its address.
+    ///
+    /// # Safety
+    ///
+    /// `sink` is [`Boxes::ptr`] of a live box of this world, taken at the current box epoch
+    /// (so the slab has not moved since), and no reference to that box is alive.
+    #[inline(always)]
+    pub unsafe fn try_deliver_at(
+        &mut self,
+        sink: *mut PostBox,
+        msg: Message,
+    ) -> Result<(), Message> {
+        // SAFETY: the caller's promise; the box lives in the slab's heap storage, apart from
+        // the fields of `self` used below.
+        let pb = unsafe { &mut *sink };
         if pb.storage.len() >= pb.cap {
             return Err(msg);
         }
@@ -544,17 +563,26 @@ impl World {
         }))
     }
 
-    /// Pops from `sink`, a final box, and marks it collected from: the owners of every outbox
-    /// upstream are woken when the cycle settles.
+    /// Pops from a final box known by its address, and marks it collected from: the owners
+    /// of every outbox upstream are woken when the cycle settles.
+    ///
+    /// # Safety
+    ///
+    /// As for [`try_deliver_at`](World::try_deliver_at).
     #[inline(always)]
-    pub fn collect_from_sink(&mut self, sink: BoxId) -> Option<Message> {
-        let pb = self.boxes.get_mut(sink);
-        let m = pb.storage.pop_front()?;
+    pub unsafe fn collect_at(&mut self, sink: *mut PostBox) -> Option<Message> {
+        // SAFETY: the caller's promise, as in `try_deliver_at`.
+        let pb = unsafe { &mut *sink };
+        if pb.storage.is_empty() {
+            return None;
+        }
+        // The bookkeeping comes before the pop, so that no call that could unwind happens
+        // while the message is held (which would keep it in memory for the unwinding path).
         if !pb.popped && !pb.wake_on_pop.is_empty() {
             pb.popped = true;
-            self.popped.push(sink);
+            self.popped.push(pb.id);
         }
-        Some(m)
+        pb.storage.pop_front()
     }
 
     pub fn box_of(&self, c: ComponentId, kind: BoxKind, name: &str) -> Result<BoxId, Error> {

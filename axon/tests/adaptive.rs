@@ -477,3 +477,39 @@ fn dynamic_inboxes_named_by_runtime_strings_are_read_on_their_own() {
         }
     }
 }
+
+// Not in the Python suite: `Ctx` remembers the boxes it used by address, and the slab that
+// holds every box moves when it grows. Lookups remembered before thousands of boxes are made
+// (and then deleted again, freeing their slots for reuse) must still reach the right boxes.
+#[test]
+fn boxes_remembered_before_the_box_slab_grows_are_still_found() {
+    let sched = Scheduler::new();
+    let root = sched.root();
+    let a = sched.ctx(dummy(&root));
+    let b = sched.ctx(dummy(&root));
+    root.link((a.id(), "outbox"), (b.id(), "inbox")).unwrap();
+    a.send(1u32, "outbox").unwrap();
+    assert_eq!(b.data_ready("inbox"), 1);
+
+    let added: Vec<String> = (0..300).map(|_| a.add_inbox("extra").unwrap()).collect();
+    a.send(2u32, "outbox").unwrap();
+    assert_eq!(b.data_ready("inbox"), 2);
+    assert_eq!(b.recv("inbox").unwrap().downcast::<u32>().unwrap(), 1);
+
+    for name in &added {
+        assert!(a.delete_inbox(name).unwrap().is_empty());
+    }
+    let c = sched.ctx(dummy(&root));
+    root.link((c.id(), "outbox"), (b.id(), "inbox")).unwrap();
+    c.send(3u32, "outbox").unwrap();
+    a.send(4u32, "outbox").unwrap();
+    let got: Vec<u32> = std::iter::from_fn(|| b.recv("inbox").ok())
+        .map(|m| m.downcast::<u32>().unwrap())
+        .collect();
+    assert_eq!(got, [2, 3, 4]);
+    assert_eq!(
+        a.data_ready("extra"),
+        0,
+        "a deleted box is not found through the cache"
+    );
+}
