@@ -269,3 +269,57 @@ fn two_schedulers_in_one_process_each_serve_their_own_sockets() {
         }
     });
 }
+
+#[test]
+fn a_socket_on_this_schedulers_selector_wakes_a_component_of_another_scheduler() {
+    within(LIMIT, || {
+        // The other scheduler's component hands out its waker, takes a registration made on
+        // this scheduler's selector, and says when it has seen the socket readable.
+        let bg = Background::start();
+        let other = bg
+            .handle(component("OtherSide", |ctx| async move {
+                ctx.send(ctx.remote_waker(), "outbox")?;
+                let mut reg: Option<Registration> = None;
+                loop {
+                    if let Ok(m) = ctx.recv("inbox") {
+                        reg = Some(m.downcast::<Registration>()?);
+                    }
+                    if reg.as_ref().is_some_and(|r| r.take_ready().readable) {
+                        ctx.send(true, "outbox")?;
+                        return Ok(());
+                    }
+                    ctx.pause();
+                    ctx.yield_now().await;
+                }
+            }))
+            .unwrap();
+        let waker = other
+            .get_timeout("outbox", LIMIT)
+            .unwrap()
+            .downcast::<axon::RemoteWaker>()
+            .unwrap();
+        let sched = Scheduler::new();
+        sched.spawn(component("ThisSide", move |ctx| async move {
+            let mut sock = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+            let to = sock.local_addr()?;
+            let reg =
+                Selector::for_scheduler(&ctx)?.register(&mut sock, Interest::READABLE, waker)?;
+            other.put(reg, "inbox").unwrap();
+            std::net::UdpSocket::bind("127.0.0.1:0")?.send_to(b"x", to)?;
+            // This scheduler polls the socket; the wake goes through the other's door. Look
+            // for its answer now and then (a timer keeps this scheduler running meanwhile).
+            loop {
+                if let Ok(m) = other.get("outbox") {
+                    assert!(m.downcast::<bool>()?);
+                    drop(sock);
+                    return Ok(());
+                }
+                ctx.wake_at(Instant::now() + Duration::from_millis(1));
+                ctx.pause();
+                ctx.yield_now().await;
+            }
+        }));
+        assert!(sched.run().is_clean());
+        assert!(bg.finish().is_clean());
+    });
+}
