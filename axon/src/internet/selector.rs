@@ -24,7 +24,7 @@
 //!   [`Handle`](crate::Handle), a foreign waker, a stop). Before it sleeps it sets a
 //!   "sleeping" flag; a message through the door then writes to the poll's [`mio::Waker`]
 //!   (an `eventfd`), but only the first one after the flag was set: senders to a busy
-//!   scheduler pay one atomic load.
+//!   scheduler pay a fence and one atomic load.
 //! - For each event the scheduler sets the flags ([`Readiness`]) and, when a flag goes from
 //!   clear to set, wakes the component straight in its world: no message, no thread hop, no
 //!   other thread woken by the kernel. The component takes the flags with
