@@ -151,7 +151,7 @@ fn thread_ticks(name: &str) -> u64 {
 }
 
 /// The server's CPU ticks so far: the external server's process, or (in-process) the server's
-/// scheduler thread and its selector thread.
+/// scheduler thread (which polls its sockets itself), plus any private selector's thread.
 fn server_ticks(external: Option<u32>) -> Option<u64> {
     match external {
         Some(pid) => cpu_ticks(&format!("/proc/{pid}/stat")),

@@ -1,9 +1,11 @@
 //! The one door into a scheduler from other threads: wake a component, or run a closure on the
-//! scheduler's thread. Threads, timers' and I/O's wakers, handles and foreign futures all come
-//! through it, and the scheduler blocks on it (never spins) when every component is paused.
+//! scheduler's thread. Threads, wakers, handles and foreign futures all come through it. A
+//! scheduler with every component paused blocks (never spins): on the door itself, or, once
+//! the scheduler has a selector, in the selector's `epoll_wait`, and then a message through
+//! the door also rouses the selector (see [`Remote::send`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -41,6 +43,9 @@ pub(crate) struct Remote {
     pub keep_alive: AtomicUsize,
     pub stop: AtomicBool,
     pub slot: u16,
+    /// The scheduler's selector, once it has one: the scheduler then sleeps in its poll, and
+    /// a message through the door must rouse it.
+    pub selector: OnceLock<Arc<crate::internet::selector::Poller>>,
 }
 
 static TABLE: RwLock<Vec<Option<Weak<Remote>>>> = RwLock::new(Vec::new());
@@ -67,14 +72,25 @@ impl Remote {
             keep_alive: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             slot: slot as u16,
+            selector: OnceLock::new(),
         });
         table[slot] = Some(Arc::downgrade(&remote));
         remote
     }
 
+    /// Puts `msg` through the door. If the scheduler sleeps in its selector's poll, rouses it
+    /// (only the first sender after it fell asleep pays for that; see `Poller::rouse`).
+    pub fn send(&self, msg: RemoteMsg) -> bool {
+        let sent = self.tx.send(msg).is_ok();
+        if let Some(selector) = self.selector.get() {
+            selector.rouse();
+        }
+        sent
+    }
+
     /// Wakes component `c` from any thread.
     pub fn wake(&self, c: ComponentId) {
-        let _ = self.tx.send(RemoteMsg::Wake {
+        self.send(RemoteMsg::Wake {
             index: c.index,
             gen16: c.gen as u16,
         });
@@ -82,7 +98,7 @@ impl Remote {
 
     /// Makes a waiting scheduler look again at its counters.
     pub fn nudge(&self) {
-        let _ = self.tx.send(RemoteMsg::Wake {
+        self.send(RemoteMsg::Wake {
             index: u32::MAX,
             gen16: 0,
         });
@@ -90,7 +106,7 @@ impl Remote {
 
     /// Runs `f` on the scheduler's thread at its next cycle.
     pub fn call(&self, f: impl FnOnce(&std::rc::Rc<Core>) + Send + 'static) -> bool {
-        self.tx.send(RemoteMsg::Call(Box::new(f))).is_ok()
+        self.send(RemoteMsg::Call(Box::new(f)))
     }
 
     /// Counts one more outside party that may wake the scheduler; dropping the guard
@@ -150,7 +166,7 @@ unsafe fn wake_waker(p: *const ()) {
 unsafe fn wake_by_ref_waker(p: *const ()) {
     let (slot, index, gen16) = unpack(p);
     if let Some(r) = lookup(slot) {
-        let _ = r.tx.send(RemoteMsg::Wake { index, gen16 });
+        r.send(RemoteMsg::Wake { index, gen16 });
     }
 }
 

@@ -3,9 +3,11 @@
 //! Each cycle runs every component in the run queue once, then handles requests in
 //! Kamaelia's order: pause requests first, then wakes (so a wake that comes in the same cycle
 //! as a pause wins, and no wake is ever lost). New components join the run queue at the end
-//! of the cycle in which they were activated. When nothing is runnable the scheduler blocks on
-//! its remote door until a thread, a timer or I/O wakes a component; when nothing can, it
-//! returns and reports the components left paused.
+//! of the cycle in which they were activated. A scheduler with a selector also looks at its
+//! sockets after each cycle (at most every 20 µs). When nothing is runnable the
+//! scheduler blocks until a thread, a timer or I/O wakes a component: on its remote door, or,
+//! once it has a selector, in the selector's poll (which the door then rouses). When nothing
+//! can wake a component, it returns and reports the components left paused.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -14,7 +16,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::component::{erase, Component, Task, DEFAULT_INBOXES, DEFAULT_OUTBOXES};
 use crate::ctx::Ctx;
@@ -24,6 +26,10 @@ use crate::remote::{poll_waker, Remote, RemoteMsg};
 use crate::world::{Failure, State, World};
 
 static NEXT_SCHED: AtomicU32 = AtomicU32::new(1);
+
+/// While components run, a scheduler with a selector looks at its sockets after every cycle,
+/// but no more often than this: a look costs a system call, and a cycle may be very short.
+const IO_LOOK_EVERY: Duration = Duration::from_micros(20);
 
 /// What one scheduler owns; shared by its [`Ctx`] handles on its thread.
 pub(crate) struct Core {
@@ -231,6 +237,7 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
     let mut runqueue: Vec<ComponentId> = Vec::new();
     let mut stopped = false;
     let mut done_cycles = 0usize;
+    let mut last_io_look: Option<Instant> = None;
     loop {
         if let Some(n) = cycles {
             if done_cycles >= n {
@@ -247,6 +254,15 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
             run_one(core, c);
         }
         runqueue.clear();
+        if let Some(selector) = core.remote.selector.get() {
+            let now = Instant::now();
+            if last_io_look.is_none_or(|t| now.duration_since(t) >= IO_LOOK_EVERY) {
+                last_io_look = Some(now);
+                if let Err(e) = selector.turn(core, Some(Duration::ZERO)) {
+                    log::error!("scheduler: could not poll the selector: {e}");
+                }
+            }
+        }
         drain_remote(core, false, None);
         {
             let mut w = core.world.borrow_mut();
@@ -311,7 +327,7 @@ fn wait_for_wake(core: &Rc<Core>) -> bool {
             core.world.borrow_mut().settle();
             return !core.world.borrow().run_next.is_empty();
         }
-        drain_remote(core, true, deadline);
+        sleep(core, deadline);
         let mut w = core.world.borrow_mut();
         w.settle();
         deadline = w.fire_timers(Instant::now());
@@ -324,6 +340,20 @@ fn wait_for_wake(core: &Rc<Core>) -> bool {
             return true;
         }
     }
+}
+
+/// Sleeps until a message comes through the door, or (with a selector) a socket is ready or a
+/// selector deadline passes, or `deadline` passes; then handles what came.
+fn sleep(core: &Rc<Core>, deadline: Option<Instant>) {
+    if let Some(selector) = core.remote.selector.get() {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match selector.turn(core, timeout) {
+            Ok(()) => return drain_remote(core, false, None),
+            // Should never happen; wait on the door alone rather than spin.
+            Err(e) => log::error!("scheduler: could not poll the selector: {e}"),
+        }
+    }
+    drain_remote(core, true, deadline);
 }
 
 /// Handles messages from other threads; with `block`, waits for the first one (until

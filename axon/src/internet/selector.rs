@@ -6,51 +6,67 @@
 //! Kamaelia's `Selector` is a component that calls `select()` on behalf of the others: a
 //! component sends it `newReader`/`newWriter` messages naming a socket and an inbox, and the
 //! selector sends a message to that inbox whenever the socket is ready. In Rust the same job
-//! is done without messages and without busy-waiting:
+//! is done without messages, without busy-waiting, and without a thread of its own:
 //!
-//! - A [`Selector`] owns a [`mio::Poll`] on **its own thread** (named `axon-selector`). The
-//!   thread blocks in `epoll_wait` (or the platform's equivalent); it never spins.
+//! - A [`Selector`] owns a [`mio::Poll`] (an `epoll` instance on Linux), and **the scheduler
+//!   polls it on its own thread**. There is one per scheduler, made on first use
+//!   ([`Selector::for_scheduler`]) and kept by the scheduler's door for as long as the
+//!   scheduler lives.
 //! - A component registers a mio socket with [`Selector::register`], handing over a
 //!   [`RemoteWaker`] for itself (from [`Ctx::remote_waker`]). Registration goes straight to
 //!   the kernel through a cloned [`mio::Registry`]; the selector keeps a map from the mio
 //!   [`Token`] to the waker and to a small set of readiness flags.
-//! - When the poll thread sees an event it sets the flags ([`Readiness`]) and wakes the
-//!   component. The component takes the flags with [`Registration::take_ready`] when it runs,
-//!   does its I/O until the socket says `WouldBlock`, then pauses. A wake is sent only when a
-//!   flag goes from clear to set, so a busy socket costs one wake per scheduler turn at most.
+//! - **While components run**, the scheduler looks at the poll after each cycle (timeout 0,
+//!   and at most every 20 µs, so that a run of very short cycles does not become a run of
+//!   system calls), so that I/O is never starved by busy components. **When every component
+//!   is paused**, the scheduler sleeps in `epoll_wait` itself, until a socket is ready, the
+//!   next timer or selector deadline, or a message at its door (a thread, a
+//!   [`Handle`](crate::Handle), a foreign waker, a stop). Before it sleeps it sets a
+//!   "sleeping" flag; a message through the door then writes to the poll's [`mio::Waker`]
+//!   (an `eventfd`), but only the first one after the flag was set: senders to a busy
+//!   scheduler pay a fence and one atomic load.
+//! - For each event the scheduler sets the flags ([`Readiness`]) and, when a flag goes from
+//!   clear to set, wakes the component straight in its world: no message, no thread hop, no
+//!   other thread woken by the kernel. The component takes the flags with
+//!   [`Registration::take_ready`] when it runs, does its I/O until the socket says
+//!   `WouldBlock`, then pauses. So a busy socket costs one wake per scheduler turn at most.
 //! - Readiness is **edge-triggered** (mio's contract): after an event, the component must keep
 //!   reading (or writing) until `WouldBlock`, or remember that it stopped early (for example
 //!   because the component downstream is full) and try again later by itself.
 //! - A registration may also carry a **deadline** ([`Registration::set_deadline`]): the poll
-//!   thread sleeps no longer than the soonest one and, when it passes, wakes the component
-//!   with [`Readiness::deadline_passed`] (connect timeouts, retrying a failed accept). The
-//!   scheduler's own timers are not reachable from another thread, so the selector keeps its
-//!   own.
+//!   sleeps no longer than the soonest one and, when it passes, the component is woken with
+//!   [`Readiness::deadline_passed`] (connect timeouts, retrying a failed accept).
 //! - While a [`Registration`] exists, its [`RemoteWaker`] exists, so the scheduler knows
-//!   something outside may still wake a component: it *waits* (blocked on its remote door,
-//!   without spinning) instead of returning when every component is paused. Dropping the
-//!   registration drops the waker.
-//! - **One selector per scheduler**, made on first use: [`Selector::for_scheduler`] looks for
-//!   the value tracked under the name [`SELECTOR_SERVICE`] (`"selector"`, Kamaelia's service
-//!   name) in the scheduler's registry (the coordinating assistant tracker), and makes and
-//!   records a new selector if there is none. The registry holds only a weak reference: every
-//!   [`Registration`] holds the selector, so when the last registration and the last
-//!   [`Selector`] handle are dropped, the selector is dropped, its thread is woken (through a
-//!   [`mio::Waker`]), ends, and is joined. The next [`Selector::for_scheduler`] makes a fresh
-//!   one.
+//!   something may still wake a component: it *waits* (in the poll, without spinning)
+//!   instead of returning when every component is paused. Dropping the registration drops
+//!   the waker; with nothing left to wake anyone, [`Scheduler::run`](crate::Scheduler::run)
+//!   returns.
+//! - Readiness is gathered only while the scheduler runs ([`Scheduler::run`] or
+//!   [`Scheduler::step`]): flags do not change between runs.
+//! - The selector is recorded in the scheduler's registry (the coordinating assistant
+//!   tracker) under [`SELECTOR_SERVICE`] (`"selector"`, Kamaelia's service name).
+//! - [`Selector::new`] makes a **private** selector instead, with a poll thread of its own
+//!   (named `axon-selector`) that wakes components through their doors (one thread hop per
+//!   wake), for components of any scheduler; dropping its last handle and registration
+//!   stops and joins the thread.
 //!
 //! ```text
-//!  component (scheduler thread)                 selector thread
-//!  ---------------------------                  ---------------
-//!  Selector::for_scheduler(&ctx)  ──────────┐   loop {
-//!  sel.register(&mut sock, R|W, waker) ──────┼─>   poll.poll(events)       (blocks)
-//!  loop {                                    │     for event: flags |= R/W;
-//!      reg.take_ready() -> Readiness  <──────┼──       if newly set: waker.wake()
-//!      read/write until WouldBlock           │   }
-//!      ctx.pause(); yield                    │
-//!  }                                         │
+//!  component                                    the scheduler's loop (same thread)
+//!  ---------                                    ----------------------------------
+//!  Selector::for_scheduler(&ctx)                loop {
+//!  sel.register(&mut sock, R|W, waker) ──────>     run the run queue once
+//!  loop {                                          epoll_wait(0)   (at most every 20 µs)
+//!      reg.take_ready() -> Readiness  <──────        for event: flags |= R/W;
+//!      read/write until WouldBlock                     if newly set: wake it in the world
+//!      ctx.pause(); yield                          nothing runnable?
+//!  }                                                 sleeping = true
+//!                                                    epoll_wait(next timer or deadline)
+//!  other threads: door.send(msg) ─────────────────>  <- eventfd, if sleeping was set
 //!  drop(reg)  (waker dropped: the scheduler may return when idle)
 //! ```
+//!
+//! [`Scheduler::run`]: crate::Scheduler::run
+//! [`Scheduler::step`]: crate::Scheduler::step
 //!
 //! # Example
 //!
@@ -94,7 +110,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -103,13 +120,14 @@ use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::ctx::{Ctx, RemoteWaker};
+use crate::scheduler::Core;
 
 /// The name under which a scheduler's selector is recorded in its registry (Kamaelia's
 /// `"selector"` service).
 pub const SELECTOR_SERVICE: &str = "selector";
 
-/// The token of the selector's own [`mio::Waker`], used to stop its thread.
-const STOP_TOKEN: Token = Token(0);
+/// The token of the selector's own [`mio::Waker`], used to rouse whoever sleeps in the poll.
+const WAKE_TOKEN: Token = Token(0);
 
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
@@ -136,8 +154,10 @@ const DEADLINE: u8 = 4;
 /// assert!(reg.take_ready().is_empty()); // nobody has connected
 ///
 /// let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// // The scheduler gathers readiness as it runs.
 /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
 /// let ready = loop {
+///     sched.step(1);
 ///     let r = reg.take_ready();
 ///     if !r.is_empty() {
 ///         break r;
@@ -175,7 +195,7 @@ impl Readiness {
 
 /// What the selector keeps for one registered socket.
 struct Entry {
-    /// Readiness flags set by the poll thread, cleared by the component.
+    /// Readiness flags set by whoever polls, cleared by the component.
     ready: AtomicU8,
     /// Wakes the component that registered the socket.
     waker: RemoteWaker,
@@ -184,37 +204,179 @@ struct Entry {
 }
 
 impl Entry {
-    /// Sets readiness flags; wakes the component if one of them was clear.
+    /// Sets readiness flags; true if one of them was clear (the component must be woken).
     fn signal(&self, bits: u8) -> bool {
         let before = self.ready.fetch_or(bits, Ordering::AcqRel);
         before & bits != bits
     }
 }
 
-/// The part of a selector its poll thread shares.
-struct Inner {
+/// A [`mio::Poll`] with what waiting on it needs: the buffer for its events, and the entries
+/// to wake after a poll.
+struct PollState {
+    poll: Poll,
+    events: Events,
+    woken: Vec<Arc<Entry>>,
+}
+
+impl PollState {
+    fn new(poll: Poll) -> PollState {
+        PollState {
+            poll,
+            events: Events::with_capacity(1024),
+            woken: Vec::new(),
+        }
+    }
+}
+
+/// The part of a selector shared by its handles, its registrations, and whoever polls it: the
+/// scheduler (for a scheduler's selector, which its door keeps as long as the scheduler
+/// lives) or the selector's own thread (for a [`Selector::new`]).
+pub(crate) struct Poller {
     registry: mio::Registry,
-    stop_waker: mio::Waker,
+    /// Rouses whoever sleeps in the poll.
+    waker: mio::Waker,
+    /// True while someone sleeps in the poll (or is about to): only then does [`rouse`]
+    /// write to the waker, and only the first caller after the sleep began.
+    ///
+    /// [`rouse`]: Poller::rouse
+    sleeping: AtomicBool,
+    /// A private selector's thread stops when this is set.
     stop: AtomicBool,
     entries: Mutex<HashMap<usize, Arc<Entry>>>,
     /// Deadlines, soonest first. A cancelled or replaced deadline stays here until it is
     /// due, and is then ignored.
     timers: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
     next_token: AtomicUsize,
+    /// The poll, for a scheduler's selector; `None` for a private one, whose thread owns it.
+    poll: Mutex<Option<PollState>>,
 }
 
-impl Inner {
+impl Poller {
+    fn new() -> io::Result<(Poller, Poll)> {
+        let poll = Poll::new()?;
+        let poller = Poller {
+            registry: poll.registry().try_clone()?,
+            waker: mio::Waker::new(poll.registry(), WAKE_TOKEN)?,
+            sleeping: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            entries: Mutex::new(HashMap::new()),
+            timers: Mutex::new(BinaryHeap::new()),
+            next_token: AtomicUsize::new(1),
+            poll: Mutex::new(None),
+        };
+        Ok((poller, poll))
+    }
+
     fn entries(&self) -> MutexGuard<'_, HashMap<usize, Arc<Entry>>> {
         // A panic while the lock was held cannot leave the map half-changed (each change is
         // one insert or remove), so a poisoned lock is still usable.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.entries)
     }
 
     fn timers(&self) -> MutexGuard<'_, BinaryHeap<Reverse<(Instant, usize)>>> {
-        self.timers.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.timers)
     }
 
-    /// How long the poll thread may sleep before the next deadline.
+    /// Wakes whoever sleeps in the poll, if anyone does. Cheap when nobody sleeps (one
+    /// fence and one load), so every message through a scheduler's door may call it.
+    pub(crate) fn rouse(&self) {
+        // Pairs with the fence in `wait`: either the sleeper sees what the caller did before
+        // calling (a message sent, a deadline pushed), or the caller sees it asleep.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("selector: could not rouse the poll: {e}");
+            }
+        }
+    }
+
+    /// Waits for events for at most `timeout` (`None`: no limit) and no later than the
+    /// soonest deadline, sets the readiness flags, and collects in `state.woken` the entries
+    /// whose component must be woken. Before sleeping it asks `busy` whether there is
+    /// something to do already (a message at the door), and then only polls.
+    fn wait(
+        &self,
+        state: &mut PollState,
+        timeout: Option<Duration>,
+        busy: impl Fn() -> bool,
+    ) -> io::Result<()> {
+        let mut timeout = match (timeout, self.next_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let sleeps = timeout != Some(Duration::ZERO);
+        if sleeps {
+            self.sleeping.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if busy() {
+                timeout = Some(Duration::ZERO);
+            }
+        }
+        let polled = state.poll.poll(&mut state.events, timeout);
+        if sleeps {
+            self.sleeping.store(false, Ordering::SeqCst);
+        }
+        match polled {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        {
+            let entries = self.entries();
+            for ev in state.events.iter() {
+                if ev.token() == WAKE_TOKEN {
+                    continue;
+                }
+                let Some(entry) = entries.get(&ev.token().0) else {
+                    continue; // deregistered meanwhile
+                };
+                let failed = ev.is_error();
+                let mut bits = 0;
+                if ev.is_readable() || ev.is_read_closed() || failed {
+                    bits |= READABLE;
+                }
+                if ev.is_writable() || ev.is_write_closed() || failed {
+                    bits |= WRITABLE;
+                }
+                if entry.signal(bits) {
+                    state.woken.push(entry.clone());
+                }
+            }
+        }
+        self.fire_deadlines(&mut state.woken);
+        Ok(())
+    }
+
+    /// One turn of a scheduler's selector, on the scheduler's thread: waits at most
+    /// `timeout` (`Some(ZERO)`: only looks), then wakes the components whose sockets are
+    /// ready, straight in the scheduler's world (no message through the door). A message at
+    /// the door, or a stop, rouses it.
+    pub(crate) fn turn(&self, core: &Rc<Core>, timeout: Option<Duration>) -> io::Result<()> {
+        let mut guard = lock(&self.poll);
+        let Some(state) = guard.as_mut() else {
+            return Ok(()); // a private selector: its thread polls
+        };
+        let remote = &core.remote;
+        self.wait(state, timeout, || {
+            !remote.rx.is_empty() || remote.stop.load(Ordering::SeqCst)
+        })?;
+        if state.woken.is_empty() {
+            return Ok(());
+        }
+        let mut world = core.world.borrow_mut();
+        for entry in state.woken.drain(..) {
+            let c = entry.waker.component();
+            if c.sched == world.sched {
+                world.wake(c);
+            } else {
+                entry.waker.wake(); // a component of another scheduler: through its door
+            }
+        }
+        Ok(())
+    }
+
+    /// How long a poll may sleep before the next deadline.
     fn next_timeout(&self) -> Option<Duration> {
         self.timers()
             .peek()
@@ -258,29 +420,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Owns the poll thread: dropping the last handle stops and joins it.
+/// What a [`Selector`] handle holds: the poller and, for a private selector, its thread
+/// (dropping the last handle stops and joins it).
 struct Shared {
-    inner: Arc<Inner>,
+    poller: Arc<Poller>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.inner.stop.store(true, Ordering::SeqCst);
-        if let Err(e) = self.inner.stop_waker.wake() {
+        let Some(t) = self.thread.take() else {
+            return; // a scheduler's selector: the scheduler's door keeps the poller
+        };
+        self.poller.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.poller.waker.wake() {
             log::error!("selector: could not wake the poll thread to stop it: {e}");
             return; // do not join a thread that may never wake
         }
-        if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
-                log::error!("selector: the poll thread panicked");
-            }
+        if t.join().is_err() {
+            log::error!("selector: the poll thread panicked");
         }
     }
 }
 
-/// The I/O readiness service: a [`mio::Poll`] on its own thread that wakes components when
-/// their sockets are ready. See the [module documentation](self) for the design.
+/// The I/O readiness service: a [`mio::Poll`] that wakes components when their sockets are
+/// ready, polled by the scheduler itself (or, for [`Selector::new`], by a thread of its own).
+/// See the [module documentation](self) for the design.
 ///
 /// A `Selector` is a cheap, cloneable, `Send` handle. Components normally get their
 /// scheduler's one selector with [`Selector::for_scheduler`]; [`Selector::new`] makes a
@@ -302,8 +467,8 @@ impl Drop for Shared {
 /// let other = Scheduler::new();
 /// assert!(!Selector::for_scheduler(&other.root()).unwrap().same_as(&a));
 ///
-/// // Dropping every handle stops and joins the poll thread; the next use makes a new one.
-/// drop((a, b));
+/// // A scheduler's selector has no thread: the scheduler polls it. A private selector has
+/// // one, stopped and joined when its last handle is dropped.
 /// # #[cfg(target_os = "linux")]
 /// # {
 /// let poll_threads = || {
@@ -316,8 +481,13 @@ impl Drop for Shared {
 ///         .count()
 /// };
 /// assert_eq!(poll_threads(), 0);
+/// let private = Selector::new().unwrap();
+/// drop(private); // joins its thread
+/// assert_eq!(poll_threads(), 0);
 /// # }
-/// assert_eq!(Selector::for_scheduler(&root).unwrap().registered(), 0);
+/// drop((a, b));
+/// let again = Selector::for_scheduler(&root).unwrap();
+/// assert_eq!(again.registered(), 0);
 /// ```
 #[derive(Clone)]
 pub struct Selector {
@@ -337,40 +507,51 @@ impl std::fmt::Debug for Selector {
 struct WeakSelector(Weak<Shared>);
 
 impl Selector {
-    /// Makes a selector and starts its poll thread.
+    /// Makes a private selector, with a poll thread of its own (named `axon-selector`) that
+    /// wakes components through their schedulers' doors. It works for components of any
+    /// scheduler, at the cost of a thread hop for each wake; [`Selector::for_scheduler`] has
+    /// none.
     pub fn new() -> io::Result<Selector> {
-        let poll = Poll::new()?;
-        let registry = poll.registry().try_clone()?;
-        let stop_waker = mio::Waker::new(poll.registry(), STOP_TOKEN)?;
-        let inner = Arc::new(Inner {
-            registry,
-            stop_waker,
-            stop: AtomicBool::new(false),
-            entries: Mutex::new(HashMap::new()),
-            timers: Mutex::new(BinaryHeap::new()),
-            next_token: AtomicUsize::new(1),
-        });
-        let thread_inner = inner.clone();
+        let (poller, poll) = Poller::new()?;
+        let poller = Arc::new(poller);
+        let thread_poller = poller.clone();
+        let state = PollState::new(poll);
         let thread = std::thread::Builder::new()
             .name("axon-selector".into())
-            .spawn(move || poll_loop(poll, thread_inner))?;
+            .spawn(move || poll_loop(state, thread_poller))?;
         Ok(Selector {
             shared: Arc::new(Shared {
-                inner,
+                poller,
                 thread: Some(thread),
             }),
         })
     }
 
     /// The selector of `ctx`'s scheduler, made (and recorded under [`SELECTOR_SERVICE`]) if
-    /// the scheduler has none: one selector per scheduler, made on first use.
+    /// the scheduler has none: one selector per scheduler, made on first use, polled by the
+    /// scheduler itself and kept as long as the scheduler.
     pub fn for_scheduler(ctx: &Ctx) -> io::Result<Selector> {
         if let Ok(WeakSelector(weak)) = ctx.retrieve_value::<WeakSelector>(SELECTOR_SERVICE) {
             if let Some(shared) = weak.upgrade() {
                 return Ok(Selector { shared });
             }
         }
-        let selector = Selector::new()?;
+        let remote = &ctx.core().remote;
+        let poller = match remote.selector.get() {
+            Some(p) => p.clone(),
+            None => {
+                let (poller, poll) = Poller::new()?;
+                *lock(&poller.poll) = Some(PollState::new(poll));
+                // Only this scheduler's thread (the one holding `ctx`) sets it.
+                remote.selector.get_or_init(|| Arc::new(poller)).clone()
+            }
+        };
+        let selector = Selector {
+            shared: Arc::new(Shared {
+                poller,
+                thread: None,
+            }),
+        };
         let weak = WeakSelector(Arc::downgrade(&selector.shared));
         let recorded = match ctx.update_value(SELECTOR_SERVICE, weak.clone()) {
             Ok(()) => Ok(()),
@@ -391,17 +572,17 @@ impl Selector {
         interest: Interest,
         waker: RemoteWaker,
     ) -> io::Result<Registration> {
-        let inner = &self.shared.inner;
-        let token = inner.next_token.fetch_add(1, Ordering::Relaxed);
+        let poller = &self.shared.poller;
+        let token = poller.next_token.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(Entry {
             ready: AtomicU8::new(0),
             waker,
             deadline: Mutex::new(None),
         });
         // The entry goes in first, so that an event arriving at once finds it.
-        inner.entries().insert(token, entry.clone());
-        if let Err(e) = inner.registry.register(source, Token(token), interest) {
-            inner.entries().remove(&token);
+        poller.entries().insert(token, entry.clone());
+        if let Err(e) = poller.registry.register(source, Token(token), interest) {
+            poller.entries().remove(&token);
             return Err(e);
         }
         Ok(Registration {
@@ -413,63 +594,36 @@ impl Selector {
 
     /// How many sockets are registered now.
     pub fn registered(&self) -> usize {
-        self.shared.inner.entries().len()
+        self.shared.poller.entries().len()
     }
 
     /// True if both handles are the same selector.
     pub fn same_as(&self, other: &Selector) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.shared.poller, &other.shared.poller)
     }
 }
 
-/// The poll thread: waits for events and wakes the components concerned, until stopped.
-fn poll_loop(mut poll: Poll, inner: Arc<Inner>) {
-    let mut events = Events::with_capacity(1024);
-    let mut woken: Vec<Arc<Entry>> = Vec::new();
+/// A private selector's thread: waits for events and wakes the components concerned
+/// through their doors, until stopped.
+fn poll_loop(mut state: PollState, poller: Arc<Poller>) {
     loop {
-        if let Err(e) = poll.poll(&mut events, inner.next_timeout()) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
+        if let Err(e) = poller.wait(&mut state, None, || poller.stop.load(Ordering::SeqCst)) {
             log::error!("selector: poll failed, the selector stops: {e}");
             return;
         }
-        if inner.stop.load(Ordering::SeqCst) {
+        if poller.stop.load(Ordering::SeqCst) {
             return;
         }
-        {
-            let entries = inner.entries();
-            for ev in events.iter() {
-                if ev.token() == STOP_TOKEN {
-                    continue;
-                }
-                let Some(entry) = entries.get(&ev.token().0) else {
-                    continue; // deregistered meanwhile
-                };
-                let failed = ev.is_error();
-                let mut bits = 0;
-                if ev.is_readable() || ev.is_read_closed() || failed {
-                    bits |= READABLE;
-                }
-                if ev.is_writable() || ev.is_write_closed() || failed {
-                    bits |= WRITABLE;
-                }
-                if entry.signal(bits) {
-                    woken.push(entry.clone());
-                }
-            }
-        }
-        inner.fire_deadlines(&mut woken);
-        // Wake outside the lock, so that registering never waits for the wakes.
-        for entry in woken.drain(..) {
+        for entry in state.woken.drain(..) {
             entry.waker.wake();
         }
     }
 }
 
 /// One socket registered with a [`Selector`]. Holds the component's waker (so that the
-/// scheduler keeps waiting) and the selector (so that its thread keeps running). Dropping it
-/// forgets the socket; [`deregister`](Registration::deregister) also tells the kernel.
+/// scheduler keeps waiting) and the selector (so that a private selector's thread keeps
+/// running). Dropping it forgets the socket; [`deregister`](Registration::deregister) also
+/// tells the kernel.
 ///
 /// ```
 /// use axon::internet::selector::Selector;
@@ -483,9 +637,13 @@ fn poll_loop(mut poll: Poll, inner: Arc<Inner>) {
 /// let reg = selector.register(&mut sock, Interest::WRITABLE, root.remote_waker()).unwrap();
 /// assert_eq!(selector.registered(), 1);
 ///
-/// // A fresh UDP socket is writable at once: the poll thread sets the flag.
+/// // A fresh UDP socket is writable at once: the scheduler sets the flag as it runs.
 /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-/// while !reg.take_ready().writable {
+/// loop {
+///     sched.step(1);
+///     if reg.take_ready().writable {
+///         break;
+///     }
 ///     assert!(std::time::Instant::now() < deadline);
 ///     std::thread::sleep(std::time::Duration::from_millis(1));
 /// }
@@ -518,14 +676,12 @@ impl Registration {
     /// [`Readiness::deadline_passed`] set (for connect and idle timeouts); `None` cancels.
     /// Setting a deadline replaces the previous one.
     pub fn set_deadline(&self, when: Option<Instant>) {
-        let inner = &self.selector.shared.inner;
+        let poller = &self.selector.shared.poller;
         *lock(&self.entry.deadline) = when;
         if let Some(when) = when {
-            inner.timers().push(Reverse((when, self.token)));
-            // Let the poll thread shorten its sleep if this deadline is the soonest.
-            if let Err(e) = inner.stop_waker.wake() {
-                log::error!("selector: could not wake the poll thread for a deadline: {e}");
-            }
+            poller.timers().push(Reverse((when, self.token)));
+            // Let a sleeping poll shorten its sleep, in case this deadline is the soonest.
+            poller.rouse();
         }
     }
 
@@ -537,7 +693,7 @@ impl Registration {
     ) -> io::Result<()> {
         self.selector
             .shared
-            .inner
+            .poller
             .registry
             .reregister(source, Token(self.token), interest)
     }
@@ -546,7 +702,7 @@ impl Registration {
     /// also removes it from the kernel's watch list, so dropping the registration and the
     /// socket together needs no call.)
     pub fn deregister<S: Source + ?Sized>(self, source: &mut S) -> io::Result<()> {
-        self.selector.shared.inner.registry.deregister(source)
+        self.selector.shared.poller.registry.deregister(source)
     }
 
     /// The mio token the socket is registered under.
@@ -562,6 +718,6 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.selector.shared.inner.entries().remove(&self.token);
+        self.selector.shared.poller.entries().remove(&self.token);
     }
 }
