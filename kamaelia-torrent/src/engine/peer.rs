@@ -538,7 +538,7 @@ impl Component for PeerConnection {
                         incoming: matches!(self.side, Side::Incoming { .. }),
                     });
                     let rest = c.hs.split_off(HANDSHAKE_LEN);
-                    c.decoder.feed(&rest);
+                    c.decoder.feed_owned(rest);
                     c.hs = Vec::new();
                     delivered = c.flush_events(&ctx);
                     continue;
@@ -556,7 +556,7 @@ impl Component for PeerConnection {
                         };
                         c.last_recv = Instant::now();
                         if let Ok(bytes) = m.downcast::<Vec<u8>>() {
-                            c.decoder.feed(&bytes);
+                            c.decoder.feed_owned(bytes);
                         }
                     }
                     Err(e) => break 'run e.to_string(),
