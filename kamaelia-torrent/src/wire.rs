@@ -204,6 +204,28 @@ impl fmt::Display for WireError {
 impl std::error::Error for WireError {}
 
 impl WireMessage {
+    /// Appends the first 13 bytes of a piece message whose block is `data_len` bytes long:
+    /// what [`encode`](WireMessage::encode) writes before the data, for a sender that sends
+    /// the data from where it is.
+    ///
+    /// ```
+    /// use kamaelia_torrent::wire::WireMessage;
+    ///
+    /// let data = vec![5u8; 100];
+    /// let mut split = Vec::new();
+    /// WireMessage::encode_piece_header(2, 16384, data.len(), &mut split);
+    /// split.extend_from_slice(&data);
+    /// let mut whole = Vec::new();
+    /// WireMessage::Piece { index: 2, begin: 16384, data }.encode(&mut whole);
+    /// assert_eq!(split, whole);
+    /// ```
+    pub fn encode_piece_header(index: u32, begin: u32, data_len: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(data_len as u32 + 9).to_be_bytes());
+        out.push(7);
+        out.extend_from_slice(&index.to_be_bytes());
+        out.extend_from_slice(&begin.to_be_bytes());
+    }
+
     /// Appends the message's bytes (length prefix included) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let three = |out: &mut Vec<u8>, id: u8, a: u32, b: u32, c: u32| {
@@ -243,10 +265,7 @@ impl WireMessage {
                 length,
             } => three(out, 6, *index, *begin, *length),
             WireMessage::Piece { index, begin, data } => {
-                out.extend_from_slice(&(data.len() as u32 + 9).to_be_bytes());
-                out.push(7);
-                out.extend_from_slice(&index.to_be_bytes());
-                out.extend_from_slice(&begin.to_be_bytes());
+                WireMessage::encode_piece_header(*index, *begin, data.len(), out);
                 out.extend_from_slice(data);
             }
             WireMessage::Cancel {
