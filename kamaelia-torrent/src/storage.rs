@@ -216,10 +216,15 @@ impl Storage {
         length: u32,
     ) -> Result<Vec<u8>, StorageError> {
         let at = self.span(piece, begin, length)?;
-        let mut buf = vec![0u8; length as usize];
-        for (i, within, range) in self.pieces_of(at, buf.len()) {
+        // Not zeroed first: each part is read into the vector's spare room as it grows.
+        let mut buf = Vec::with_capacity(length as usize);
+        for (i, within, range) in self.pieces_of(at, length as usize) {
             let file = self.open(i, false)?;
-            read_exact_at(file, &mut buf[range], within)?;
+            read_exact_at_appending(file, &mut buf, range.len(), within)?;
+        }
+        if buf.len() != length as usize {
+            // The files end before the block (cannot happen for a block inside the torrent).
+            return Err(StorageError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
         Ok(buf)
     }
@@ -349,6 +354,62 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::R
         offset += part.len() as u64;
     }
     Ok(())
+}
+
+/// Reads exactly `len` bytes at `offset` onto the end of `buf`, without zeroing them first
+/// (`pread` into the spare capacity on Linux).
+#[cfg(target_os = "linux")]
+fn read_exact_at_appending(
+    file: &File,
+    buf: &mut Vec<u8>,
+    len: usize,
+    mut offset: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(len);
+    let end = buf.len() + len;
+    while buf.len() < end {
+        let want = end - buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        // SAFETY: `pread` writes at most `spare.len()` bytes into `spare`, memory that `buf`
+        // owns and nothing else refers to during the call; the descriptor belongs to `file`,
+        // alive for the whole call.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                offset as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        // SAFETY: the kernel initialised the first `n` bytes of the spare room (n <= its
+        // length, as pread never returns more than it was given).
+        unsafe { buf.set_len(buf.len() + n as usize) };
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_exact_at_appending(
+    file: &File,
+    buf: &mut Vec<u8>,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    let start = buf.len();
+    buf.resize(start + len, 0);
+    read_exact_at(file, &mut buf[start..], offset)
 }
 
 #[cfg(unix)]
