@@ -310,6 +310,24 @@ fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     file.write_all_at(buf, offset)
 }
 
+/// What a `pread`/`pwritev` result says: `Some(bytes)` done, `None` interrupted (try
+/// again), or the error (`at_zero` if nothing could be done).
+#[cfg(target_os = "linux")]
+fn done_or_retry(n: isize, at_zero: io::ErrorKind) -> io::Result<Option<usize>> {
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    if n == 0 {
+        return Err(at_zero.into());
+    }
+    Ok(Some(n as usize))
+}
+
 /// Writes every byte of `parts`, one after another, at `offset`: vectored writes
 /// (`pwritev`) on Linux, one write per part elsewhere.
 #[cfg(target_os = "linux")]
@@ -317,12 +335,14 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::R
     use std::os::fd::AsRawFd;
     let mut slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
     let mut rest = &mut slices[..];
-    io::IoSlice::advance_slices(&mut rest, 0); // drop empty parts at the front
+    // Empty parts at the front are dropped.
+    io::IoSlice::advance_slices(&mut rest, 0);
     while !rest.is_empty() {
-        let count = rest.len().min(1024); // IOV_MAX
-                                          // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it); the
-                                          // first `count` slices point to memory borrowed for the whole call, only read by
-                                          // the kernel; the descriptor belongs to `file`, alive for the whole call.
+        // At most IOV_MAX (1024) slices a call.
+        let count = rest.len().min(1024);
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it); the
+        // first `count` slices point to memory borrowed for the whole call, only read by the
+        // kernel; the descriptor belongs to `file`, alive for the whole call.
         let n = unsafe {
             libc::pwritev(
                 file.as_raw_fd(),
@@ -331,18 +351,11 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::R
                 offset as libc::off_t,
             )
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
+        let Some(n) = done_or_retry(n, io::ErrorKind::WriteZero)? else {
+            continue;
+        };
         offset += n as u64;
-        io::IoSlice::advance_slices(&mut rest, n as usize);
+        io::IoSlice::advance_slices(&mut rest, n);
     }
     Ok(())
 }
@@ -382,19 +395,12 @@ fn read_exact_at_appending(
                 offset as libc::off_t,
             )
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        let Some(n) = done_or_retry(n, io::ErrorKind::UnexpectedEof)? else {
+            continue;
+        };
         // SAFETY: the kernel initialised the first `n` bytes of the spare room (n <= its
         // length, as pread never returns more than it was given).
-        unsafe { buf.set_len(buf.len() + n as usize) };
+        unsafe { buf.set_len(buf.len() + n) };
         offset += n as u64;
     }
     Ok(())
