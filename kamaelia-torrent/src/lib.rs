@@ -14,6 +14,7 @@
 //!   [`engine::peer`], [`engine::storage_worker`], [`engine::announcer`]);
 //!   [`maker::TorrentMaker`]; [`tracker::server::Tracker`]; [`explainer`].
 //! - Messages: [`ipc`] (Kamaelia's `TIPC...` classes).
+//! - Process set-up: [`allocator`] (the C allocator's settings for streaming).
 //!
 //! `docs/torrent-design.md` draws the engine and follows a block through it.
 //!
@@ -97,6 +98,7 @@
 
 pub use axon;
 
+pub mod allocator;
 pub mod bencode;
 pub mod engine;
 pub mod explainer;

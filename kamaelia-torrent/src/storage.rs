@@ -169,6 +169,45 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes blocks that follow one another in the torrent (each `(piece, begin, data)`
+    /// starting where the one before ends): one vectored write for each file they fall in,
+    /// so that a run of blocks from one peer costs one system call, not one per block.
+    /// Blocks that do not follow one another are written one by one.
+    pub fn write_run(&mut self, blocks: &[(u32, u32, &[u8])]) -> Result<(), StorageError> {
+        let mut at = None;
+        let mut contiguous = true;
+        let mut total = 0usize;
+        for &(piece, begin, data) in blocks {
+            let here = self.span(piece, begin, data.len() as u32)?;
+            let start = *at.get_or_insert(here);
+            contiguous &= here == start + total as u64;
+            total += data.len();
+        }
+        let Some(at) = at else { return Ok(()) };
+        if !contiguous {
+            for &(piece, begin, data) in blocks {
+                self.write_block(piece, begin, data)?;
+            }
+            return Ok(());
+        }
+        for (i, within, range) in self.pieces_of(at, total) {
+            // The parts of the blocks that fall in `range` of the run.
+            let mut parts = Vec::with_capacity(blocks.len());
+            let mut offset = 0usize;
+            for &(_, _, data) in blocks {
+                let (lo, hi) = (offset, offset + data.len());
+                offset = hi;
+                let (from, to) = (lo.max(range.start), hi.min(range.end));
+                if from < to {
+                    parts.push(&data[from - lo..to - lo]);
+                }
+            }
+            let file = self.open(i, true)?;
+            write_all_vectored_at(file, &parts, within)?;
+        }
+        Ok(())
+    }
+
     /// Reads a block (to answer a peer's `request`).
     pub fn read_block(
         &mut self,
@@ -177,10 +216,15 @@ impl Storage {
         length: u32,
     ) -> Result<Vec<u8>, StorageError> {
         let at = self.span(piece, begin, length)?;
-        let mut buf = vec![0u8; length as usize];
-        for (i, within, range) in self.pieces_of(at, buf.len()) {
+        // Not zeroed first: each part is read into the vector's spare room as it grows.
+        let mut buf = Vec::with_capacity(length as usize);
+        for (i, within, range) in self.pieces_of(at, length as usize) {
             let file = self.open(i, false)?;
-            read_exact_at(file, &mut buf[range], within)?;
+            read_exact_at_appending(file, &mut buf, range.len(), within)?;
+        }
+        if buf.len() != length as usize {
+            // The files end before the block (cannot happen for a block inside the torrent).
+            return Err(StorageError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
         Ok(buf)
     }
@@ -266,6 +310,114 @@ fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     file.write_all_at(buf, offset)
 }
 
+/// What a `pread`/`pwritev` result says: `Some(bytes)` done, `None` interrupted (try
+/// again), or the error (`at_zero` if nothing could be done).
+#[cfg(target_os = "linux")]
+fn done_or_retry(n: isize, at_zero: io::ErrorKind) -> io::Result<Option<usize>> {
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    if n == 0 {
+        return Err(at_zero.into());
+    }
+    Ok(Some(n as usize))
+}
+
+/// Writes every byte of `parts`, one after another, at `offset`: vectored writes
+/// (`pwritev`) on Linux, one write per part elsewhere.
+#[cfg(target_os = "linux")]
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+    let mut rest = &mut slices[..];
+    // Empty parts at the front are dropped.
+    io::IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        // At most IOV_MAX (1024) slices a call.
+        let count = rest.len().min(1024);
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it); the
+        // first `count` slices point to memory borrowed for the whole call, only read by the
+        // kernel; the descriptor belongs to `file`, alive for the whole call.
+        let n = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                rest.as_ptr().cast::<libc::iovec>(),
+                count as libc::c_int,
+                offset as libc::off_t,
+            )
+        };
+        let Some(n) = done_or_retry(n, io::ErrorKind::WriteZero)? else {
+            continue;
+        };
+        offset += n as u64;
+        io::IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::Result<()> {
+    for part in parts {
+        write_all_at(file, part, offset)?;
+        offset += part.len() as u64;
+    }
+    Ok(())
+}
+
+/// Reads exactly `len` bytes at `offset` onto the end of `buf`, without zeroing them first
+/// (`pread` into the spare capacity on Linux).
+#[cfg(target_os = "linux")]
+fn read_exact_at_appending(
+    file: &File,
+    buf: &mut Vec<u8>,
+    len: usize,
+    mut offset: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(len);
+    let end = buf.len() + len;
+    while buf.len() < end {
+        let want = end - buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        // SAFETY: `pread` writes at most `spare.len()` bytes into `spare`, memory that `buf`
+        // owns and nothing else refers to during the call; the descriptor belongs to `file`,
+        // alive for the whole call.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                offset as libc::off_t,
+            )
+        };
+        let Some(n) = done_or_retry(n, io::ErrorKind::UnexpectedEof)? else {
+            continue;
+        };
+        // SAFETY: the kernel initialised the first `n` bytes of the spare room (n <= its
+        // length, as pread never returns more than it was given).
+        unsafe { buf.set_len(buf.len() + n) };
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_exact_at_appending(
+    file: &File,
+    buf: &mut Vec<u8>,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    let start = buf.len();
+    buf.resize(start + len, 0);
+    read_exact_at(file, &mut buf[start..], offset)
+}
+
 #[cfg(unix)]
 fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
@@ -326,6 +478,28 @@ mod tests {
         assert_eq!(std::fs::read(d.join("album/x/b")).unwrap(), b);
         assert_eq!(std::fs::read(d.join("album/c")).unwrap(), c);
         assert_eq!(s.read_block(1, 2, 6).unwrap(), all[10..16]);
+        // A run of blocks across all three files in one go, then one out of order.
+        let mut s2 = Storage::new(&d.join("run"), &info);
+        let blocks: Vec<(u32, u32, &[u8])> = vec![
+            (0, 0, &all[0..3]),
+            (0, 3, &all[3..8]),
+            (1, 0, &all[8..16]),
+            (2, 0, &all[16..20]),
+            (2, 4, &all[20..24]),
+            (3, 0, &all[24..30]),
+        ];
+        s2.write_run(&blocks).unwrap();
+        assert!(s2.verify_all().is_complete());
+        assert_eq!(std::fs::read(d.join("run/album/x/b")).unwrap(), b);
+        s2.write_run(&[(3, 0, &[9; 6][..]), (0, 0, &[8; 8][..])])
+            .unwrap();
+        assert_eq!(s2.read_block(0, 0, 8).unwrap(), [8; 8]);
+        assert_eq!(s2.read_block(3, 0, 6).unwrap(), [9; 6]);
+        assert!(s2
+            .write_run(&[(0, 0, &[1; 8][..]), (4, 0, &[1][..])])
+            .is_err());
+        assert_eq!(s2.read_block(0, 0, 8).unwrap(), [8; 8], "nothing written");
+        s2.write_run(&[]).unwrap();
         // Blocks outside the torrent are refused, not written.
         assert!(s.write_block(4, 0, &[1]).is_err());
         assert!(s.write_block(3, 0, &[0; 7]).is_err(), "piece 3 has 6 bytes");

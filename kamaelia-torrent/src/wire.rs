@@ -204,6 +204,28 @@ impl fmt::Display for WireError {
 impl std::error::Error for WireError {}
 
 impl WireMessage {
+    /// Appends the first 13 bytes of a piece message whose block is `data_len` bytes long:
+    /// what [`encode`](WireMessage::encode) writes before the data, for a sender that sends
+    /// the data from where it is.
+    ///
+    /// ```
+    /// use kamaelia_torrent::wire::WireMessage;
+    ///
+    /// let data = vec![5u8; 100];
+    /// let mut split = Vec::new();
+    /// WireMessage::encode_piece_header(2, 16384, data.len(), &mut split);
+    /// split.extend_from_slice(&data);
+    /// let mut whole = Vec::new();
+    /// WireMessage::Piece { index: 2, begin: 16384, data }.encode(&mut whole);
+    /// assert_eq!(split, whole);
+    /// ```
+    pub fn encode_piece_header(index: u32, begin: u32, data_len: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(data_len as u32 + 9).to_be_bytes());
+        out.push(7);
+        out.extend_from_slice(&index.to_be_bytes());
+        out.extend_from_slice(&begin.to_be_bytes());
+    }
+
     /// Appends the message's bytes (length prefix included) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let three = |out: &mut Vec<u8>, id: u8, a: u32, b: u32, c: u32| {
@@ -243,10 +265,7 @@ impl WireMessage {
                 length,
             } => three(out, 6, *index, *begin, *length),
             WireMessage::Piece { index, begin, data } => {
-                out.extend_from_slice(&(data.len() as u32 + 9).to_be_bytes());
-                out.push(7);
-                out.extend_from_slice(&index.to_be_bytes());
-                out.extend_from_slice(&begin.to_be_bytes());
+                WireMessage::encode_piece_header(*index, *begin, data.len(), out);
                 out.extend_from_slice(data);
             }
             WireMessage::Cancel {
@@ -271,10 +290,19 @@ impl WireMessage {
 }
 
 /// Cuts a stream of bytes into messages.
+///
+/// Chunks handed over with [`feed_owned`](Decoder::feed_owned) are decoded where they are:
+/// only a message cut by a chunk's end is copied (its start, and from the next chunk the
+/// bytes that complete it), so most of a stream is never copied here. [`feed`](Decoder::feed)
+/// copies its bytes first.
 #[derive(Debug, Default)]
 pub struct Decoder {
+    /// The bytes being decoded: messages are cut from `buf[start..]`.
     buf: Vec<u8>,
     start: usize,
+    /// Chunks fed and not yet reached, and how much of the first was already taken.
+    queued: std::collections::VecDeque<Vec<u8>>,
+    queued_off: usize,
 }
 
 fn be32(b: &[u8]) -> u32 {
@@ -287,42 +315,70 @@ impl Decoder {
         Decoder::default()
     }
 
-    /// Adds bytes that arrived.
+    /// Adds bytes that arrived (copied; see [`feed_owned`](Decoder::feed_owned)).
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
+        if !bytes.is_empty() {
+            self.feed_owned(bytes.to_vec());
         }
-        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Adds a chunk that arrived, to be decoded in place.
+    pub fn feed_owned(&mut self, chunk: Vec<u8>) {
+        if !chunk.is_empty() {
+            self.queued.push_back(chunk);
+        }
     }
 
     /// How many bytes wait, not yet a whole message.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        let queued: usize = self.queued.iter().map(Vec::len).sum();
+        self.buf.len() - self.start + queued - self.queued_off
     }
 
     /// The next complete message, `Ok(None)` if it has not all arrived, or the error that
     /// should end the connection.
     pub fn next_message(&mut self) -> Result<Option<WireMessage>, WireError> {
-        let b = &self.buf[self.start..];
-        if b.len() < 4 {
-            return Ok(None);
+        loop {
+            let b = &self.buf[self.start..];
+            // The whole message's length once its prefix is here.
+            let want = if b.len() >= 4 {
+                let len = be32(b);
+                if len > MAX_MESSAGE {
+                    return Err(WireError::TooLong(len));
+                }
+                4 + len as usize
+            } else {
+                4
+            };
+            if b.len() >= want && b.len() >= 4 {
+                let msg = parse_body(&b[4..want])?;
+                self.start += want;
+                return Ok(Some(msg));
+            }
+            let Some(next) = self.queued.front() else {
+                return Ok(None);
+            };
+            if b.is_empty() {
+                // Nothing pending: decode the next chunk where it is.
+                self.buf = self.queued.pop_front().expect("just seen");
+                self.start = std::mem::take(&mut self.queued_off);
+                continue;
+            }
+            // A message cut by the chunk's end: keep its start, and take from the next
+            // chunk only the bytes that complete it (or its length prefix).
+            if self.start > 0 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            let avail = &next[self.queued_off..];
+            let take = (want - self.buf.len()).min(avail.len());
+            self.buf.extend_from_slice(&avail[..take]);
+            self.queued_off += take;
+            if self.queued_off == next.len() {
+                self.queued.pop_front();
+                self.queued_off = 0;
+            }
         }
-        let len = be32(b);
-        if len > MAX_MESSAGE {
-            return Err(WireError::TooLong(len));
-        }
-        if b.len() < 4 + len as usize {
-            return Ok(None);
-        }
-        let body = &b[4..4 + len as usize];
-        let msg = parse_body(body)?;
-        self.start += 4 + len as usize;
-        if self.start > 64 * 1024 && self.start * 2 > self.buf.len() {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        Ok(Some(msg))
     }
 }
 
@@ -496,6 +552,72 @@ mod tests {
             assert_eq!(got, msgs, "cut at {cut}");
             assert_eq!(d.buffered(), 0);
         }
+    }
+
+    #[test]
+    fn chunks_decoded_in_place_give_the_same_messages_wherever_they_are_cut() {
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut msgs = vec![WireMessage::Have(3), WireMessage::Bitfield(vec![0xff; 300])];
+        for (i, block) in data.chunks(16384).enumerate() {
+            msgs.push(WireMessage::Piece {
+                index: i as u32,
+                begin: 0,
+                data: block.to_vec(),
+            });
+            msgs.push(WireMessage::KeepAlive);
+        }
+        let mut stream = Vec::new();
+        for m in &msgs {
+            m.encode(&mut stream);
+        }
+        for size in [1, 3, 5, 13, 4096, 16397, 16398, 65536, stream.len()] {
+            let mut d = Decoder::new();
+            let mut got = Vec::new();
+            for part in stream.chunks(size) {
+                d.feed_owned(part.to_vec());
+                // At most one chunk waits at a time, as the connection feeds it.
+                while let Some(m) = d.next_message().unwrap() {
+                    got.push(m);
+                }
+            }
+            assert_eq!(got, msgs, "chunks of {size}");
+            assert_eq!(d.buffered(), 0);
+        }
+        // Several chunks queued before any is decoded, and empty ones among them.
+        let mut d = Decoder::new();
+        for part in stream.chunks(1000) {
+            d.feed_owned(part.to_vec());
+            d.feed_owned(Vec::new());
+        }
+        assert_eq!(d.buffered(), stream.len());
+        let got: Vec<_> = std::iter::from_fn(|| d.next_message().unwrap()).collect();
+        assert_eq!(got, msgs);
+    }
+
+    #[test]
+    fn a_length_too_long_is_refused_before_its_bytes_are_kept() {
+        // The prefix cut across two chunks, then more bytes than any message may have.
+        let mut d = Decoder::new();
+        d.feed_owned(vec![0xff, 0xff]);
+        assert_eq!(d.next_message(), Ok(None));
+        d.feed_owned(vec![0xff, 0xff, 7, 0, 0]);
+        assert_eq!(d.next_message(), Err(WireError::TooLong(u32::MAX)));
+        // A piece message of a block above MAX_BLOCK, complete: refused, not decoded.
+        let mut big = Vec::new();
+        WireMessage::Piece {
+            index: 0,
+            begin: 0,
+            data: vec![0; MAX_BLOCK as usize + 1],
+        }
+        .encode(&mut big);
+        let mut d = Decoder::new();
+        for part in big.chunks(65536) {
+            d.feed_owned(part.to_vec());
+        }
+        assert!(matches!(
+            d.next_message(),
+            Err(WireError::BadLength { id: 7, .. })
+        ));
     }
 
     #[test]

@@ -626,20 +626,7 @@ fn our_seeder_serves_a_fake_leecher() {
 
     assert!(w.send_all(&[request(0, 0, 16384), request(9, 0, 5088)]));
     for (index, begin, length) in [(0, 0, 16384), (9, 0, 5088)] {
-        match w.next(LIMIT) {
-            WireMessage::Piece {
-                index: i,
-                begin: b,
-                data,
-            } => {
-                assert_eq!((i, b), (index, begin));
-                assert!(
-                    data == t.block(index, begin, length),
-                    "piece {index} has the wrong bytes"
-                );
-            }
-            other => panic!("expected piece {index}, got {other:?}"),
-        }
+        expect_block(&mut w, &t, index, begin, length);
     }
 
     // Cancel: the second request is withdrawn in the same breath.
@@ -675,11 +662,48 @@ fn our_seeder_serves_a_fake_leecher() {
         }
         other => panic!("expected piece 4 after the ignored messages, got {other:?}"),
     }
+    // Blocks go to the socket as they came from storage (a large one as a segment of its
+    // own, a small one copied in with the headers): a burst of both kinds, more than the
+    // socket component's inbox holds at once, arrives whole and in order.
+    let mut burst = Vec::new();
+    for round in 0..3u32 {
+        for index in 0..9u32 {
+            burst.push((index, 16384, 16384));
+            burst.push((index, 100 + round, 1000));
+        }
+    }
+    assert!(w.send_all(
+        &burst
+            .iter()
+            .map(|&(i, b, l)| request(i, b, l))
+            .collect::<Vec<_>>()
+    ));
+    for &(index, begin, length) in &burst {
+        expect_block(&mut w, &t, index, begin, length);
+    }
     assert!(!w.closed, "the connection stays open");
     let up = c.status_until(id, LIMIT, |u| u.stats.up_total >= 4 * 16384);
     assert_eq!(up.stats.num_peers, 1);
     drop(w);
     c.finish_clean();
+}
+
+/// The next message must be the block `(index, begin, length)` with the torrent's bytes.
+fn expect_block(w: &mut Wire, t: &Torrent, index: u32, begin: u32, length: u32) {
+    match w.next(LIMIT) {
+        WireMessage::Piece {
+            index: i,
+            begin: b,
+            data,
+        } => {
+            assert_eq!((i, b, data.len() as u32), (index, begin, length));
+            assert!(
+                data == t.block(index, begin, length),
+                "piece {index} at {begin} has the wrong bytes"
+            );
+        }
+        other => panic!("expected piece {index} at {begin}, got {other:?}"),
+    }
 }
 
 /// BEP 3 handshakes refused: a wrong protocol string, an info-hash the client does not have,

@@ -340,7 +340,7 @@ pub(crate) enum Outcome {
 }
 
 /// How many messages one (vectored) write may take from the inbox.
-const WRITE_BATCH: usize = 4;
+const WRITE_BATCH: usize = 16;
 
 /// The smallest read a budget may impose.
 const MIN_CHUNK: usize = 4 * 1024;

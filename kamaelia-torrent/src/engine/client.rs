@@ -27,10 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axon::internet::server_core::ServerCore;
+use axon::internet::tcp_server::PeerClose;
 use axon::ipc::{ProducerFinished, ShutdownMicroprocess};
 use axon::{AnyComponent, BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
 
-use super::peer::{session_service_name, ConnectionLimit, PeerConnection};
+use super::peer::{session_service_name, socket_config, ConnectionLimit, PeerConnection};
 use super::session::{SessionConfig, TorrentSession};
 use crate::ipc::{
     TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCTorrentAlreadyDownloading,
@@ -145,6 +146,7 @@ impl TorrentClient {
         let listener = ServerCore::bind(config.listen, move |info| {
             PeerConnection::incoming_limited(info.peer, peer_id, &p, limit.take())
         })
+        .map(|core| core.with_socket_config(socket_config(PeerClose::HalfClose)))
         .map_err(|e| format!("cannot listen for peers on {}: {e}", config.listen));
         TorrentClient {
             config,

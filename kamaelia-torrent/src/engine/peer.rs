@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use axon::internet::tcp_client::{SocketError, TCPClient};
+use axon::internet::tcp_server::{PeerClose, SocketConfig};
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess};
 use axon::{BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
 
@@ -57,6 +58,24 @@ const INBOX_CHUNKS: usize = 8;
 
 /// Events held back while the session's inbox is full, at most.
 const MAX_HELD_EVENTS: usize = 16;
+
+/// A block's data at least this long goes to the socket as a segment of its own (not
+/// copied); a shorter one is copied in with the small messages.
+const MIN_SEGMENT: usize = 4096;
+
+/// How many segments may wait in the socket component's inbox: a block takes two (its
+/// header, with the small messages before it, and its data), so this is 32 blocks.
+pub const SOCKET_INBOX: usize = 64;
+
+/// The settings of a peer's socket component: [`SOCKET_INBOX`] segments may wait to be
+/// written; `peer_close` as given.
+pub fn socket_config(peer_close: PeerClose) -> SocketConfig {
+    SocketConfig {
+        inbox_size: Some(SOCKET_INBOX),
+        peer_close,
+        ..SocketConfig::default()
+    }
+}
 
 /// What a peer connection tells its session (on `toSession`).
 #[derive(Debug)]
@@ -281,12 +300,16 @@ struct Conn {
     linked: bool,
     attached: bool,
     decoder: Decoder,
-    /// Encoded bytes not yet handed to the socket, and the piece data among them.
+    /// Small messages (and piece headers) being encoded, not yet a segment.
     out: Vec<u8>,
-    out_blocks: u32,
-    out_piece_bytes: u64,
-    /// Bytes the socket's inbox refused, to send first.
-    held_out: Option<(Vec<u8>, u32, u64)>,
+    /// Segments for the socket, in order: each with the blocks (and their bytes) whose
+    /// data it ends. A block's data is a segment of its own, sent as it came from storage,
+    /// never copied.
+    segments: VecDeque<(Vec<u8>, u32, u64)>,
+    /// Bytes in `segments`.
+    queued_bytes: usize,
+    /// The socket's inbox refused the first segment: wait until it takes it.
+    blocked: bool,
     /// Events for the session not yet delivered.
     events: VecDeque<PeerEvent>,
     last_recv: Instant,
@@ -294,50 +317,87 @@ struct Conn {
 }
 
 impl Conn {
-    fn queue(&mut self, msg: &WireMessage) {
-        if let WireMessage::Piece { data, .. } = msg {
-            self.out_blocks += 1;
-            self.out_piece_bytes += data.len() as u64;
+    fn queue(&mut self, msg: WireMessage) {
+        match msg {
+            WireMessage::Piece { index, begin, data } if data.len() >= MIN_SEGMENT => {
+                // The header ends the small bytes; the data follows as it is.
+                WireMessage::encode_piece_header(index, begin, data.len(), &mut self.out);
+                self.cut_segment();
+                let n = data.len();
+                self.queued_bytes += n;
+                self.segments.push_back((data, 1, n as u64));
+            }
+            WireMessage::Piece { ref data, .. } => {
+                let n = data.len();
+                msg.encode(&mut self.out);
+                self.cut_segment();
+                let last = self.segments.back_mut().expect("just cut");
+                last.1 += 1;
+                last.2 += n as u64;
+            }
+            _ => msg.encode(&mut self.out),
         }
-        msg.encode(&mut self.out);
     }
 
-    /// Hands queued bytes to the socket; false while it is full.
-    fn flush_out(&mut self, ctx: &Ctx) -> bool {
-        if self.held_out.is_none() && !self.out.is_empty() {
+    /// Ends the small bytes encoded so far as a segment.
+    fn cut_segment(&mut self) {
+        if !self.out.is_empty() {
             let bytes = std::mem::take(&mut self.out);
-            self.held_out = Some((bytes, self.out_blocks, self.out_piece_bytes));
-            self.out_blocks = 0;
-            self.out_piece_bytes = 0;
+            self.queued_bytes += bytes.len();
+            self.segments.push_back((bytes, 0, 0));
         }
-        let Some((bytes, blocks, piece_bytes)) = self.held_out.take() else {
-            return true;
-        };
-        match ctx.send(bytes, "outbox") {
-            Ok(()) => {
-                self.last_send = Instant::now();
-                if blocks > 0 {
-                    self.events.push_back(PeerEvent::Uploaded {
-                        key: self.key,
-                        blocks,
-                        bytes: piece_bytes,
-                    });
+    }
+
+    /// Bytes waiting to be handed to the socket.
+    fn unsent(&self) -> usize {
+        self.queued_bytes + self.out.len()
+    }
+
+    /// True if nothing waits to be handed to the socket.
+    fn sent_all(&self) -> bool {
+        self.out.is_empty() && self.segments.is_empty()
+    }
+
+    /// Hands queued bytes to the socket, segment by segment; false while it is full.
+    fn flush_out(&mut self, ctx: &Ctx) -> bool {
+        self.cut_segment();
+        let (mut blocks, mut piece_bytes, mut sent) = (0, 0, false);
+        self.blocked = false;
+        while let Some((bytes, b, n)) = self.segments.pop_front() {
+            let len = bytes.len();
+            match ctx.send(bytes, "outbox") {
+                Ok(()) => {
+                    self.queued_bytes -= len;
+                    sent = true;
+                    blocks += b;
+                    piece_bytes += n;
                 }
-                true
-            }
-            Err(e) if e.is_full() => {
-                let bytes = e
-                    .into_message()
-                    .downcast::<Vec<u8>>()
-                    .expect("what was sent");
-                self.held_out = Some((bytes, blocks, piece_bytes));
-                false
-            }
-            Err(e) => {
-                log::debug!("{}: cannot write to the socket: {e}", ctx.name());
-                true
+                Err(e) if e.is_full() => {
+                    let bytes = e
+                        .into_message()
+                        .downcast::<Vec<u8>>()
+                        .expect("what was sent");
+                    self.segments.push_front((bytes, b, n));
+                    self.blocked = true;
+                    break;
+                }
+                Err(e) => {
+                    log::debug!("{}: cannot write to the socket: {e}", ctx.name());
+                    self.queued_bytes -= len;
+                }
             }
         }
+        if sent {
+            self.last_send = Instant::now();
+        }
+        if blocks > 0 {
+            self.events.push_back(PeerEvent::Uploaded {
+                key: self.key,
+                blocks,
+                bytes: piece_bytes,
+            });
+        }
+        !self.blocked
     }
 
     /// Delivers held events to the session; false while its inbox is full.
@@ -395,9 +455,9 @@ impl Component for PeerConnection {
             attached: false,
             decoder: Decoder::new(),
             out: Vec::new(),
-            out_blocks: 0,
-            out_piece_bytes: 0,
-            held_out: None,
+            segments: VecDeque::new(),
+            queued_bytes: 0,
+            blocked: false,
             events: VecDeque::new(),
             last_recv: now,
             last_send: now,
@@ -407,8 +467,11 @@ impl Component for PeerConnection {
         if let Side::Outgoing { info_hash, session } = &self.side {
             ctx.link((ctx.id(), "toSession"), (session.0, session.1.as_str()))?;
             c.linked = true;
-            let tcp =
-                ctx.create(TCPClient::connect_to(self.key).with_connect_timeout(CONNECT_TIMEOUT));
+            let tcp = ctx.create(
+                TCPClient::connect_to(self.key)
+                    .with_connect_timeout(CONNECT_TIMEOUT)
+                    .with_socket_config(socket_config(PeerClose::Close)),
+            );
             ctx.link((tcp, "outbox"), (ctx.id(), "inbox"))?;
             ctx.link((ctx.id(), "outbox"), (tcp, "inbox"))?;
             ctx.link((ctx.id(), "signal"), (tcp, "control"))?;
@@ -449,7 +512,7 @@ impl Component for PeerConnection {
                 };
                 match m.downcast::<PeerCommand>() {
                     Ok(PeerCommand::Send(msgs)) => {
-                        for msg in &msgs {
+                        for msg in msgs {
                             c.queue(msg);
                         }
                     }
@@ -461,12 +524,12 @@ impl Component for PeerConnection {
                     }
                     Err(e) => log::debug!("{}: ignored {e}", ctx.name()),
                 }
-                if c.out.len() >= 256 * 1024 && c.held_out.is_none() {
+                if c.unsent() >= 256 * 1024 && !c.blocked {
                     break; // hand this much to the socket first
                 }
             }
-            let sent_all = c.flush_out(&ctx) && c.out.is_empty();
-            if closing && sent_all && c.held_out.is_none() {
+            let sent_all = c.flush_out(&ctx) && c.sent_all();
+            if closing && sent_all {
                 break 'run "closed by us".to_string();
             }
             if closing && Instant::now() >= closing_deadline {
@@ -538,7 +601,7 @@ impl Component for PeerConnection {
                         incoming: matches!(self.side, Side::Incoming { .. }),
                     });
                     let rest = c.hs.split_off(HANDSHAKE_LEN);
-                    c.decoder.feed(&rest);
+                    c.decoder.feed_owned(rest);
                     c.hs = Vec::new();
                     delivered = c.flush_events(&ctx);
                     continue;
@@ -556,13 +619,13 @@ impl Component for PeerConnection {
                         };
                         c.last_recv = Instant::now();
                         if let Ok(bytes) = m.downcast::<Vec<u8>>() {
-                            c.decoder.feed(&bytes);
+                            c.decoder.feed_owned(bytes);
                         }
                     }
                     Err(e) => break 'run e.to_string(),
                 }
             }
-            if !c.out.is_empty() {
+            if !c.sent_all() {
                 c.flush_out(&ctx);
             }
             let delivered_all = c.flush_events(&ctx) && c.events.is_empty();
@@ -584,14 +647,14 @@ impl Component for PeerConnection {
             }
             if now >= keepalive_timer {
                 if c.attached && now.duration_since(c.last_send) >= KEEPALIVE_INTERVAL {
-                    c.queue(&WireMessage::KeepAlive);
+                    c.queue(WireMessage::KeepAlive);
                     c.flush_out(&ctx);
                 }
                 keepalive_timer = now + KEEPALIVE_CHECK;
                 ctx.wake_at(keepalive_timer);
             }
             if ctx.data_ready("control") == 0
-                && (ctx.data_ready("fromSession") == 0 || closing || c.held_out.is_some())
+                && (ctx.data_ready("fromSession") == 0 || closing || c.blocked)
                 && (ctx.data_ready("inbox") == 0 || !delivered || c.events.len() >= MAX_HELD_EVENTS)
             {
                 ctx.pause();

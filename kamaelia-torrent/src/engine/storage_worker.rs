@@ -190,10 +190,14 @@ impl ThreadedComponent for StorageWorker {
         }
         ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
         let mut failed = false;
-        // Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
-        let mut hashing: std::collections::HashMap<u32, (Sha1, u32)> = Default::default();
+        let mut w = Writer {
+            piece_length: self.info.piece_length,
+            run: Vec::new(),
+            run_end: 0,
+            hashing: Default::default(),
+            written: 0,
+        };
         loop {
-            let mut written = 0u64;
             while let Ok(m) = ctx.recv("inbox") {
                 let Ok(req) = m.downcast::<StorageRequest>() else {
                     continue;
@@ -203,70 +207,73 @@ impl ThreadedComponent for StorageWorker {
                 }
                 let event = match req {
                     StorageRequest::Write { block, data } => {
-                        match storage.write_block(block.piece, block.begin, &data) {
-                            Ok(()) => {
-                                written += data.len() as u64;
-                                if block.begin == 0 {
-                                    hashing.insert(block.piece, (Sha1::new(), 0));
-                                }
-                                match hashing.get_mut(&block.piece) {
-                                    Some((h, next)) if *next == block.begin => {
-                                        h.update(&data);
-                                        *next += data.len() as u32;
-                                    }
-                                    Some(_) => {
-                                        hashing.remove(&block.piece);
-                                    }
-                                    None => {}
-                                }
-                                continue;
-                            }
-                            Err(e) => {
-                                failed = true;
-                                StorageEvent::Failed {
-                                    error: format!(
-                                        "writing piece {} under {}: {e}",
-                                        block.piece,
-                                        self.root.display()
-                                    ),
-                                }
-                            }
+                        // A block that does not follow the run (or a full run): the run
+                        // is written first.
+                        let event = if w.follows(block) {
+                            None
+                        } else {
+                            w.flush(&mut storage, &self.root)
+                        };
+                        w.push(block, data);
+                        if event.is_none() {
+                            continue;
                         }
+                        event
                     }
                     StorageRequest::Verify { piece } => {
-                        let ok = match hashing.remove(&piece) {
-                            Some((h, next)) if next as u64 == storage.piece_size(piece) => {
-                                Some(<[u8; 20]>::from(h.finalize())) == storage.expected_hash(piece)
-                            }
-                            _ => storage.verify_piece(piece),
-                        };
-                        StorageEvent::Verified { piece, ok }
+                        w.flush(&mut storage, &self.root).or_else(|| {
+                            let ok = match w.hashing.remove(&piece) {
+                                Some((h, next)) if next as u64 == storage.piece_size(piece) => {
+                                    Some(<[u8; 20]>::from(h.finalize()))
+                                        == storage.expected_hash(piece)
+                                }
+                                _ => storage.verify_piece(piece),
+                            };
+                            Some(StorageEvent::Verified { piece, ok })
+                        })
                     }
                     StorageRequest::Read { peer, block } => {
-                        match storage.read_block(block.piece, block.begin, block.length) {
-                            Ok(data) => StorageEvent::ReadDone { peer, block, data },
-                            // The file changed under us (truncated, removed): that block is
-                            // not served, and the torrent goes on.
-                            Err(e) => {
-                                log::warn!(
-                                    "{}: cannot read piece {} under {}: {e}",
-                                    ctx.name(),
-                                    block.piece,
-                                    self.root.display()
-                                );
-                                StorageEvent::ReadFailed { peer, block }
-                            }
-                        }
+                        w.flush(&mut storage, &self.root).or_else(|| {
+                            Some(
+                                match storage.read_block(block.piece, block.begin, block.length) {
+                                    Ok(data) => StorageEvent::ReadDone { peer, block, data },
+                                    // The file changed under us (truncated, removed):
+                                    // that block is not served, and the torrent goes on.
+                                    Err(e) => {
+                                        log::warn!(
+                                            "{}: cannot read piece {} under {}: {e}",
+                                            ctx.name(),
+                                            block.piece,
+                                            self.root.display()
+                                        );
+                                        StorageEvent::ReadFailed { peer, block }
+                                    }
+                                },
+                            )
+                        })
                     }
                 };
-                if written > 0 {
-                    ctx.send_waiting(StorageEvent::Written { bytes: written }, "outbox")?;
-                    written = 0;
+                failed |= matches!(event, Some(StorageEvent::Failed { .. }));
+                if w.written > 0 {
+                    let bytes = std::mem::take(&mut w.written);
+                    ctx.send_waiting(StorageEvent::Written { bytes }, "outbox")?;
                 }
-                ctx.send_waiting(event, "outbox")?;
+                if let Some(event) = event {
+                    ctx.send_waiting(event, "outbox")?;
+                }
             }
-            if written > 0 {
-                ctx.send_waiting(StorageEvent::Written { bytes: written }, "outbox")?;
+            let event = if failed {
+                None
+            } else {
+                w.flush(&mut storage, &self.root)
+            };
+            failed |= event.is_some();
+            if w.written > 0 {
+                let bytes = std::mem::take(&mut w.written);
+                ctx.send_waiting(StorageEvent::Written { bytes }, "outbox")?;
+            }
+            if let Some(event) = event {
+                ctx.send_waiting(event, "outbox")?;
             }
             if finish || ctx.recv("control").is_ok() || ctx.should_stop() {
                 break;
@@ -275,6 +282,76 @@ impl ThreadedComponent for StorageWorker {
         }
         let _ = ctx.send(ProducerFinished::default(), "signal");
         Ok(())
+    }
+}
+
+/// Blocks written in runs: blocks that follow one another in the torrent wait (at most
+/// [`MAX_RUN`]) and go to the disk in one vectored write, then are hashed in order.
+struct Writer {
+    piece_length: u64,
+    run: Vec<(Block, Vec<u8>)>,
+    /// Where the run ends in the stream of all files.
+    run_end: u64,
+    /// Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
+    hashing: std::collections::HashMap<u32, (Sha1, u32)>,
+    /// Bytes written since the last `Written` event.
+    written: u64,
+}
+
+/// The most blocks one vectored write takes.
+const MAX_RUN: usize = 16;
+
+impl Writer {
+    /// True if `block` may join the run: the run is empty, or the block follows it and
+    /// there is room.
+    fn follows(&self, block: Block) -> bool {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.run.is_empty() || (at == self.run_end && self.run.len() < MAX_RUN)
+    }
+
+    /// Adds a block to the run (which it must follow, see [`follows`](Writer::follows)).
+    fn push(&mut self, block: Block, data: Vec<u8>) {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.run_end = at + data.len() as u64;
+        self.run.push((block, data));
+    }
+
+    /// Writes the run and hashes its blocks; a failure is the event to report.
+    fn flush(&mut self, storage: &mut Storage, root: &std::path::Path) -> Option<StorageEvent> {
+        if self.run.is_empty() {
+            return None;
+        }
+        let run = std::mem::take(&mut self.run);
+        let parts: Vec<(u32, u32, &[u8])> = run
+            .iter()
+            .map(|(b, data)| (b.piece, b.begin, data.as_slice()))
+            .collect();
+        if let Err(e) = storage.write_run(&parts) {
+            return Some(StorageEvent::Failed {
+                error: format!(
+                    "writing piece {} under {}: {e}",
+                    run[0].0.piece,
+                    root.display()
+                ),
+            });
+        }
+        for (block, data) in &run {
+            self.written += data.len() as u64;
+            if block.begin == 0 {
+                self.hashing.insert(block.piece, (Sha1::new(), 0));
+            }
+            match self.hashing.get_mut(&block.piece) {
+                Some((h, next)) if *next == block.begin => {
+                    h.update(data);
+                    *next += data.len() as u32;
+                }
+                Some(_) => {
+                    self.hashing.remove(&block.piece);
+                }
+                None => {}
+            }
+        }
+        None
     }
 }
 

@@ -115,6 +115,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: freed blocks are kept for reuse, not faulted in again.
+    kamaelia_torrent::allocator::tune_for_streaming();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
         .init();
