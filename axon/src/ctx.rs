@@ -274,9 +274,26 @@ impl Ctx {
                 drop(w);
                 return Ok(m);
             }
+            drop(w);
+            return Err(self.empty_error(inbox));
         }
         drop(w);
         Err(self.recv_error(inbox))
+    }
+
+    /// The error for an inbox that exists but is empty (the usual end of a
+    /// `while let Ok(m) = ctx.recv(..)` loop): no second search of the box by name.
+    #[cold]
+    #[inline(never)]
+    fn empty_error(&self, inbox: &str) -> RecvError {
+        let w = self.core.world.borrow();
+        RecvError::Empty {
+            component: w
+                .comp(self.me)
+                .map(Comp::component_name)
+                .unwrap_or_else(|| ComponentName::new("?".into(), 0)),
+            inbox: box_name_cow(BoxKind::Inbox, inbox),
+        }
     }
 
     /// Why [`recv`](Ctx::recv) found nothing: a wrong name, or an empty box.
