@@ -59,15 +59,16 @@ impl std::error::Error for NoSuchBox {}
 
 /// A send found the final inbox of its linkage chain full.
 ///
-/// Happens only for inboxes given a size limit with `set_inbox_size` (or a linkage made with a
-/// pipe width). The sender is never blocked: it gets the message back with
+/// Happens for inboxes given a size limit with `set_inbox_size` (or a linkage made with a
+/// pipe width), and for an inbox without a limit that already holds 2^31 messages, the most
+/// any box can hold (`size` is then 2^31). The sender is never blocked: it gets the message back with
 /// [`NoSpaceInBox::into_message`] and decides what to do (Kamaelia's `noSpaceInBox`).
 pub struct NoSpaceInBox {
     /// The component owning the full inbox.
     pub component: String,
     /// The full inbox.
     pub inbox: String,
-    /// Its size limit.
+    /// Its size limit (2^31 for a box without one).
     pub size: usize,
     pub(crate) message: Message,
 }

@@ -10,35 +10,93 @@
 use crate::error::BoxKind;
 use crate::ids::ComponentId;
 use crate::message::Message;
-use crate::ring::Ring;
+use crate::ring::{Ring, MAX_LEN};
 
 /// Index of a postbox in the [`Boxes`] slab.
 pub(crate) type BoxId = u32;
 
+/// `PostBox::target` of a box that leads nowhere.
+const NO_TARGET: BoxId = BoxId::MAX;
+
+/// Who is woken when an item is collected from a final box (Kamaelia's rule A3.15: the
+/// owners of every outbox upstream).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Upstream {
+    /// Nobody: no outbox leads here.
+    None,
+    /// One owner, `PostBox::first_upstream`.
+    One,
+    /// `first_upstream` and the owners in `PostBox::more_upstream`.
+    Many,
+}
+
+/// One inbox or outbox.
+///
+/// The fields a delivery and a collection touch (the storage, the fill limit, the owner, the
+/// collected flag and the first upstream owner) come first and fill the first of the box's
+/// two cache lines; the box is aligned to a line, so that a send or a receive reads one line
+/// of a box that is not in the cache, not two or three.
+#[repr(C, align(64))]
 pub(crate) struct PostBox {
+    pub storage: Ring,
+    /// How many items a send may find here before it takes the slow path: the limit, or
+    /// [`MAX_LEN`] without one, or 0 for an outbox (a send ending at an outbox is dropped).
+    pub cap: usize,
+    pub owner: ComponentId,
     /// This box's own index in the slab.
     pub id: BoxId,
-    pub owner: ComponentId,
-    pub kind: BoxKind,
-    pub storage: Ring,
-    /// The size limit, `usize::MAX` for none (a word, not an `Option`, so that a postbox
-    /// fills exactly two cache lines).
-    limit: usize,
-    /// How many items a send may find here before it takes the slow path: the limit, or
-    /// `usize::MAX` without one, or 0 for an outbox (a send ending at an outbox is dropped).
-    pub cap: usize,
-    pub target: Option<BoxId>,
-    pub sink: BoxId,
-    pub sources: Vec<BoxId>,
-    /// For a final box: the owners of every outbox upstream, woken when an item is collected.
-    pub wake_on_pop: Vec<ComponentId>,
-    /// An item was collected this cycle; `wake_on_pop` is woken when the cycle settles.
+    /// For a final box: the first owner of an outbox upstream (see `upstream`).
+    pub first_upstream: ComponentId,
+    /// An item was collected this cycle; the upstream owners are woken when the cycle settles.
     pub popped: bool,
+    pub upstream: Upstream,
+    pub kind: BoxKind,
     /// False once the box is freed (its slot waits for reuse).
     pub live: bool,
+    // ----- second line: linkage structure, read when chains change ------------------------
+    /// The size limit, `usize::MAX` for none (a word, not an `Option`).
+    limit: usize,
+    /// The next box of the chain, [`NO_TARGET`] for none (a `u32`, not an `Option`, so that
+    /// this line holds everything a chain change reads).
+    target: BoxId,
+    pub sink: BoxId,
+    pub sources: Vec<BoxId>,
+    /// The upstream owners after the first, when there are several.
+    more_upstream: Vec<ComponentId>,
 }
 
 impl PostBox {
+    /// The next box of this box's chain, if it is linked onwards.
+    pub fn target(&self) -> Option<BoxId> {
+        (self.target != NO_TARGET).then_some(self.target)
+    }
+
+    /// The owners of every outbox upstream of this final box, woken when an item is collected.
+    pub fn upstream_owners(&self) -> impl Iterator<Item = ComponentId> + '_ {
+        let first = (self.upstream != Upstream::None).then_some(self.first_upstream);
+        let more = match self.upstream {
+            Upstream::Many => &self.more_upstream[..],
+            _ => &[],
+        };
+        first.into_iter().chain(more.iter().copied())
+    }
+
+    /// Sets who is woken when an item is collected from this box.
+    pub fn set_upstream_owners(&mut self, mut owners: Vec<ComponentId>) {
+        if owners.is_empty() {
+            self.upstream = Upstream::None;
+            self.more_upstream = Vec::new();
+            return;
+        }
+        self.first_upstream = owners.remove(0);
+        self.upstream = if owners.is_empty() {
+            Upstream::One
+        } else {
+            Upstream::Many
+        };
+        self.more_upstream = owners;
+    }
+
     /// The size limit, if any.
     pub fn limit(&self) -> Option<usize> {
         (self.limit != usize::MAX).then_some(self.limit)
@@ -49,7 +107,7 @@ impl PostBox {
         self.limit = limit.unwrap_or(usize::MAX);
         self.cap = match self.kind {
             BoxKind::Outbox => 0,
-            BoxKind::Inbox => limit.unwrap_or(usize::MAX),
+            BoxKind::Inbox => limit.unwrap_or(MAX_LEN).min(MAX_LEN),
         };
     }
 }
@@ -100,23 +158,27 @@ impl Boxes {
     }
 
     pub fn insert(&mut self, owner: ComponentId, kind: BoxKind) -> BoxId {
-        let id = self.free.pop().unwrap_or(self.slots.len() as BoxId);
+        let id = self.free.pop().unwrap_or_else(|| {
+            assert!(
+                self.slots.len() < NO_TARGET as usize,
+                "a scheduler holds at most {NO_TARGET} boxes"
+            );
+            self.slots.len() as BoxId
+        });
         let b = PostBox {
             id,
             owner,
             kind,
             storage: Ring::default(),
             limit: usize::MAX,
-            cap: if kind == BoxKind::Outbox {
-                0
-            } else {
-                usize::MAX
-            },
-            target: None,
+            cap: if kind == BoxKind::Outbox { 0 } else { MAX_LEN },
+            target: NO_TARGET,
             sink: id,
             sources: Vec::new(),
-            wake_on_pop: Vec::new(),
+            first_upstream: owner,
+            more_upstream: Vec::new(),
             popped: false,
+            upstream: Upstream::None,
             live: true,
         };
         if id as usize == self.slots.len() {
@@ -141,11 +203,11 @@ impl Boxes {
         // SAFETY: in range (just checked); see `Boxes` for why slots are reached through `base`.
         let b = unsafe { &mut *self.base.add(id as usize) };
         assert!(b.live, "box {id} freed twice");
-        debug_assert!(b.target.is_none() && b.sources.is_empty());
+        debug_assert!(b.target().is_none() && b.sources.is_empty());
         b.live = false;
         b.popped = false;
         b.set_limit(None);
-        b.wake_on_pop = Vec::new();
+        b.set_upstream_owners(Vec::new());
         let left = b.storage.drain_to_vec();
         self.bump_epoch();
         self.free.push(id);
@@ -193,7 +255,7 @@ impl Boxes {
     /// Kamaelia's `addsource`: `src` now leads to `dst`. Items waiting in `src` move to the new
     /// final box. Returns the new final box if items moved (its owner must be woken).
     pub fn add_source(&mut self, dst: BoxId, src: BoxId) -> Result<Option<BoxId>, AddSourceError> {
-        if let Some(existing) = self.get(src).target {
+        if let Some(existing) = self.get(src).target() {
             return Err(AddSourceError::AlreadyLinked { existing });
         }
         // Refuse a chain that would lead back into itself.
@@ -202,14 +264,14 @@ impl Boxes {
             if b == src {
                 return Err(AddSourceError::Cycle);
             }
-            walk = self.get(b).target;
+            walk = self.get(b).target();
         }
         let new_sink = self.get(dst).sink;
         self.bump_epoch();
-        self.get_mut(src).target = Some(dst);
+        self.get_mut(src).target = dst;
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
-        self.get_mut(src).wake_on_pop.clear();
+        self.get_mut(src).set_upstream_owners(Vec::new());
         let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
         let moved = !waiting.is_empty();
         self.get_mut(new_sink).storage.append(&mut waiting);
@@ -223,7 +285,7 @@ impl Boxes {
         let old_sink = self.get(dst).sink;
         self.bump_epoch();
         self.get_mut(dst).sources.retain(|&s| s != src);
-        self.get_mut(src).target = None;
+        self.get_mut(src).target = NO_TARGET;
         self.retarget(src, src);
         self.recompute_wakes(old_sink);
         self.recompute_wakes(src);
@@ -250,7 +312,7 @@ impl Boxes {
             }
             stack.extend_from_slice(&pb.sources);
         }
-        self.get_mut(sink).wake_on_pop = owners;
+        self.get_mut(sink).set_upstream_owners(owners);
     }
 }
 
@@ -261,5 +323,55 @@ mod tests {
     #[test]
     fn a_postbox_fills_two_cache_lines() {
         assert_eq!(std::mem::size_of::<PostBox>(), 128);
+        assert_eq!(std::mem::align_of::<PostBox>(), 64);
+    }
+
+    fn id(index: u32) -> ComponentId {
+        ComponentId {
+            sched: 1,
+            index,
+            gen: 0,
+        }
+    }
+
+    #[test]
+    fn upstream_owners_round_trip_for_none_one_and_many() {
+        let mut boxes = Boxes::default();
+        let b = boxes.insert(id(0), BoxKind::Inbox);
+        let pb = boxes.get_mut(b);
+        assert_eq!(pb.upstream_owners().count(), 0);
+        for owners in [vec![id(1)], vec![id(1), id(2), id(3)], vec![]] {
+            pb.set_upstream_owners(owners.clone());
+            assert_eq!(pb.upstream_owners().collect::<Vec<_>>(), owners);
+        }
+    }
+
+    #[test]
+    fn an_inbox_without_a_limit_refuses_at_the_most_a_ring_holds() {
+        let mut boxes = Boxes::default();
+        let b = boxes.insert(id(0), BoxKind::Inbox);
+        assert_eq!(boxes.get(b).cap, MAX_LEN);
+        boxes.get_mut(b).set_limit(Some(usize::MAX - 1));
+        assert_eq!(boxes.get(b).cap, MAX_LEN);
+        boxes.get_mut(b).set_limit(Some(3));
+        assert_eq!((boxes.get(b).cap, boxes.get(b).limit()), (3, Some(3)));
+        let o = boxes.insert(id(0), BoxKind::Outbox);
+        assert_eq!(boxes.get(o).cap, 0);
+    }
+
+    #[test]
+    fn what_a_send_and_a_receive_touch_is_in_the_first_line() {
+        use std::mem::{offset_of, size_of};
+        let ends = [
+            offset_of!(PostBox, storage) + size_of::<Ring>(),
+            offset_of!(PostBox, cap) + size_of::<usize>(),
+            offset_of!(PostBox, owner) + size_of::<ComponentId>(),
+            offset_of!(PostBox, id) + size_of::<BoxId>(),
+            offset_of!(PostBox, popped) + 1,
+            offset_of!(PostBox, upstream) + 1,
+            offset_of!(PostBox, first_upstream) + size_of::<ComponentId>(),
+            offset_of!(PostBox, kind) + 1,
+        ];
+        assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
     }
 }

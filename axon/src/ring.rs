@@ -13,6 +13,11 @@ use crate::message::Message;
 /// Rings drained empty with more slots than this give them back.
 const KEEP_WHEN_EMPTY: usize = 1024;
 
+/// The most messages a ring holds. Positions are 32-bit (so that a postbox's storage, fill
+/// limit and owner share one cache line); a box without a size limit refuses a send, as if
+/// full, once it holds this many (see `PostBox::set_limit`).
+pub(crate) const MAX_LEN: usize = 1 << 31;
+
 /// A first-in, first-out ring of messages.
 ///
 /// Invariant (what the `unsafe` blocks rely on): `slots.len()` is 0 or a power of two,
@@ -22,8 +27,8 @@ const KEEP_WHEN_EMPTY: usize = 1024;
 pub(crate) struct Ring {
     slots: Box<[MaybeUninit<Message>]>,
     /// Running index of the oldest item; its slot is `head & (slots.len() - 1)`.
-    head: usize,
-    len: usize,
+    head: u32,
+    len: u32,
 }
 
 impl Drop for Ring {
@@ -35,7 +40,7 @@ impl Drop for Ring {
 impl Ring {
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     #[inline(always)]
@@ -45,11 +50,11 @@ impl Ring {
 
     #[inline(always)]
     pub fn push_back(&mut self, m: Message) {
-        if self.len == self.slots.len() {
+        if self.len as usize == self.slots.len() {
             self.grow();
         }
         let mask = self.slots.len() - 1;
-        let i = self.head.wrapping_add(self.len) & mask;
+        let i = self.head.wrapping_add(self.len) as usize & mask;
         // SAFETY: `slots.len()` is a nonzero power of two (grown above if it was full), so
         // `i < slots.len()`; the slot is outside `head..head + len`, so it holds nothing
         // that this write would leak.
@@ -62,7 +67,7 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let i = self.head & (self.slots.len() - 1);
+        let i = self.head as usize & (self.slots.len() - 1);
         // SAFETY: `len > 0`, so `slots.len()` is a nonzero power of two and `i` is in range;
         // the slot at `head` holds the oldest message, which is moved out here and no longer
         // counted (head advances, len drops), so it is read exactly once.
@@ -78,7 +83,8 @@ impl Ring {
         Some(m)
     }
 
-    /// Doubles the capacity (from 0 to 4), keeping the order.
+    /// Doubles the capacity (from 0 to 4), keeping the order. A ring never grows past
+    /// [`MAX_LEN`] slots: boxes refuse sends before that (an attempt aborts the process).
     ///
     /// `grow` and `release` are `extern "C"`, which cannot unwind: a message held by the
     /// caller around a call that might unwind must be kept in memory for the unwinding path,
@@ -89,6 +95,7 @@ impl Ring {
     #[inline(never)]
     extern "C" fn grow(&mut self) {
         let new_cap = (self.slots.len() * 2).max(4);
+        assert!(new_cap <= MAX_LEN, "a box holds at most {MAX_LEN} messages");
         let mut slots: Vec<MaybeUninit<Message>> = Vec::with_capacity(new_cap);
         let len = self.len;
         while let Some(m) = self.pop_front_keep() {
@@ -105,7 +112,7 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let i = self.head & (self.slots.len() - 1);
+        let i = self.head as usize & (self.slots.len() - 1);
         self.head = self.head.wrapping_add(1);
         self.len -= 1;
         // SAFETY: as in `pop_front`.
@@ -127,7 +134,7 @@ impl Ring {
 
     /// Takes every message out, oldest first.
     pub fn drain_to_vec(&mut self) -> Vec<Message> {
-        let mut out = Vec::with_capacity(self.len);
+        let mut out = Vec::with_capacity(self.len());
         while let Some(m) = self.pop_front() {
             out.push(m);
         }
