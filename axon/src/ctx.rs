@@ -409,7 +409,8 @@ impl Ctx {
     }
 
     /// Limits `inbox` to `size` messages, or lifts the limit with `None` (Kamaelia's
-    /// `setInboxSize`). Only the final inbox of a chain limits sends.
+    /// `setInboxSize`). Only the final inbox of a chain limits sends. No box holds more than
+    /// 2^31 messages: past that, a box without a limit refuses sends as if full.
     pub fn set_inbox_size(&self, inbox: &str, size: Option<usize>) -> Result<(), Error> {
         let mut w = self.core.world.borrow_mut();
         let b = w.box_of(self.me, BoxKind::Inbox, inbox)?;
