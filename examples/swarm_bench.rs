@@ -8,7 +8,7 @@
 //! ```
 //! Options: `--size <MiB>` (default 1024), `--peers <N>` leechers (default 1),
 //! `--only ours|aria2c`, `--piece-size <BYTES>` (default 262144), `--timeout <SECS>` per case
-//! (default 900), `--keep` (keep the temporary folder).
+//! (default 900), `--rounds <N>` (default 3), `--keep` (keep the temporary folder).
 //!
 //! It builds `kamaelia-torrent` (release) first, makes a payload of pseudo-random bytes and its
 //! .torrent (`kamaelia-torrent make`) in a folder under the system's temporary folder, and for
@@ -25,7 +25,11 @@
 //!   `/proc/<pid>/status` every 50 ms while it runs.
 //!
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
-//! .torrent) and removed. Last line: `swarm-bench ratio ours/aria2c=<ours mib_per_s / aria2c's>`
+//! .torrent) and removed. Before the first case, a scratch file as large as every copy of the
+//! swarm together is written and removed, so that no case is the first to touch this
+//! machine's fresh memory (on a virtual machine that first touch costs several times a later
+//! one). The cases run in rounds, ours then aria2c, each line marked `round=<r>`. Last line:
+//! `swarm-bench ratio ours/aria2c=<median over rounds of ours mib_per_s / aria2c's>`
 //! with the CPU and memory ratios. aria2c's flags: loopback only, no DHT/LPD/PEX, `-V` and
 //! `--seed-ratio=0.0` for the seeder, `--seed-time=0` for leechers (the same as the interop
 //! tests'); it has no UPnP or NAT-PMP.
@@ -40,7 +44,7 @@ use kamaelia::torrent::files::FileSet;
 use kamaelia::torrent::metainfo::Metainfo;
 
 const USAGE: &str = "usage: swarm_bench [--size <MiB>] [--peers <N>] [--only ours|aria2c] \
-                     [--piece-size <BYTES>] [--timeout <SECS>] [--keep]";
+                     [--piece-size <BYTES>] [--timeout <SECS>] [--rounds <N>] [--keep]";
 
 #[path = "../kamaelia-torrent/tests/common/aria2c_flags.rs"]
 mod aria2c_flags;
@@ -53,6 +57,7 @@ struct Args {
     piece: u64,
     timeout: Duration,
     keep: bool,
+    rounds: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,6 +88,7 @@ fn parse_args() -> Args {
         piece: 1 << 18,
         timeout: Duration::from_secs(900),
         keep: false,
+        rounds: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -121,6 +127,11 @@ fn parse_args() -> Args {
                 })
             }
             "--keep" => a.keep = true,
+            "--rounds" => {
+                a.rounds = value("a count")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --rounds"))
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -128,8 +139,8 @@ fn parse_args() -> Args {
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    if a.size_mib == 0 || a.peers == 0 {
-        usage("--size and --peers must be at least 1");
+    if a.size_mib == 0 || a.peers == 0 || a.rounds == 0 {
+        usage("--size, --peers and --rounds must be at least 1");
     }
     a
 }
@@ -188,6 +199,22 @@ fn make_payload(path: &Path, mib: u64) {
         f.write_all(&block).expect("write payload");
     }
     f.flush().expect("flush payload");
+}
+
+/// Writes and removes a scratch file of `mib` MiB, so that the page cache the cases write
+/// into has been touched once before any case runs. On a virtual machine the first write to
+/// memory the guest has never used costs several times a later one (here: 2 GiB of page cache
+/// took 4.0 s of system time the first time, 0.4-0.8 s after): without this, whichever client
+/// ran first paid for the whole machine's first touch.
+fn warm_memory(dir: &Path, mib: u64) {
+    let path = dir.join("warm.bin");
+    let block = vec![0u8; 1 << 20];
+    let mut f = std::fs::File::create(&path).expect("create the warm-up file");
+    for _ in 0..mib {
+        f.write_all(&block).expect("write the warm-up file");
+    }
+    drop(f);
+    std::fs::remove_file(&path).expect("remove the warm-up file");
 }
 
 /// Clock ticks per second, for /proc's CPU times.
@@ -665,44 +692,71 @@ fn main() {
     if let Some(only) = args.only {
         cases.retain(|c| *c == only);
     }
-    let mut results: Vec<(Impl, CaseResult)> = Vec::new();
+    if cases.contains(&Impl::Aria2c) && !have_aria2c() {
+        eprintln!("swarm-bench: skipping aria2c: it is not installed (apt-get install aria2)");
+        cases.retain(|c| *c != Impl::Aria2c);
+    }
+    let t = Instant::now();
+    warm_memory(&setup.dir, args.size_mib * (args.peers as u64 + 1));
+    eprintln!(
+        "swarm-bench: warmed {} MiB of page cache in {:.1} s",
+        args.size_mib * (args.peers as u64 + 1),
+        t.elapsed().as_secs_f64()
+    );
+    let mut results: Vec<(usize, Impl, CaseResult)> = Vec::new();
     let mut failed = false;
-    for which in cases {
-        if which == Impl::Aria2c && !have_aria2c() {
-            eprintln!("swarm-bench: skipping aria2c: it is not installed (apt-get install aria2)");
-            continue;
-        }
-        match run_case(&mut fleet, &setup, which) {
-            Ok(r) => {
-                println!(
-                    "swarm-bench impl={} size_mib={} peers={} seconds={:.3} mib_per_s={:.1} \
-                     cpu_s={:.2} leecher_cpu_s={:.2} seeder_cpu_s={:.2} leecher_peak_rss_kib={}",
-                    which.name(),
-                    args.size_mib,
-                    args.peers,
-                    r.seconds,
-                    (args.size_mib * args.peers as u64) as f64 / r.seconds,
-                    r.cpu_s(),
-                    r.leecher_cpu_s,
-                    r.seeder_cpu_s,
-                    r.peak_rss_kib
-                );
-                results.push((which, r));
-            }
-            Err(e) => {
-                eprintln!("swarm-bench: {e}");
-                failed = true;
+    for round in 1..=args.rounds {
+        for &which in &cases {
+            match run_case(&mut fleet, &setup, which) {
+                Ok(r) => {
+                    println!(
+                        "swarm-bench round={round} impl={} size_mib={} peers={} seconds={:.3} \
+                         mib_per_s={:.1} cpu_s={:.2} leecher_cpu_s={:.2} seeder_cpu_s={:.2} \
+                         leecher_peak_rss_kib={}",
+                        which.name(),
+                        args.size_mib,
+                        args.peers,
+                        r.seconds,
+                        (args.size_mib * args.peers as u64) as f64 / r.seconds,
+                        r.cpu_s(),
+                        r.leecher_cpu_s,
+                        r.seeder_cpu_s,
+                        r.peak_rss_kib
+                    );
+                    results.push((round, which, r));
+                }
+                Err(e) => {
+                    eprintln!("swarm-bench: {e}");
+                    failed = true;
+                }
             }
         }
     }
-    let get = |w: Impl| results.iter().find(|(i, _)| *i == w).map(|(_, r)| r);
-    if let (Some(o), Some(a)) = (get(Impl::Ours), get(Impl::Aria2c)) {
+    // One ratio per round (the two cases ran back to back), and their median.
+    let get = |round: usize, w: Impl| {
+        results
+            .iter()
+            .find(|(r, i, _)| *r == round && *i == w)
+            .map(|(_, _, c)| c)
+    };
+    let mut ratios: Vec<(f64, f64, f64)> = (1..=args.rounds)
+        .filter_map(|round| {
+            let (o, a) = (get(round, Impl::Ours)?, get(round, Impl::Aria2c)?);
+            Some((
+                a.seconds / o.seconds,
+                o.cpu_s() / a.cpu_s().max(0.001),
+                o.peak_rss_kib as f64 / a.peak_rss_kib.max(1) as f64,
+            ))
+        })
+        .collect();
+    if !ratios.is_empty() {
+        let each: Vec<String> = ratios.iter().map(|r| format!("{:.2}", r.0)).collect();
+        ratios.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let (speed, cpu, rss) = ratios[ratios.len() / 2];
         println!(
-            "swarm-bench ratio ours/aria2c={:.2} (mib_per_s) cpu_s_ours/aria2c={:.2} \
-             peak_rss_ours/aria2c={:.2}",
-            a.seconds / o.seconds,
-            o.cpu_s() / a.cpu_s().max(0.001),
-            o.peak_rss_kib as f64 / a.peak_rss_kib.max(1) as f64
+            "swarm-bench ratio ours/aria2c={speed:.2} (mib_per_s, median of rounds: {}) \
+             cpu_s_ours/aria2c={cpu:.2} peak_rss_ours/aria2c={rss:.2}",
+            each.join(" ")
         );
     }
     drop(fleet);
