@@ -2,6 +2,7 @@
 //! to unchoke, how fast data flows) and the components that move messages between peers,
 //! the torrent's session, storage and the tracker.
 
+pub mod addresses;
 pub mod announcer;
 pub mod choker;
 pub mod client;

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use axon::ipc::{ProducerFinished, ShutdownMicroprocess};
 use axon::{BoxSpec, Component, ComponentId, ComponentResult, Ctx, Threaded};
 
+use super::addresses::AddressBook;
 use super::announcer::{AnnounceProgress, Announcer, TrackerPeers};
 use super::choker::{Choker, PeerView, RECHOKE_INTERVAL};
 use super::peer::{PeerCommand, PeerConnection, PeerEvent};
@@ -203,13 +204,12 @@ struct State {
     dialing: HashMap<PeerKey, (ComponentId, String)>,
     /// Addresses to dial.
     candidates: VecDeque<PeerKey>,
-    known: HashSet<PeerKey>,
+    /// Addresses to dial again, and those that failed (bounded: [`MAX_KNOWN_PEERS`]).
+    book: AddressBook,
     /// Peers dropped for bad data: not dialled or accepted again, kept by [`ban_id`] (the IP
     /// address, as other clients do: a peer that dials us has a new port every time; honest
     /// peers behind the same NAT share the ban).
     banned: HashSet<SocketAddr>,
-    /// Addresses whose dial failed, and when.
-    failed: HashMap<PeerKey, Instant>,
     choker: Choker,
     down: RateMeter,
     up: RateMeter,
@@ -249,7 +249,13 @@ impl Component for TorrentSession {
             ^ cfg.torrent_id as u64;
         let mut s = State {
             candidates: cfg.peers.iter().copied().collect(),
-            known: cfg.peers.iter().copied().collect(),
+            book: {
+                let mut book = AddressBook::new(MAX_KNOWN_PEERS, REDIAL_AFTER);
+                for &p in &cfg.peers {
+                    book.learn(p);
+                }
+                book
+            },
             choker: Choker::new(cfg.upload_slots, seed),
             cfg,
             picker: None,
@@ -258,7 +264,6 @@ impl Component for TorrentSession {
             peers: HashMap::new(),
             dialing: HashMap::new(),
             banned: HashSet::new(),
-            failed: HashMap::new(),
             down: RateMeter::default(),
             up: RateMeter::default(),
             unwritten: 0,
@@ -374,11 +379,9 @@ impl State {
             // Our own listening address, as a tracker hands it back to us.
             let ours = p.port() == self.cfg.listen_port
                 && (p.ip().is_loopback() || p.ip().is_unspecified());
-            // Bounded: a tracker (or a hostile one) cannot grow the list for ever.
-            if self.known.len() >= MAX_KNOWN_PEERS {
-                break;
-            }
-            if !ours && self.known.insert(p) && !self.banned.contains(&ban_id(p)) {
+            // Bounded: a tracker (or a hostile one) cannot grow the book for ever; when it
+            // is full, a new address replaces the one that failed longest ago.
+            if !ours && self.book.learn(p) && !self.banned.contains(&ban_id(p)) {
                 self.candidates.push_back(p);
             }
         }
@@ -591,7 +594,7 @@ impl State {
             } => {
                 if let Some((c, outbox)) = self.dialing.remove(&key) {
                     log::debug!("{}: could not use {key}: {reason}", ctx.name());
-                    self.failed.insert(key, now);
+                    self.book.failed(key, now);
                     let _ = ctx.delete_outbox(&outbox); // its linkages go with it
                     ctx.remove_child(c);
                 }
@@ -616,8 +619,8 @@ impl State {
                         // A peer we may dial again later, if it was a good one and its
                         // address is one to dial (not the passing port of a peer that
                         // dialled us).
-                        if self.known.contains(&key) {
-                            self.failed.insert(key, now);
+                        if self.book.is_known(key) {
+                            self.book.failed(key, now);
                         }
                     }
                 }
@@ -785,19 +788,9 @@ impl State {
             let owes = !p.peer_choking && picker.outstanding(*key) > 0;
             p.snubbed = owes && now.duration_since(p.last_block) >= SNUB_TIME;
         }
-        let mut again = Vec::new();
-        self.failed.retain(|addr, at| {
-            let keep = now.duration_since(*at) < REDIAL_AFTER;
-            if !keep {
-                again.push(*addr);
-            }
-            keep
-        });
+        let again = self.book.due(now);
         for addr in again {
-            if self.known.contains(&addr)
-                && !self.peers.contains_key(&addr)
-                && !self.banned.contains(&ban_id(addr))
-            {
+            if !self.peers.contains_key(&addr) && !self.banned.contains(&ban_id(addr)) {
                 self.candidates.push_back(addr);
             }
         }
@@ -914,7 +907,7 @@ impl State {
             if self.peers.contains_key(&addr) || self.dialing.contains_key(&addr) {
                 continue;
             }
-            if self.failed.contains_key(&addr) || self.banned.contains(&ban_id(addr)) {
+            if self.book.has_failed(addr) || self.banned.contains(&ban_id(addr)) {
                 skipped.push(addr);
                 continue;
             }
