@@ -25,10 +25,10 @@
 //!   `/proc/<pid>/status` every 50 ms while it runs.
 //!
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
-//! .torrent) and removed. Before the first case, a scratch file as large as every copy of the
-//! swarm together is written and removed, so that no case is the first to touch this
-//! machine's fresh memory (on a virtual machine that first touch costs several times a later
-//! one). The cases run in rounds, ours then aria2c, each line marked `round=<r>`. Last line:
+//! .torrent) and removed. Just before each case, as much memory as every copy of the swarm
+//! together is touched and given back, so that each case starts with the same warm memory
+//! (on this virtual machine, memory freed a few seconds ago is cold again and costs several
+//! times as much to touch: see `warm_memory`). The cases run in rounds, ours then aria2c, each line marked `round=<r>`. Last line:
 //! `swarm-bench ratio ours/aria2c=<median over rounds of ours mib_per_s / aria2c's>`
 //! with the CPU and memory ratios. aria2c's flags: loopback only, no DHT/LPD/PEX, `-V` and
 //! `--seed-ratio=0.0` for the seeder, `--seed-time=0` for leechers (the same as the interop
@@ -201,20 +201,23 @@ fn make_payload(path: &Path, mib: u64) {
     f.flush().expect("flush payload");
 }
 
-/// Writes and removes a scratch file of `mib` MiB, so that the page cache the cases write
-/// into has been touched once before any case runs. On a virtual machine the first write to
-/// memory the guest has never used costs several times a later one (here: 2 GiB of page cache
-/// took 4.0 s of system time the first time, 0.4-0.8 s after): without this, whichever client
-/// ran first paid for the whole machine's first touch.
-fn warm_memory(dir: &Path, mib: u64) {
-    let path = dir.join("warm.bin");
-    let block = vec![0u8; 1 << 20];
-    let mut f = std::fs::File::create(&path).expect("create the warm-up file");
-    for _ in 0..mib {
-        f.write_all(&block).expect("write the warm-up file");
+/// Touches `mib` MiB of fresh memory and gives it back, just before a case. This machine is
+/// a virtual machine whose kernel hands freed memory back to the host (free page reporting,
+/// in 8 MiB blocks, a couple of seconds after it is freed); the first write to such memory
+/// costs several times a later one (2 GiB of page cache: 4.0 s of system time, then 0.4-0.8 s
+/// when written again at once). Each case writes every copy of the swarm into fresh page
+/// cache, so without this its speed depended on how long ago the previous case had freed
+/// its memory: the first case of a run paid for the machine's first touch alone.
+fn warm_memory(mib: u64) {
+    let len = (mib as usize) << 20;
+    let mut v: Vec<u8> = Vec::with_capacity(len);
+    let p = v.as_mut_ptr();
+    for off in (0..len).step_by(4096) {
+        // SAFETY: `off < len`, within the capacity just reserved; a volatile write so that
+        // the page is really touched.
+        unsafe { p.add(off).write_volatile(1) };
     }
-    drop(f);
-    std::fs::remove_file(&path).expect("remove the warm-up file");
+    drop(v);
 }
 
 /// Clock ticks per second, for /proc's CPU times.
@@ -696,17 +699,17 @@ fn main() {
         eprintln!("swarm-bench: skipping aria2c: it is not installed (apt-get install aria2)");
         cases.retain(|c| *c != Impl::Aria2c);
     }
-    let t = Instant::now();
-    warm_memory(&setup.dir, args.size_mib * (args.peers as u64 + 1));
-    eprintln!(
-        "swarm-bench: warmed {} MiB of page cache in {:.1} s",
-        args.size_mib * (args.peers as u64 + 1),
-        t.elapsed().as_secs_f64()
-    );
     let mut results: Vec<(usize, Impl, CaseResult)> = Vec::new();
     let mut failed = false;
     for round in 1..=args.rounds {
         for &which in &cases {
+            let t = Instant::now();
+            let warm_mib = args.size_mib * (args.peers as u64 + 1);
+            warm_memory(warm_mib);
+            eprintln!(
+                "swarm-bench: touched {warm_mib} MiB of fresh memory in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
             match run_case(&mut fleet, &setup, which) {
                 Ok(r) => {
                     println!(
