@@ -61,24 +61,43 @@ impl OpenTracker {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("whitelist.txt"), format!("{}\n", hash.to_hex())).unwrap();
-        let port = free_port();
-        let p = port.to_string();
-        // Debian's opentracker only serves whitelisted torrents; it chroots to -d, so the
-        // whitelist path is given inside it.
-        let child = Command::new("opentracker")
-            .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-d"])
-            .arg(&dir)
-            .args(["-w", "/whitelist.txt"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start opentracker");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "opentracker did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        // The port is free when chosen, but another test's process may take it before
+        // opentracker binds it; opentracker then exits, and a fresh port is tried.
+        for _attempt in 0..5 {
+            let port = free_port();
+            let p = port.to_string();
+            // Debian's opentracker only serves whitelisted torrents; it chroots to -d, so
+            // the whitelist path is given inside it.
+            let mut child = Command::new("opentracker")
+                .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-d"])
+                .arg(&dir)
+                .args(["-w", "/whitelist.txt"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start opentracker");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut listening = false;
+            while Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Whoever answered, opentracker must still be alive a moment later
+                    // (it exits at once when it cannot bind its ports).
+                    std::thread::sleep(Duration::from_millis(100));
+                    listening = child.try_wait().ok().flatten().is_none();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if listening {
+                return OpenTracker { child, port, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        OpenTracker { child, port, dir }
+        panic!("opentracker did not start on any of 5 ports");
     }
 }
 
