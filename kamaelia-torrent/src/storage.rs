@@ -212,6 +212,46 @@ impl Storage {
         Ok(())
     }
 
+    /// Reads blocks that follow one another in the torrent (each `(piece, begin, length)`
+    /// starting where the one before ends), each into its own vector: one vectored read for
+    /// each file they fall in, so that a peer's run of requests costs one system call, not
+    /// one per block. Blocks that do not follow one another are read one by one.
+    pub fn read_run(&mut self, blocks: &[(u32, u32, u32)]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut at = None;
+        let mut contiguous = true;
+        let mut total = 0usize;
+        for &(piece, begin, length) in blocks {
+            let here = self.span(piece, begin, length)?;
+            let start = *at.get_or_insert(here);
+            contiguous &= here == start + total as u64;
+            total += length as usize;
+        }
+        let Some(at) = at else { return Ok(Vec::new()) };
+        if !contiguous {
+            return blocks
+                .iter()
+                .map(|&(piece, begin, length)| self.read_block(piece, begin, length))
+                .collect();
+        }
+        let mut out: Vec<Vec<u8>> = blocks
+            .iter()
+            .map(|&(_, _, length)| Vec::with_capacity(length as usize))
+            .collect();
+        for (i, within, range) in self.pieces_of(at, total) {
+            // How much of each block falls in `range` of the run (0 for most of them).
+            let mut offset = 0usize;
+            let wants = blocks.iter().map(|&(_, _, length)| {
+                let (lo, hi) = (offset, offset + length as usize);
+                offset = hi;
+                hi.min(range.end).saturating_sub(lo.max(range.start))
+            });
+            let mut parts: Vec<(&mut Vec<u8>, usize)> = out.iter_mut().zip(wants).collect();
+            let file = self.open(i, false)?;
+            read_exact_vectored_appending(file, &mut parts, within)?;
+        }
+        Ok(out)
+    }
+
     /// Reads a block (to answer a peer's `request`).
     pub fn read_block(
         &mut self,
@@ -436,6 +476,80 @@ fn read_exact_at_appending(
     Ok(())
 }
 
+/// Reads, at `offset`, what each part wants (`parts[i].1` bytes) onto the end of its vector
+/// (`parts[i].0`), the parts one after another in the file, without zeroing them first: one
+/// `preadv` into the vectors' spare capacities on Linux (more if the kernel returns short).
+#[cfg(target_os = "linux")]
+fn read_exact_vectored_appending(
+    file: &File,
+    parts: &mut [(&mut Vec<u8>, usize)],
+    mut offset: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut first = 0;
+    loop {
+        while parts.get(first).is_some_and(|p| p.1 == 0) {
+            first += 1;
+        }
+        if first == parts.len() {
+            return Ok(());
+        }
+        // At most IOV_MAX (1024) slices a call.
+        let iov: Vec<libc::iovec> = parts[first..]
+            .iter_mut()
+            .take(1024)
+            .map(|(v, want)| {
+                v.reserve(*want);
+                libc::iovec {
+                    iov_base: v.spare_capacity_mut().as_mut_ptr().cast(),
+                    iov_len: *want,
+                }
+            })
+            .collect();
+        // SAFETY: each iovec points into the spare capacity of a distinct vector (at least
+        // `want` bytes, reserved just above), which nothing else touches until the call
+        // returns; the kernel writes at most `iov_len` bytes into each; the descriptor
+        // belongs to `file`, alive for the whole call.
+        let n = unsafe {
+            libc::preadv(
+                file.as_raw_fd(),
+                iov.as_ptr(),
+                iov.len() as libc::c_int,
+                offset as libc::off_t,
+            )
+        };
+        let Some(mut n) = done_or_retry(n, io::ErrorKind::UnexpectedEof)? else {
+            continue;
+        };
+        offset += n as u64;
+        for (v, want) in parts[first..].iter_mut() {
+            if n == 0 {
+                break;
+            }
+            let k = n.min(*want);
+            // SAFETY: the kernel filled the vectors' iovecs in order; this one's first `k`
+            // bytes (k <= its iov_len) are initialised.
+            unsafe { v.set_len(v.len() + k) };
+            *want -= k;
+            n -= k;
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_exact_vectored_appending(
+    file: &File,
+    parts: &mut [(&mut Vec<u8>, usize)],
+    mut offset: u64,
+) -> io::Result<()> {
+    for (v, want) in parts.iter_mut() {
+        read_exact_at_appending(file, v, *want, offset)?;
+        offset += *want as u64;
+        *want = 0;
+    }
+    Ok(())
+}
+
 #[cfg(not(target_os = "linux"))]
 fn read_exact_at_appending(
     file: &File,
@@ -482,15 +596,21 @@ mod tests {
         d
     }
 
-    #[test]
-    fn blocks_across_files_land_in_the_right_places_and_verify() {
+    /// A torrent of three files (10, 3 and 17 bytes, one in a subfolder) in pieces of 8
+    /// bytes, and the files' contents: bytes 0 to 29 in order.
+    fn album() -> (crate::metainfo::Info, [Vec<u8>; 3]) {
         let a: Vec<u8> = (0..10u8).collect();
         let b: Vec<u8> = (10..13u8).collect();
         let c: Vec<u8> = (13..30u8).collect();
         let bytes = TorrentBuilder::new("album", 8)
             .multi_file(&[(&["a"], &a), (&["x", "b"], &b), (&["c"], &c)])
             .to_bytes();
-        let info = Metainfo::from_bytes(&bytes).unwrap().info;
+        (Metainfo::from_bytes(&bytes).unwrap().info, [a, b, c])
+    }
+
+    #[test]
+    fn blocks_across_files_land_in_the_right_places_and_verify() {
+        let (info, [a, b, c]) = album();
         let d = temp_dir("across");
         let mut s = Storage::new(&d, &info);
         assert_eq!(s.verify_all().count(), 0, "nothing on disk yet");
@@ -602,6 +722,43 @@ mod tests {
         assert_eq!(&short[..100_000], &data[..100_000]);
         assert!(short[131_072..196_608].iter().all(|&b| b == 0));
         assert_eq!(std::fs::read(d.join("t/long")).unwrap(), data);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_run_of_reads_across_files_gives_each_block_its_bytes() {
+        let (info, [a, b, c]) = album();
+        let d = temp_dir("readrun");
+        let all = [a, b, c].concat();
+        std::fs::create_dir_all(d.join("album/x")).unwrap();
+        std::fs::write(d.join("album/a"), &all[0..10]).unwrap();
+        std::fs::write(d.join("album/x/b"), &all[10..13]).unwrap();
+        std::fs::write(d.join("album/c"), &all[13..30]).unwrap();
+        let mut s = Storage::new(&d, &info);
+        // Contiguous, across all three files, blocks of odd sizes.
+        let run = [
+            (0, 0, 3),
+            (0, 3, 5),
+            (1, 0, 8),
+            (2, 0, 4),
+            (2, 4, 4),
+            (3, 0, 6),
+        ];
+        let got = s.read_run(&run).unwrap();
+        let mut at = 0;
+        for (data, &(_, _, len)) in got.iter().zip(&run) {
+            assert_eq!(data[..], all[at..at + len as usize]);
+            at += len as usize;
+        }
+        // Not contiguous: read one by one, in the order asked.
+        let got = s.read_run(&[(3, 0, 6), (0, 2, 4)]).unwrap();
+        assert_eq!((&got[0][..], &got[1][..]), (&all[24..30], &all[2..6]));
+        assert!(s.read_run(&[]).unwrap().is_empty());
+        assert!(s.read_run(&[(0, 0, 8), (4, 0, 1)]).is_err(), "past the end");
+        // A file cut short: the run fails as a whole (the worker then reads block by block).
+        std::fs::write(d.join("album/c"), &all[13..20]).unwrap();
+        assert!(s.read_run(&run).is_err());
+        assert_eq!(s.read_block(0, 0, 8).unwrap(), all[0..8]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

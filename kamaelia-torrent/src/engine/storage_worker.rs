@@ -22,7 +22,7 @@
 //! | `signal` | [`ProducerFinished`] when it ends |
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axon::ipc::{stop_kind, ProducerFinished, StopKind};
 use axon::{BoxSpec, ComponentResult, ThreadCtx, ThreadedComponent};
@@ -190,6 +190,14 @@ impl ThreadedComponent for StorageWorker {
         }
         ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
         let mut failed = false;
+        let name = ctx.name();
+        // Reads are of pieces already verified, so never of blocks still waiting in the
+        // writer's run: the two runs need no order between them.
+        let mut r = Reader {
+            piece_length: self.info.piece_length,
+            run: Vec::new(),
+            run_end: 0,
+        };
         let mut w = Writer {
             piece_length: self.info.piece_length,
             run: Vec::new(),
@@ -204,6 +212,13 @@ impl ThreadedComponent for StorageWorker {
                 };
                 if failed {
                     continue;
+                }
+                // Reads wait in a run of their own (see `Reader`); anything else is done
+                // after the reads asked before it.
+                if !matches!(req, StorageRequest::Read { .. }) {
+                    for event in r.flush(&mut storage, name, &self.root) {
+                        ctx.send_waiting(event, "outbox")?;
+                    }
                 }
                 let event = match req {
                     StorageRequest::Write { block, data } => {
@@ -233,24 +248,13 @@ impl ThreadedComponent for StorageWorker {
                         })
                     }
                     StorageRequest::Read { peer, block } => {
-                        w.flush(&mut storage, &self.root).or_else(|| {
-                            Some(
-                                match storage.read_block(block.piece, block.begin, block.length) {
-                                    Ok(data) => StorageEvent::ReadDone { peer, block, data },
-                                    // The file changed under us (truncated, removed):
-                                    // that block is not served, and the torrent goes on.
-                                    Err(e) => {
-                                        log::warn!(
-                                            "{}: cannot read piece {} under {}: {e}",
-                                            ctx.name(),
-                                            block.piece,
-                                            self.root.display()
-                                        );
-                                        StorageEvent::ReadFailed { peer, block }
-                                    }
-                                },
-                            )
-                        })
+                        if !r.follows(block) {
+                            for event in r.flush(&mut storage, name, &self.root) {
+                                ctx.send_waiting(event, "outbox")?;
+                            }
+                        }
+                        r.push(peer, block);
+                        continue;
                     }
                 };
                 failed |= matches!(event, Some(StorageEvent::Failed { .. }));
@@ -261,6 +265,9 @@ impl ThreadedComponent for StorageWorker {
                 if let Some(event) = event {
                     ctx.send_waiting(event, "outbox")?;
                 }
+            }
+            for event in r.flush(&mut storage, name, &self.root) {
+                ctx.send_waiting(event, "outbox")?;
             }
             let event = if failed {
                 None
@@ -355,11 +362,83 @@ impl Writer {
     }
 }
 
+/// Reads asked for in runs: requests for blocks that follow one another wait (at most
+/// [`MAX_RUN`]) and are read with one vectored read, each block into its own vector.
+struct Reader {
+    piece_length: u64,
+    run: Vec<(PeerKey, Block)>,
+    /// Where the run ends in the stream of all files.
+    run_end: u64,
+}
+
+impl Reader {
+    /// True if `block` may join the run (as for [`Writer::follows`]).
+    fn follows(&self, block: Block) -> bool {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.run.is_empty() || (at == self.run_end && self.run.len() < MAX_RUN)
+    }
+
+    fn push(&mut self, peer: PeerKey, block: Block) {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.run_end = at + block.length as u64;
+        self.run.push((peer, block));
+    }
+
+    /// Reads the run: one event per block, in the order asked. If the run cannot be read
+    /// whole, each block is tried alone, so that only the blocks that cannot be read fail.
+    fn flush(&mut self, storage: &mut Storage, name: &str, root: &Path) -> Vec<StorageEvent> {
+        if self.run.is_empty() {
+            return Vec::new();
+        }
+        let run = std::mem::take(&mut self.run);
+        let spans: Vec<(u32, u32, u32)> = run
+            .iter()
+            .map(|(_, b)| (b.piece, b.begin, b.length))
+            .collect();
+        let read: Vec<Result<Vec<u8>, _>> = match storage.read_run(&spans) {
+            Ok(all) => all.into_iter().map(Ok).collect(),
+            Err(_) => spans
+                .iter()
+                .map(|&(piece, begin, length)| storage.read_block(piece, begin, length))
+                .collect(),
+        };
+        run.into_iter()
+            .zip(read)
+            .map(|((peer, block), data)| match data {
+                Ok(data) => StorageEvent::ReadDone { peer, block, data },
+                // The file changed under us (truncated, removed): that block is not
+                // served, and the torrent goes on.
+                Err(e) => {
+                    log::warn!(
+                        "{name}: cannot read piece {} under {}: {e}",
+                        block.piece,
+                        root.display()
+                    );
+                    StorageEvent::ReadFailed { peer, block }
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metainfo::{Metainfo, TorrentBuilder};
     use axon::{Scheduler, Threaded};
+
+    /// A scheduler whose root feeds a storage worker for `info` under `dir` (root's outbox
+    /// and signal to the worker, the worker's outbox back to root's inbox).
+    fn worker_for(dir: &std::path::Path, info: crate::metainfo::Info) -> (Scheduler, axon::Ctx) {
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let w = root.create(Threaded::new(StorageWorker::new(dir.to_path_buf(), info)));
+        root.link((root.id(), "outbox"), (w, "inbox")).unwrap();
+        root.link((root.id(), "signal"), (w, "control")).unwrap();
+        root.link((w, "outbox"), (root.id(), "inbox")).unwrap();
+        root.activate(w).unwrap();
+        (sched, root)
+    }
 
     fn verdicts(order: &[(u32, u32, bool)]) -> Vec<(u32, bool)> {
         // Three pieces of two 16 KiB blocks each.
@@ -372,13 +451,7 @@ mod tests {
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("kt-sw-{}-{run}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let sched = Scheduler::new();
-        let root = sched.root();
-        let w = root.create(Threaded::new(StorageWorker::new(dir.clone(), info)));
-        root.link((root.id(), "outbox"), (w, "inbox")).unwrap();
-        root.link((root.id(), "signal"), (w, "control")).unwrap();
-        root.link((w, "outbox"), (root.id(), "inbox")).unwrap();
-        root.activate(w).unwrap();
+        let (sched, root) = worker_for(&dir, info);
         for &(piece, begin, good) in order {
             let at = (piece * 32768 + begin) as usize;
             let mut block = data[at..at + 16384].to_vec();
@@ -438,5 +511,57 @@ mod tests {
             (2, 16384, true),
         ]);
         assert_eq!(v, [(0, true), (1, false), (2, false)]);
+    }
+
+    #[test]
+    fn reads_are_answered_in_order_and_only_unreadable_blocks_fail() {
+        let data: Vec<u8> = (0..98304u32).map(|i| (i * 13 % 251) as u8).collect();
+        let bytes = TorrentBuilder::new("r.bin", 32768)
+            .single_file(&data)
+            .to_bytes();
+        let info = Metainfo::from_bytes(&bytes).unwrap().info;
+        let dir = std::env::temp_dir().join(format!("kt-sw-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The file ends inside piece 1's first block.
+        std::fs::write(dir.join("r.bin"), &data[..40000]).unwrap();
+        let (sched, root) = worker_for(&dir, info);
+        let peer: PeerKey = "127.0.0.1:7000".parse().unwrap();
+        // A run of four (one request out of order after it), then another peer's block.
+        let asks = [(0, 0), (0, 16384), (1, 0), (1, 16384), (0, 16384), (2, 0)];
+        for &(piece, begin) in &asks {
+            let block = Block {
+                piece,
+                begin,
+                length: 16384,
+            };
+            root.send(StorageRequest::Read { peer, block }, "outbox")
+                .unwrap();
+        }
+        root.send(axon::ipc::ProducerFinished::default(), "signal")
+            .unwrap();
+        assert!(sched.run().is_clean());
+        let mut answers = Vec::new();
+        while let Ok(m) = root.recv("inbox") {
+            match m.downcast::<StorageEvent>() {
+                Ok(StorageEvent::ReadDone {
+                    block, data: got, ..
+                }) => {
+                    let at = (block.piece * 32768 + block.begin) as usize;
+                    assert_eq!(got[..], data[at..at + 16384], "{block:?}");
+                    answers.push((block.piece, block.begin, true));
+                }
+                Ok(StorageEvent::ReadFailed { block, .. }) => {
+                    answers.push((block.piece, block.begin, false))
+                }
+                _ => {}
+            }
+        }
+        let want: Vec<(u32, u32, bool)> = asks
+            .iter()
+            .map(|&(p, b)| (p, b, p * 32768 + b + 16384 <= 40000))
+            .collect();
+        assert_eq!(answers, want);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
