@@ -26,9 +26,11 @@
 //!
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
 //! .torrent) and removed. Just before each case, as much memory as every copy of the swarm
-//! together is touched and given back, so that each case starts with the same warm memory
-//! (on this virtual machine, memory freed a few seconds ago is cold again and costs several
-//! times as much to touch: see `warm_memory`). The cases run in rounds, ours then aria2c, each line marked `round=<r>`. Last line:
+//! together (at most what the system has spare) is written and given back, so that each
+//! case starts on memory as warm as the other's (on this virtual machine, memory freed a few
+//! seconds ago is cold again and costs several times as much to touch: see `warm_memory`).
+//! The cases run in rounds, ours first in odd rounds and aria2c first in even ones, each
+//! line marked `round=<r>`. Last line:
 //! `swarm-bench ratio ours/aria2c=<median over rounds of ours mib_per_s / aria2c's>`
 //! with the CPU and memory ratios. aria2c's flags: loopback only, no DHT/LPD/PEX, `-V` and
 //! `--seed-ratio=0.0` for the seeder, `--seed-time=0` for leechers (the same as the interop
@@ -212,6 +214,32 @@ fn warm_memory(mib: u64) {
     // Every byte written (not zeroed pages the kernel could map lazily), then freed.
     let v = vec![1u8; (mib as usize) << 20];
     drop(std::hint::black_box(v));
+}
+
+/// The median of `xs` (the mean of the two middle values for an even count); `xs` not empty.
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// How much memory the warm-up may take: what the system has available, less the payload
+/// (kept in the page cache for the seeders) and 1 GiB, so that it never pushes the machine
+/// into reclaim.
+fn spare_mib(payload_mib: u64) -> u64 {
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    (available_kib / 1024).saturating_sub(payload_mib + 1024)
 }
 
 /// Clock ticks per second, for /proc's CPU times.
@@ -695,10 +723,17 @@ fn main() {
     }
     let mut results: Vec<(usize, Impl, CaseResult)> = Vec::new();
     let mut failed = false;
+    let warm_mib = (args.size_mib * (args.peers as u64 + 1)).min(spare_mib(args.size_mib));
     for round in 1..=args.rounds {
-        for &which in &cases {
+        // Ours first in odd rounds, aria2c first in even ones (ABBA...), so that neither is
+        // always the one that follows the other.
+        let order: Vec<Impl> = if round % 2 == 1 {
+            cases.clone()
+        } else {
+            cases.iter().rev().copied().collect()
+        };
+        for which in order {
             let t = Instant::now();
-            let warm_mib = args.size_mib * (args.peers as u64 + 1);
             warm_memory(warm_mib);
             eprintln!(
                 "swarm-bench: touched {warm_mib} MiB of fresh memory in {:.1} s",
@@ -736,7 +771,7 @@ fn main() {
             .find(|(r, i, _)| *r == round && *i == w)
             .map(|(_, _, c)| c)
     };
-    let mut ratios: Vec<(f64, f64, f64)> = (1..=args.rounds)
+    let ratios: Vec<(f64, f64, f64)> = (1..=args.rounds)
         .filter_map(|round| {
             let (o, a) = (get(round, Impl::Ours)?, get(round, Impl::Aria2c)?);
             Some((
@@ -748,8 +783,9 @@ fn main() {
         .collect();
     if !ratios.is_empty() {
         let each: Vec<String> = ratios.iter().map(|r| format!("{:.2}", r.0)).collect();
-        ratios.sort_by(|x, y| x.0.total_cmp(&y.0));
-        let (speed, cpu, rss) = ratios[ratios.len() / 2];
+        let speed = median(ratios.iter().map(|r| r.0).collect());
+        let cpu = median(ratios.iter().map(|r| r.1).collect());
+        let rss = median(ratios.iter().map(|r| r.2).collect());
         println!(
             "swarm-bench ratio ours/aria2c={speed:.2} (mib_per_s, median of rounds: {}) \
              cpu_s_ours/aria2c={cpu:.2} peak_rss_ours/aria2c={rss:.2}",

@@ -430,7 +430,8 @@ impl Ctx {
         let w = self.core.world.borrow();
         let b = w.box_of(self.me, BoxKind::Outbox, outbox)?;
         let sink = w.boxes.get(w.boxes.get(b).sink);
-        Ok(sink.limit().is_some_and(|l| sink.storage.len() >= l))
+        // A chain ending at an outbox drops what is sent: never full.
+        Ok(sink.kind == BoxKind::Inbox && sink.storage.len() >= sink.cap)
     }
 
     // ----- pause, yield, wake ---------------------------------------------------------------

@@ -68,7 +68,8 @@ pub struct NoSpaceInBox {
     pub component: String,
     /// The full inbox.
     pub inbox: String,
-    /// Its size limit (2^31 for a box without one).
+    /// Its size limit (2^31, the most any box holds, for a box without a limit or with a
+    /// larger one).
     pub size: usize,
     pub(crate) message: Message,
 }

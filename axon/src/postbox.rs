@@ -253,7 +253,8 @@ impl Boxes {
     }
 
     /// Kamaelia's `addsource`: `src` now leads to `dst`. Items waiting in `src` move to the new
-    /// final box. Returns the new final box if items moved (its owner must be woken).
+    /// final box (whatever its limit, as in Kamaelia; past 2^31 items in one box, the most a
+    /// ring holds, the process aborts, as for an allocation failure). Returns the new final box if items moved (its owner must be woken).
     pub fn add_source(&mut self, dst: BoxId, src: BoxId) -> Result<Option<BoxId>, AddSourceError> {
         if let Some(existing) = self.get(src).target() {
             return Err(AddSourceError::AlreadyLinked { existing });

@@ -32,10 +32,6 @@ pub(crate) enum State {
 }
 
 /// A component as its world holds it.
-///
-/// The fields the scheduler touches each time it runs or wakes a component (its state and
-/// its body) come first, and a slot is aligned to a cache line, so that waking and running a
-/// component that is not in the cache reads one line of its slot.
 pub(crate) struct Comp {
     pub state: State,
     pub task: Option<Task>,
@@ -563,7 +559,7 @@ impl World {
                 .comp(owner)
                 .map(|c| c.box_name(BoxKind::Inbox, sink))
                 .unwrap_or_default(),
-            size: pb.limit().unwrap_or(crate::ring::MAX_LEN),
+            size: pb.cap,
             message: msg,
         }))
     }

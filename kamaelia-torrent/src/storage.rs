@@ -357,15 +357,18 @@ fn reserve(file: &File, length: u64, len: u64) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if length > 0 {
         use std::os::fd::AsRawFd;
-        // SAFETY: a plain system call on a descriptor `file` owns, alive for the call.
-        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, length as libc::off_t) };
-        if r == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL) => {}
-            _ => return Err(e),
+        loop {
+            // SAFETY: a plain system call on a descriptor `file` owns, alive for the call.
+            let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, length as libc::off_t) };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL) => break,
+                _ => return Err(e),
+            }
         }
     }
     if len != length {

@@ -63,13 +63,14 @@ impl AddressBook {
             let oldest = self
                 .failed
                 .iter()
-                .filter(|(a, _)| self.known.contains(a))
+                .filter(|(a, _)| self.known.contains(*a))
                 .min_by_key(|(_, at)| **at)
                 .map(|(a, _)| *a);
             let Some(old) = oldest else {
                 return false;
             };
-            self.failed.remove(&old);
+            // Its failure stays on record (for at most the redial time, see `due`): if a
+            // tracker names it again, it still waits out the redial time.
             self.known.remove(&old);
         }
         self.known.insert(addr)
@@ -135,7 +136,9 @@ mod tests {
         book.failed(addr(2), t0 + Duration::from_secs(5));
         book.failed(addr(3), t0);
         assert!(book.learn(addr(4)));
-        assert!(!book.is_known(addr(3)) && !book.has_failed(addr(3)));
+        assert!(!book.is_known(addr(3)));
+        // Named again at once, it is known again but still waits out its redial time.
+        assert!(book.has_failed(addr(3)));
         assert!(book.learn(addr(5)));
         assert!(!book.is_known(addr(2)));
         // Nothing failed any more: the book stays full and takes nothing.

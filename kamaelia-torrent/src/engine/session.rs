@@ -249,6 +249,8 @@ impl Component for TorrentSession {
             ^ cfg.torrent_id as u64;
         let mut s = State {
             candidates: cfg.peers.iter().copied().collect(),
+            // Past MAX_KNOWN_PEERS given peers, the rest are dialled once but not kept to
+            // dial again.
             book: {
                 let mut book = AddressBook::new(MAX_KNOWN_PEERS, REDIAL_AFTER);
                 for &p in &cfg.peers {
