@@ -8,7 +8,7 @@
 //! ```
 //! Options: `--size <MiB>` (default 1024), `--peers <N>` leechers (default 1),
 //! `--only ours|aria2c`, `--piece-size <BYTES>` (default 262144), `--timeout <SECS>` per case
-//! (default 900), `--rounds <N>` (default 3), `--keep` (keep the temporary folder).
+//! (default 900), `--rounds <N>` (default 5), `--keep` (keep the temporary folder).
 //!
 //! It builds `kamaelia-torrent` (release) first, makes a payload of pseudo-random bytes and its
 //! .torrent (`kamaelia-torrent make`) in a folder under the system's temporary folder, and for
@@ -90,7 +90,7 @@ fn parse_args() -> Args {
         piece: 1 << 18,
         timeout: Duration::from_secs(900),
         keep: false,
-        rounds: 3,
+        rounds: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
