@@ -412,6 +412,12 @@ fn run_one(core: &Rc<Core>, c: ComponentId) {
     w.current = None;
     match outcome {
         Ok(Poll::Pending) => {
+            // Where the body waits, for the prefetch when it is next woken (see `World`).
+            let body: &dyn Future<Output = crate::ComponentResult> = &*task;
+            let at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
+            if let Some(hint) = w.body_at.get_mut(c.index as usize) {
+                *hint = (at, std::mem::size_of_val(body));
+            }
             if let Some(comp) = w.comp_mut(c) {
                 comp.task = Some(task);
                 w.run_next.push(c);
