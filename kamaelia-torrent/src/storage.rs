@@ -178,38 +178,43 @@ impl Storage {
     /// so that a run of blocks from one peer costs one system call, not one per block.
     /// Blocks that do not follow one another are written one by one.
     pub fn write_run(&mut self, blocks: &[(u32, u32, &[u8])]) -> Result<(), StorageError> {
-        let mut at = None;
-        let mut contiguous = true;
-        let mut total = 0usize;
-        for &(piece, begin, data) in blocks {
-            let here = self.span(piece, begin, data.len() as u32)?;
-            let start = *at.get_or_insert(here);
-            contiguous &= here == start + total as u64;
-            total += data.len();
-        }
-        let Some(at) = at else { return Ok(()) };
-        if !contiguous {
+        let spans = blocks.iter().map(|&(p, b, data)| (p, b, data.len()));
+        let Some((at, total)) = self.run_of(spans)? else {
             for &(piece, begin, data) in blocks {
                 self.write_block(piece, begin, data)?;
             }
             return Ok(());
-        }
+        };
         for (i, within, range) in self.pieces_of(at, total) {
-            // The parts of the blocks that fall in `range` of the run.
-            let mut parts = Vec::with_capacity(blocks.len());
-            let mut offset = 0usize;
-            for &(_, _, data) in blocks {
-                let (lo, hi) = (offset, offset + data.len());
-                offset = hi;
-                let (from, to) = (lo.max(range.start), hi.min(range.end));
-                if from < to {
-                    parts.push(&data[from - lo..to - lo]);
-                }
-            }
+            let lengths = blocks.iter().map(|&(_, _, data)| data.len());
+            let parts: Vec<&[u8]> = parts_in(lengths, &range)
+                .zip(blocks)
+                .filter(|(r, _)| !r.is_empty())
+                .map(|(r, &(_, _, data))| &data[r])
+                .collect();
             let file = self.open(i, true)?;
             write_all_vectored_at(file, &parts, within)?;
         }
         Ok(())
+    }
+
+    /// Where in the stream of all files a run of blocks (`(piece, begin, length)`) starts and
+    /// how long it is, if each starts where the one before ends (an empty run too: at 0, 0
+    /// long); `None` if they do not follow one another.
+    fn run_of(
+        &self,
+        blocks: impl Iterator<Item = (u32, u32, usize)>,
+    ) -> Result<Option<(u64, usize)>, StorageError> {
+        let mut at = None;
+        let mut contiguous = true;
+        let mut total = 0usize;
+        for (piece, begin, length) in blocks {
+            let here = self.span(piece, begin, length as u32)?;
+            let start = *at.get_or_insert(here);
+            contiguous &= here == start + total as u64;
+            total += length;
+        }
+        Ok(contiguous.then_some((at.unwrap_or(0), total)))
     }
 
     /// Reads blocks that follow one another in the torrent (each `(piece, begin, length)`
@@ -217,35 +222,23 @@ impl Storage {
     /// each file they fall in, so that a peer's run of requests costs one system call, not
     /// one per block. Blocks that do not follow one another are read one by one.
     pub fn read_run(&mut self, blocks: &[(u32, u32, u32)]) -> Result<Vec<Vec<u8>>, StorageError> {
-        let mut at = None;
-        let mut contiguous = true;
-        let mut total = 0usize;
-        for &(piece, begin, length) in blocks {
-            let here = self.span(piece, begin, length)?;
-            let start = *at.get_or_insert(here);
-            contiguous &= here == start + total as u64;
-            total += length as usize;
-        }
-        let Some(at) = at else { return Ok(Vec::new()) };
-        if !contiguous {
+        let spans = blocks.iter().map(|&(p, b, len)| (p, b, len as usize));
+        let Some((at, total)) = self.run_of(spans)? else {
             return blocks
                 .iter()
                 .map(|&(piece, begin, length)| self.read_block(piece, begin, length))
                 .collect();
-        }
+        };
         let mut out: Vec<Vec<u8>> = blocks
             .iter()
             .map(|&(_, _, length)| Vec::with_capacity(length as usize))
             .collect();
         for (i, within, range) in self.pieces_of(at, total) {
-            // How much of each block falls in `range` of the run (0 for most of them).
-            let mut offset = 0usize;
-            let wants = blocks.iter().map(|&(_, _, length)| {
-                let (lo, hi) = (offset, offset + length as usize);
-                offset = hi;
-                hi.min(range.end).saturating_sub(lo.max(range.start))
-            });
-            let mut parts: Vec<(&mut Vec<u8>, usize)> = out.iter_mut().zip(wants).collect();
+            let lengths = blocks.iter().map(|&(_, _, length)| length as usize);
+            let mut parts: Vec<(&mut Vec<u8>, usize)> = out
+                .iter_mut()
+                .zip(parts_in(lengths, &range).map(|r| r.len()))
+                .collect();
             let file = self.open(i, false)?;
             read_exact_vectored_appending(file, &mut parts, within)?;
         }
@@ -346,6 +339,25 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+/// For blocks of `lengths` laid end to end, the part of each (in its own offsets, empty for
+/// most) that falls in `range` of the run.
+fn parts_in<'a>(
+    lengths: impl Iterator<Item = usize> + 'a,
+    range: &'a std::ops::Range<usize>,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let mut offset = 0usize;
+    lengths.map(move |length| {
+        let (lo, hi) = (offset, offset + length);
+        offset = hi;
+        let (from, to) = (lo.max(range.start), hi.min(range.end));
+        if from < to {
+            from - lo..to - lo
+        } else {
+            0..0
+        }
+    })
 }
 
 /// Gives `file` (now `len` bytes) its full `length`, with its disk blocks reserved where the

@@ -193,15 +193,9 @@ impl ThreadedComponent for StorageWorker {
         let name = ctx.name();
         // Reads are of pieces already verified, so never of blocks still waiting in the
         // writer's run: the two runs need no order between them.
-        let mut r = Reader {
-            piece_length: self.info.piece_length,
-            run: Vec::new(),
-            run_end: 0,
-        };
+        let mut reads: Run<PeerKey> = Run::new(self.info.piece_length);
         let mut w = Writer {
-            piece_length: self.info.piece_length,
-            run: Vec::new(),
-            run_end: 0,
+            run: Run::new(self.info.piece_length),
             hashing: Default::default(),
             written: 0,
         };
@@ -213,10 +207,10 @@ impl ThreadedComponent for StorageWorker {
                 if failed {
                     continue;
                 }
-                // Reads wait in a run of their own (see `Reader`); anything else is done
+                // Reads wait in a run of their own (see `Run::read`); anything else is done
                 // after the reads asked before it.
                 if !matches!(req, StorageRequest::Read { .. }) {
-                    for event in r.flush(&mut storage, name, &self.root) {
+                    for event in reads.read(&mut storage, name, &self.root) {
                         ctx.send_waiting(event, "outbox")?;
                     }
                 }
@@ -224,12 +218,12 @@ impl ThreadedComponent for StorageWorker {
                     StorageRequest::Write { block, data } => {
                         // A block that does not follow the run (or a full run): the run
                         // is written first.
-                        let event = if w.follows(block) {
+                        let event = if w.run.follows(block) {
                             None
                         } else {
                             w.flush(&mut storage, &self.root)
                         };
-                        w.push(block, data);
+                        w.run.push(block, data.len(), data);
                         if event.is_none() {
                             continue;
                         }
@@ -248,12 +242,12 @@ impl ThreadedComponent for StorageWorker {
                         })
                     }
                     StorageRequest::Read { peer, block } => {
-                        if !r.follows(block) {
-                            for event in r.flush(&mut storage, name, &self.root) {
+                        if !reads.follows(block) {
+                            for event in reads.read(&mut storage, name, &self.root) {
                                 ctx.send_waiting(event, "outbox")?;
                             }
                         }
-                        r.push(peer, block);
+                        reads.push(block, block.length as usize, peer);
                         continue;
                     }
                 };
@@ -266,7 +260,7 @@ impl ThreadedComponent for StorageWorker {
                     ctx.send_waiting(event, "outbox")?;
                 }
             }
-            for event in r.flush(&mut storage, name, &self.root) {
+            for event in reads.read(&mut storage, name, &self.root) {
                 ctx.send_waiting(event, "outbox")?;
             }
             let event = if failed {
@@ -292,13 +286,49 @@ impl ThreadedComponent for StorageWorker {
     }
 }
 
-/// Blocks written in runs: blocks that follow one another in the torrent wait (at most
-/// [`MAX_RUN`]) and go to the disk in one vectored write, then are hashed in order.
-struct Writer {
+/// Blocks that follow one another in the torrent, gathered (at most [`MAX_RUN`]) to go to
+/// or from the disk in one vectored call, each with what goes with it (its data to write,
+/// or the peer that asked to read it).
+struct Run<T> {
     piece_length: u64,
-    run: Vec<(Block, Vec<u8>)>,
+    items: Vec<(Block, T)>,
     /// Where the run ends in the stream of all files.
-    run_end: u64,
+    end: u64,
+}
+
+impl<T> Run<T> {
+    fn new(piece_length: u64) -> Run<T> {
+        Run {
+            piece_length,
+            items: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// True if `block` may join the run: the run is empty, or the block follows it and
+    /// there is room.
+    fn follows(&self, block: Block) -> bool {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.items.is_empty() || (at == self.end && self.items.len() < MAX_RUN)
+    }
+
+    /// Adds a block of `len` bytes to the run (which it must follow, see
+    /// [`follows`](Run::follows)).
+    fn push(&mut self, block: Block, len: usize, item: T) {
+        let at = block.piece as u64 * self.piece_length + block.begin as u64;
+        self.end = at + len as u64;
+        self.items.push((block, item));
+    }
+
+    /// Empties the run, giving back what it held.
+    fn take(&mut self) -> Vec<(Block, T)> {
+        std::mem::take(&mut self.items)
+    }
+}
+
+/// Blocks written in runs, then hashed in order.
+struct Writer {
+    run: Run<Vec<u8>>,
     /// Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
     hashing: std::collections::HashMap<u32, (Sha1, u32)>,
     /// Bytes written since the last `Written` event.
@@ -309,26 +339,12 @@ struct Writer {
 const MAX_RUN: usize = 16;
 
 impl Writer {
-    /// True if `block` may join the run: the run is empty, or the block follows it and
-    /// there is room.
-    fn follows(&self, block: Block) -> bool {
-        let at = block.piece as u64 * self.piece_length + block.begin as u64;
-        self.run.is_empty() || (at == self.run_end && self.run.len() < MAX_RUN)
-    }
-
-    /// Adds a block to the run (which it must follow, see [`follows`](Writer::follows)).
-    fn push(&mut self, block: Block, data: Vec<u8>) {
-        let at = block.piece as u64 * self.piece_length + block.begin as u64;
-        self.run_end = at + data.len() as u64;
-        self.run.push((block, data));
-    }
-
     /// Writes the run and hashes its blocks; a failure is the event to report.
     fn flush(&mut self, storage: &mut Storage, root: &std::path::Path) -> Option<StorageEvent> {
-        if self.run.is_empty() {
+        let run = self.run.take();
+        if run.is_empty() {
             return None;
         }
-        let run = std::mem::take(&mut self.run);
         let parts: Vec<(u32, u32, &[u8])> = run
             .iter()
             .map(|(b, data)| (b.piece, b.begin, data.as_slice()))
@@ -362,38 +378,18 @@ impl Writer {
     }
 }
 
-/// Reads asked for in runs: requests for blocks that follow one another wait (at most
-/// [`MAX_RUN`]) and are read with one vectored read, each block into its own vector.
-struct Reader {
-    piece_length: u64,
-    run: Vec<(PeerKey, Block)>,
-    /// Where the run ends in the stream of all files.
-    run_end: u64,
-}
-
-impl Reader {
-    /// True if `block` may join the run (as for [`Writer::follows`]).
-    fn follows(&self, block: Block) -> bool {
-        let at = block.piece as u64 * self.piece_length + block.begin as u64;
-        self.run.is_empty() || (at == self.run_end && self.run.len() < MAX_RUN)
-    }
-
-    fn push(&mut self, peer: PeerKey, block: Block) {
-        let at = block.piece as u64 * self.piece_length + block.begin as u64;
-        self.run_end = at + block.length as u64;
-        self.run.push((peer, block));
-    }
-
+/// Reads asked for in runs, each block into its own vector.
+impl Run<PeerKey> {
     /// Reads the run: one event per block, in the order asked. If the run cannot be read
     /// whole, each block is tried alone, so that only the blocks that cannot be read fail.
-    fn flush(&mut self, storage: &mut Storage, name: &str, root: &Path) -> Vec<StorageEvent> {
-        if self.run.is_empty() {
+    fn read(&mut self, storage: &mut Storage, name: &str, root: &Path) -> Vec<StorageEvent> {
+        let run = self.take();
+        if run.is_empty() {
             return Vec::new();
         }
-        let run = std::mem::take(&mut self.run);
         let spans: Vec<(u32, u32, u32)> = run
             .iter()
-            .map(|(_, b)| (b.piece, b.begin, b.length))
+            .map(|(b, _)| (b.piece, b.begin, b.length))
             .collect();
         let read: Vec<Result<Vec<u8>, _>> = match storage.read_run(&spans) {
             Ok(all) => all.into_iter().map(Ok).collect(),
@@ -404,7 +400,7 @@ impl Reader {
         };
         run.into_iter()
             .zip(read)
-            .map(|((peer, block), data)| match data {
+            .map(|((block, peer), data)| match data {
                 Ok(data) => StorageEvent::ReadDone { peer, block, data },
                 // The file changed under us (truncated, removed): that block is not
                 // served, and the torrent goes on.
