@@ -400,9 +400,9 @@ fn run_one(core: &Rc<Core>, c: ComponentId) {
         w.current = Some(c);
         t
     };
-    let mut task: Task = match (task, start) {
-        (Some(t), _) => t,
-        (None, Some(s)) => s(core.ctx(c)),
+    let (mut task, fresh): (Task, bool) = match (task, start) {
+        (Some(t), _) => (t, false),
+        (None, Some(s)) => (s(core.ctx(c)), true),
         (None, None) => return,
     };
     let waker = poll_waker(core.remote.slot, c);
@@ -412,11 +412,14 @@ fn run_one(core: &Rc<Core>, c: ComponentId) {
     w.current = None;
     match outcome {
         Ok(Poll::Pending) => {
-            // Where the body waits, for the prefetch when it is next woken (see `World`).
-            let body: &dyn Future<Output = crate::ComponentResult> = &*task;
-            let at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
-            if let Some(hint) = w.body_at.get_mut(c.index as usize) {
-                *hint = (at, std::mem::size_of_val(body));
+            if fresh {
+                // Where the body waits (a box: it stays there), for the prefetch each time
+                // the component is woken (see `World::try_deliver_at`).
+                let body: &dyn Future<Output = crate::ComponentResult> = &*task;
+                let at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
+                if let Some(hint) = w.body_at.get_mut(c.index as usize) {
+                    *hint = (at, std::mem::size_of_val(body));
+                }
             }
             if let Some(comp) = w.comp_mut(c) {
                 comp.task = Some(task);
