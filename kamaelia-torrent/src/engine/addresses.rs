@@ -26,7 +26,7 @@
 //! assert_eq!(book.due(t0 + Duration::from_secs(61)), vec![b]);
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,10 @@ use std::time::{Duration, Instant};
 pub struct AddressBook {
     known: HashSet<SocketAddr>,
     failed: HashMap<SocketAddr, Instant>,
+    /// The known addresses that failed, oldest failure first: the ones a full book forgets
+    /// first. Kept in step with `known` and `failed`, so that making room costs a lookup,
+    /// not a scan (a hostile tracker may name hundreds of thousands of peers at once).
+    evictable: BTreeSet<(Instant, SocketAddr)>,
     max: usize,
     redial_after: Duration,
 }
@@ -47,6 +51,7 @@ impl AddressBook {
         AddressBook {
             known: HashSet::new(),
             failed: HashMap::new(),
+            evictable: BTreeSet::new(),
             max,
             redial_after,
         }
@@ -60,18 +65,15 @@ impl AddressBook {
             return false;
         }
         if self.known.len() >= self.max {
-            let oldest = self
-                .failed
-                .iter()
-                .filter(|(a, _)| self.known.contains(*a))
-                .min_by_key(|(_, at)| **at)
-                .map(|(a, _)| *a);
-            let Some(old) = oldest else {
+            let Some((_, old)) = self.evictable.pop_first() else {
                 return false;
             };
             // Its failure stays on record (for at most the redial time, see `due`): if a
             // tracker names it again, it still waits out the redial time.
             self.known.remove(&old);
+        }
+        if let Some(&at) = self.failed.get(&addr) {
+            self.evictable.insert((at, addr));
         }
         self.known.insert(addr)
     }
@@ -84,7 +86,12 @@ impl AddressBook {
 
     /// Records that dialling `addr`, or a connection to it, failed at `now`.
     pub fn failed(&mut self, addr: SocketAddr, now: Instant) {
-        self.failed.insert(addr, now);
+        if let Some(before) = self.failed.insert(addr, now) {
+            self.evictable.remove(&(before, addr));
+        }
+        if self.known.contains(&addr) {
+            self.evictable.insert((now, addr));
+        }
     }
 
     /// True if `addr` failed and is not yet due again.
@@ -98,7 +105,7 @@ impl AddressBook {
         let mut again = Vec::new();
         self.failed.retain(|addr, at| {
             let keep = now.duration_since(*at) < self.redial_after;
-            if !keep && self.known.contains(addr) {
+            if !keep && self.evictable.remove(&(*at, *addr)) {
                 again.push(*addr);
             }
             keep
@@ -158,6 +165,28 @@ mod tests {
             }
             assert!(book.len() <= 50);
         }
+    }
+
+    #[test]
+    fn a_failure_recorded_again_keeps_one_place_in_the_eviction_order() {
+        let t0 = Instant::now();
+        let mut book = AddressBook::new(2, Duration::from_secs(60));
+        book.learn(addr(1));
+        book.learn(addr(2));
+        book.failed(addr(1), t0);
+        book.failed(addr(2), t0 + Duration::from_secs(1));
+        // Address 1 fails again, later than 2: 2 is now the oldest failure.
+        book.failed(addr(1), t0 + Duration::from_secs(2));
+        assert!(book.learn(addr(3)));
+        assert!(book.is_known(addr(1)) && !book.is_known(addr(2)));
+        assert!(book.learn(addr(4)));
+        assert!(!book.is_known(addr(1)));
+        // Nothing left to forget: a flood of new addresses is refused, each at once.
+        assert!((5..50_000).all(|p| !book.learn(addr(p))));
+        assert_eq!(book.len(), 2);
+        // Failures past the redial time come due only for addresses still known.
+        book.failed(addr(3), t0);
+        assert_eq!(book.due(t0 + Duration::from_secs(120)), vec![addr(3)]);
     }
 
     #[test]
