@@ -61,8 +61,9 @@ impl std::error::Error for NoSuchBox {}
 ///
 /// Happens for inboxes given a size limit with `set_inbox_size` (or a linkage made with a
 /// pipe width), and for an inbox without a limit that already holds 2^31 messages, the most
-/// any box can hold (`size` is then 2^31). The sender is never blocked: it gets the message back with
-/// [`NoSpaceInBox::into_message`] and decides what to do (Kamaelia's `noSpaceInBox`).
+/// any box can hold (`size` is then 2^31). The sender is never blocked: it gets the message
+/// back with [`NoSpaceInBox::into_message`] and decides what to do (Kamaelia's
+/// `noSpaceInBox`).
 pub struct NoSpaceInBox {
     /// The component owning the full inbox.
     pub component: String,

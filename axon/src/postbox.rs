@@ -26,7 +26,8 @@ pub(crate) enum Upstream {
     None,
     /// One owner, `PostBox::first_upstream`.
     One,
-    /// `first_upstream` and the owners in `PostBox::more_upstream`.
+    /// `first_upstream` and the owners in `PostBox::more_upstream`. (Kept here rather than
+    /// read from `more_upstream`'s length, which lives in the box's second cache line.)
     Many,
 }
 
@@ -254,7 +255,8 @@ impl Boxes {
 
     /// Kamaelia's `addsource`: `src` now leads to `dst`. Items waiting in `src` move to the new
     /// final box (whatever its limit, as in Kamaelia; past 2^31 items in one box, the most a
-    /// ring holds, the process aborts, as for an allocation failure). Returns the new final box if items moved (its owner must be woken).
+    /// ring holds, the process aborts, as for an allocation failure). Returns the new final
+    /// box if items moved (its owner must be woken).
     pub fn add_source(&mut self, dst: BoxId, src: BoxId) -> Result<Option<BoxId>, AddSourceError> {
         if let Some(existing) = self.get(src).target() {
             return Err(AddSourceError::AlreadyLinked { existing });
