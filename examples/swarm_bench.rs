@@ -25,9 +25,9 @@
 //!   `/proc/<pid>/status` every 50 ms while it runs.
 //!
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
-//! .torrent) and removed. Just before each case, as much memory as every copy of the swarm
-//! together (at most what the system has spare) is written and given back, so that each
-//! case starts on memory as warm as the other's (on this virtual machine, memory freed a few
+//! .torrent) and removed. Before each case, as much memory as every copy of the swarm
+//! together (at most what the system has spare) is written, and given back as the case's
+//! leechers start, so that each case starts on memory as warm as the other's (on this virtual machine, memory freed a few
 //! seconds ago is cold again and costs several times as much to touch: see `warm_memory`).
 //! The cases run in rounds, ours first in odd rounds and aria2c first in even ones, each
 //! line marked `round=<r>`. Last line:
@@ -203,17 +203,20 @@ fn make_payload(path: &Path, mib: u64) {
     f.flush().expect("flush payload");
 }
 
-/// Touches `mib` MiB of fresh memory and gives it back, just before a case. This machine is
+/// Touches `mib` MiB of fresh memory, to be given back just as a case's leechers start (the
+/// caller drops it there, after the tracker and the seeder are up). This machine is
 /// a virtual machine whose kernel hands freed memory back to the host (free page reporting,
 /// in 8 MiB blocks, a couple of seconds after it is freed); the first write to such memory
 /// costs several times a later one (2 GiB of page cache: 4.0 s of system time, then 0.4-0.8 s
 /// when written again at once). Each case writes every copy of the swarm into fresh page
 /// cache, so without this its speed depended on how long ago the previous case had freed
-/// its memory: the first case of a run paid for the machine's first touch alone.
-fn warm_memory(mib: u64) {
-    // Every byte written (not zeroed pages the kernel could map lazily), then freed.
-    let v = vec![1u8; (mib as usize) << 20];
-    drop(std::hint::black_box(v));
+/// its memory: the first case of a run paid for the machine's first touch alone. Freed before
+/// the tracker and seeder started (about a second before the leechers), a good part of it had
+/// gone back to the host again: ours-only, six rounds each way, 3.17-4.40 s (median 3.6)
+/// against 2.84-3.56 (median 3.3) when it is freed at the leechers' start.
+fn warm_memory(mib: u64) -> Vec<u8> {
+    // Every byte written (not zeroed pages the kernel could map lazily).
+    std::hint::black_box(vec![1u8; (mib as usize) << 20])
 }
 
 /// The median of `xs` (the mean of the two middle values for an even count); `xs` not empty.
@@ -467,10 +470,15 @@ fn check_exit(fleet: &Fleet, i: usize) -> Result<(), String> {
     }
 }
 
-fn run_case(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, String> {
+fn run_case(
+    fleet: &mut Fleet,
+    s: &Setup,
+    which: Impl,
+    warm: Vec<u8>,
+) -> Result<CaseResult, String> {
     let tag = which.name();
     let first = fleet.procs.len();
-    let result = run_case_inner(fleet, s, which);
+    let result = run_case_inner(fleet, s, which, warm);
     // Stop this case's seeder and tracker (the leechers have ended).
     for i in first..fleet.procs.len() {
         fleet.kill(i);
@@ -478,7 +486,12 @@ fn run_case(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, Str
     result.map_err(|e| format!("case {tag}: {e}\n{}", fleet.tails(first)))
 }
 
-fn run_case_inner(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResult, String> {
+fn run_case_inner(
+    fleet: &mut Fleet,
+    s: &Setup,
+    which: Impl,
+    warm: Vec<u8>,
+) -> Result<CaseResult, String> {
     let tag = which.name();
     let name = &s.meta.info.name;
     let hash = &s.meta.info_hash.0;
@@ -533,6 +546,7 @@ fn run_case_inner(fleet: &mut Fleet, s: &Setup, which: Impl) -> Result<CaseResul
 
     let seeder_pid = fleet.pid(seeder);
     let seeder_start = proc_stat(seeder_pid).map(|x| x.1).unwrap_or(0);
+    drop(warm);
     let start = Instant::now();
     let mut watches = Vec::new();
     for n in 0..s.peers {
@@ -734,12 +748,12 @@ fn main() {
         };
         for which in order {
             let t = Instant::now();
-            warm_memory(warm_mib);
+            let warm = warm_memory(warm_mib);
             eprintln!(
                 "swarm-bench: touched {warm_mib} MiB of fresh memory in {:.1} s",
                 t.elapsed().as_secs_f64()
             );
-            match run_case(&mut fleet, &setup, which) {
+            match run_case(&mut fleet, &setup, which, warm) {
                 Ok(r) => {
                     println!(
                         "swarm-bench round={round} impl={} size_mib={} peers={} seconds={:.3} \
