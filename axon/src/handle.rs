@@ -3,25 +3,28 @@
 //! component's inboxes and gets them from its outboxes (Kamaelia's `Handle`).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 
 use crate::component::{BoxSpec, Component};
 use crate::ctx::Ctx;
-use crate::error::{BoxKind, ComponentResult, Error, NoSuchBox, RecvError, SendError};
+use crate::error::{
+    BoxKind, ComponentResult, Error, NoSpaceInBox, NoSuchBox, RecvError, SendError,
+};
 use crate::ids::{ComponentId, ComponentName};
 use crate::message::Message;
 use crate::remote::{ExternalHold, Remote};
 use crate::scheduler::{RunReport, Scheduler, StopHandle};
 
 /// How many messages a handle holds for the caller per outbox before it stops collecting
-/// (the rest wait in the component's boxes).
-const HANDLE_QUEUE: usize = 1000;
+/// (the rest wait in the component's boxes), and how many puts it holds before the component
+/// has room for them (more is [`NoSpaceInBox`](crate::NoSpaceInBox), see [`Handle::put`]).
+pub const HANDLE_QUEUE: usize = 1000;
 
 /// A scheduler running on its own thread, kept alive until [`finish`](Background::finish)
 /// or [`stop`](Background::stop) (Kamaelia's `background().start()`).
@@ -112,7 +115,7 @@ impl Background {
     /// Makes and activates `c` in the background scheduler, and returns a handle to it. The
     /// handle reaches every box except private ones (names starting with `_`).
     pub fn handle<C: Component>(&self, c: C) -> Result<Handle, Error> {
-        let (in_tx, in_rx) = crossbeam_channel::unbounded::<(String, Message)>();
+        let (in_tx, in_rx) = crossbeam_channel::bounded::<(String, Message)>(HANDLE_QUEUE);
         let hold = self.remote.hold();
         let finished = Arc::new(AtomicBool::new(false));
         let fin = finished.clone();
@@ -240,32 +243,120 @@ impl std::fmt::Debug for Handle {
 
 impl Handle {
     /// Puts `msg` into the component's `inbox`. Never blocks.
+    ///
+    /// Messages put wait in the handle, in order, until the component's inbox has room (an
+    /// inbox without a size limit always has). When [`HANDLE_QUEUE`] of them wait, `put` is
+    /// [`SendError::NoSpaceInBox`] and hands the message back, so that a caller faster than
+    /// the component cannot fill memory; [`put_timeout`](Handle::put_timeout) waits for room
+    /// instead. (Kamaelia's `Handle.put` queues without limit.)
+    ///
+    /// ```
+    /// use axon::{component, Background, SendError, HANDLE_QUEUE};
+    /// use std::time::Duration;
+    ///
+    /// let bg = Background::start();
+    /// // A component that never reads its inbox, which holds one message.
+    /// let stuck = bg
+    ///     .handle(component("Stuck", |ctx| async move {
+    ///         ctx.set_inbox_size("inbox", Some(1))?;
+    ///         while ctx.data_ready("control") == 0 {
+    ///             ctx.pause();
+    ///             ctx.yield_now().await;
+    ///         }
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// // The inbox's one place, the message the proxy holds for it, and the handle's queue.
+    /// let mut refused = None;
+    /// for i in 0..=HANDLE_QUEUE + 2 {
+    ///     if let Err(e) = stuck.put(i, "inbox") {
+    ///         refused = Some(e);
+    ///         break;
+    ///     }
+    /// }
+    /// match refused {
+    ///     Some(SendError::NoSpaceInBox(full)) => {
+    ///         assert_eq!(full.size, HANDLE_QUEUE);
+    ///         assert!(full.into_message().downcast::<usize>().is_ok());
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # stuck.put_timeout(axon::ipc::ShutdownMicroprocess::default(), "control",
+    /// #     Duration::from_secs(60)).ok();
+    /// # drop(stuck);
+    /// # bg.stop();
+    /// ```
     pub fn put<T: Send + 'static>(&self, msg: T, inbox: &str) -> Result<(), SendError> {
-        let m = Message::new(msg);
-        if !self.inboxes.iter().any(|n| n == inbox) {
-            return Err(SendError::NoSuchBox(
-                NoSuchBox {
-                    component: self.name.to_string(),
-                    kind: BoxKind::Inbox,
-                    name: inbox.to_string(),
-                    existing: self.inboxes.clone(),
-                },
-                m,
-            ));
+        let m = self.checked(Message::new(msg), inbox)?;
+        let sent = self.input.try_send((inbox.to_string(), m));
+        self.after_put(
+            inbox,
+            sent.map_err(|e| match e {
+                TrySendError::Full(x) => (true, x.1),
+                TrySendError::Disconnected(x) => (false, x.1),
+            }),
+        )
+    }
+
+    /// [`put`](Handle::put), waiting up to `timeout` for room when [`HANDLE_QUEUE`] messages
+    /// already wait; still [`SendError::NoSpaceInBox`] (with the message) after that.
+    pub fn put_timeout<T: Send + 'static>(
+        &self,
+        msg: T,
+        inbox: &str,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        let m = self.checked(Message::new(msg), inbox)?;
+        let sent = self.input.send_timeout((inbox.to_string(), m), timeout);
+        self.after_put(
+            inbox,
+            sent.map_err(|e| match e {
+                SendTimeoutError::Timeout(x) => (true, x.1),
+                SendTimeoutError::Disconnected(x) => (false, x.1),
+            }),
+        )
+    }
+
+    /// `m` back in the error if `inbox` is not one of the component's public inboxes.
+    fn checked(&self, m: Message, inbox: &str) -> Result<Message, SendError> {
+        if self.inboxes.iter().any(|n| n == inbox) {
+            return Ok(m);
         }
-        if let Err(e) = self.input.send((inbox.to_string(), m)) {
-            return Err(SendError::NoSuchBox(
+        Err(SendError::NoSuchBox(
+            NoSuchBox {
+                component: self.name.to_string(),
+                kind: BoxKind::Inbox,
+                name: inbox.to_string(),
+                existing: self.inboxes.clone(),
+            },
+            m,
+        ))
+    }
+
+    /// Wakes the proxy after a put, or makes the error of a refused one: `(true, m)` for a
+    /// full queue, `(false, m)` for a component that has ended.
+    fn after_put(&self, inbox: &str, sent: Result<(), (bool, Message)>) -> Result<(), SendError> {
+        match sent {
+            Ok(()) => {
+                self.remote.wake(self.proxy);
+                Ok(())
+            }
+            Err((true, message)) => Err(SendError::NoSpaceInBox(NoSpaceInBox {
+                component: self.name.to_string(),
+                inbox: inbox.to_string(),
+                size: HANDLE_QUEUE,
+                message,
+            })),
+            Err((false, message)) => Err(SendError::NoSuchBox(
                 NoSuchBox {
                     component: "(ended component)".into(),
                     kind: BoxKind::Inbox,
                     name: inbox.to_string(),
                     existing: Vec::new(),
                 },
-                e.into_inner().1,
-            ));
+                message,
+            )),
         }
-        self.remote.wake(self.proxy);
-        Ok(())
     }
 
     fn output(&self, outbox: &str) -> Result<&Receiver<Message>, RecvError> {
@@ -336,13 +427,15 @@ impl Component for HandleProxy {
     }
 
     async fn main(self, ctx: Ctx) -> ComponentResult {
-        let mut pending: VecDeque<(String, Message)> = VecDeque::new();
+        // A put the child's inbox had no room for. The next ones stay in the handle's
+        // bounded queue meanwhile (in order), so a caller faster than the child fills that
+        // queue, not memory.
+        let mut pending: Option<(String, Message)> = None;
         loop {
-            pending.extend(self.input.try_iter());
-            while let Some((name, m)) = pending.pop_front() {
+            while let Some((name, m)) = pending.take().or_else(|| self.input.try_recv().ok()) {
                 if let Err(e) = ctx.send(m, &name) {
                     if e.is_full() {
-                        pending.push_front((name, e.into_message()));
+                        pending = Some((name, e.into_message()));
                         break;
                     }
                     return Err(e.into());

@@ -249,7 +249,7 @@ pub use ctx::{Ctx, RemoteWaker};
 pub use error::{
     BoxKind, ComponentError, ComponentResult, Error, NoSpaceInBox, NoSuchBox, RecvError, SendError,
 };
-pub use handle::{Background, Handle};
+pub use handle::{Background, Handle, HANDLE_QUEUE};
 pub use ids::{next_id, ComponentId, ComponentName};
 pub use introspector::{Introspector, LinkInfo, NodeInfo, Topology};
 pub use linkage::{Linkage, Passthrough};

@@ -7,10 +7,12 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axon::ipc::ShutdownMicroprocess;
-use axon::{component, Background, BoxKind, Component, Handle, RecvError, SendError};
+use axon::{component, Background, BoxKind, Component, Handle, RecvError, SendError, HANDLE_QUEUE};
 use common::within;
 
 /// How long any one test may take before it counts as hung.
@@ -374,6 +376,92 @@ fn a_burst_bigger_than_the_handle_buffer_is_all_delivered_in_order() {
         }
         assert!(burst.get("outbox").is_err());
         drop(burst);
+        assert!(bg.finish().is_clean());
+    });
+}
+
+// new: the bar's "a full inbox gets a typed error, never unbounded memory" for puts (Kamaelia's
+// Handle.put queues without limit): puts wait, in order, in a bounded queue while the
+// component has no room; past it `put` hands the message back and `put_timeout` waits for
+// room; nothing is lost
+#[test]
+fn puts_faster_than_the_component_are_refused_or_wait_and_none_is_lost() {
+    within(TIMEOUT, || {
+        let bg = Background::start();
+        let open = Arc::new(AtomicBool::new(false));
+        let gate = open.clone();
+        // Holds one message in its inbox and reads none until `open`; then echoes them all.
+        let slow = bg
+            .handle(component("Slow", move |ctx| async move {
+                ctx.set_inbox_size("inbox", Some(1))?;
+                loop {
+                    if gate.load(Ordering::Acquire) {
+                        while let Ok(m) = ctx.recv("inbox") {
+                            ctx.send(m, "outbox")?;
+                        }
+                        if ctx.recv("control").is_ok() {
+                            return Ok(());
+                        }
+                        ctx.pause();
+                        ctx.yield_now().await;
+                    } else {
+                        ctx.sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }))
+            .unwrap();
+        // The first refusal comes after at least HANDLE_QUEUE puts and at most two more (the
+        // inbox's place and the message the handle holds for it).
+        let mut sent = 0u32;
+        let refused = loop {
+            match slow.put(sent, "inbox") {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent as usize <= HANDLE_QUEUE + 2, "put never refused");
+        };
+        assert!(sent as usize >= HANDLE_QUEUE, "refused after {sent}");
+        match refused {
+            SendError::NoSpaceInBox(full) => {
+                assert_eq!(full.inbox, "inbox");
+                assert!(full.component.starts_with("Slow"), "{}", full.component);
+                assert_eq!(full.size, HANDLE_QUEUE);
+                assert_eq!(full.into_message().downcast::<u32>().unwrap(), sent);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Waiting for room times out while the component reads nothing (a put may still
+        // find the place the proxy had not yet taken, hence a few tries)...
+        let mut wait_refused = false;
+        for _ in 0..3 {
+            if let Err(e) = slow.put_timeout(sent, "inbox", Duration::from_millis(20)) {
+                assert!(matches!(e, SendError::NoSpaceInBox(_)), "{e}");
+                wait_refused = true;
+                break;
+            }
+            sent += 1;
+        }
+        assert!(
+            wait_refused,
+            "put_timeout found room while nothing was read"
+        );
+        // ...and goes through once it reads: 3000 more while the first come back.
+        open.store(true, Ordering::Release);
+        let total = sent + 3000;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in sent..total {
+                    slow.put_timeout(i, "inbox", WAIT).unwrap();
+                }
+            });
+            for i in 0..total {
+                let back = slow.get_timeout("outbox", WAIT).unwrap();
+                assert_eq!(back.downcast::<u32>().unwrap(), i);
+            }
+        });
+        slow.put_timeout(ShutdownMicroprocess::default(), "control", WAIT)
+            .unwrap();
+        drop(slow);
         assert!(bg.finish().is_clean());
     });
 }
