@@ -362,13 +362,14 @@ fn chunk_size(config: &SocketConfig, reg: &Registration) -> usize {
 /// Reads at most `max` bytes; an empty vector means end of file.
 ///
 /// The bytes are read straight into the vector that travels on, so a read costs no copy in
-/// user space. A short read (under half of `max`) is copied into a vector of its own size,
-/// so that a chunk waiting in a box never holds more than twice its size.
+/// user space. A short read (under half of `max`) gives back the memory it did not use
+/// (`shrink_to_fit`: the allocator cuts the block where it is, no copy), so that a chunk
+/// waiting in a box never holds more than twice its size.
 fn read_chunk(stream: &mut TcpStream, max: usize) -> io::Result<Vec<u8>> {
     let mut b = Vec::with_capacity(max);
     let n = read_into_spare(stream, &mut b)?;
     if n < max / 2 {
-        return Ok(b[..n].to_vec());
+        b.shrink_to_fit();
     }
     Ok(b)
 }
