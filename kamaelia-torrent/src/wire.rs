@@ -6,6 +6,7 @@
 //! error (the connection should be dropped).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::metainfo::InfoHash;
 use crate::tracker::announce::PeerId;
@@ -111,7 +112,7 @@ pub enum WireMessage {
         /// Offset within the piece.
         begin: u32,
         /// The data.
-        data: Vec<u8>,
+        data: BlockData,
     },
     /// id 8: never mind that request.
     Cancel {
@@ -130,6 +131,106 @@ pub enum WireMessage {
         /// Its length, without the id.
         len: u32,
     },
+}
+
+/// A block's bytes: a vector of its own, or a range of a chunk that came from the socket.
+///
+/// A [`Decoder`] fed whole chunks ([`Decoder::feed_owned`]) hands out the data of a piece
+/// message that lies inside one chunk as a range of that chunk, shared and not copied (and a
+/// piece message cut by a chunk's end as a range of the buffer it was put together in); the
+/// chunk's memory is freed when the last block cut from it is dropped. Blocks shorter than
+/// [`MIN_SHARED`] are copied out instead, so that a small block never keeps a large chunk
+/// alive.
+///
+/// ```
+/// use kamaelia_torrent::wire::{BlockData, Decoder, WireMessage};
+///
+/// let mut stream = Vec::new();
+/// WireMessage::Piece { index: 0, begin: 0, data: vec![7u8; 16384].into() }.encode(&mut stream);
+/// let mut d = Decoder::new();
+/// d.feed_owned(stream);
+/// let Some(WireMessage::Piece { data, .. }) = d.next_message().unwrap() else { panic!() };
+/// assert_eq!(data.len(), 16384);
+/// assert!(data.iter().all(|&b| b == 7));
+/// let owned: Vec<u8> = data.into_vec(); // a copy only for shared data
+/// assert_eq!(owned, vec![7u8; 16384]);
+/// ```
+#[derive(Clone)]
+pub struct BlockData(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Own(Vec<u8>),
+    /// `chunk[start..end]`.
+    Shared {
+        chunk: Arc<Vec<u8>>,
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Blocks at least this long are shared with the chunk they arrived in; shorter ones are
+/// copied (a chunk is at most 64 KiB, so a shared block keeps at most 16 times its size).
+pub const MIN_SHARED: usize = 4096;
+
+impl BlockData {
+    /// The block's bytes as a vector of its own: free for data that is one already, a copy
+    /// for a range of a chunk.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.0 {
+            Repr::Own(v) => v,
+            Repr::Shared { chunk, start, end } => chunk[start..end].to_vec(),
+        }
+    }
+
+    /// `chunk[start..end]`, shared if it is long enough, else copied.
+    fn cut(chunk: &Arc<Vec<u8>>, start: usize, end: usize) -> BlockData {
+        if end - start >= MIN_SHARED {
+            BlockData(Repr::Shared {
+                chunk: chunk.clone(),
+                start,
+                end,
+            })
+        } else {
+            BlockData(Repr::Own(chunk[start..end].to_vec()))
+        }
+    }
+}
+
+impl std::ops::Deref for BlockData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Own(v) => v,
+            Repr::Shared { chunk, start, end } => &chunk[*start..*end],
+        }
+    }
+}
+
+impl AsRef<[u8]> for BlockData {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl From<Vec<u8>> for BlockData {
+    fn from(v: Vec<u8>) -> BlockData {
+        BlockData(Repr::Own(v))
+    }
+}
+
+impl PartialEq for BlockData {
+    fn eq(&self, other: &BlockData) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for BlockData {}
+
+impl fmt::Debug for BlockData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlockData({} bytes)", self.len())
+    }
 }
 
 impl fmt::Debug for WireMessage {
@@ -216,7 +317,7 @@ impl WireMessage {
     /// WireMessage::encode_piece_header(2, 16384, data.len(), &mut split);
     /// split.extend_from_slice(&data);
     /// let mut whole = Vec::new();
-    /// WireMessage::Piece { index: 2, begin: 16384, data }.encode(&mut whole);
+    /// WireMessage::Piece { index: 2, begin: 16384, data: data.into() }.encode(&mut whole);
     /// assert_eq!(split, whole);
     /// ```
     pub fn encode_piece_header(index: u32, begin: u32, data_len: usize, out: &mut Vec<u8>) {
@@ -293,20 +394,35 @@ impl WireMessage {
 ///
 /// Chunks handed over with [`feed_owned`](Decoder::feed_owned) are decoded where they are:
 /// only a message cut by a chunk's end is copied (its start, and from the next chunk the
-/// bytes that complete it), so most of a stream is never copied here. [`feed`](Decoder::feed)
-/// copies its bytes first.
+/// bytes that complete it), and a piece message inside one chunk keeps its data there (see
+/// [`BlockData`]), so most of a stream is never copied here. [`feed`](Decoder::feed) copies
+/// its bytes first.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    /// The bytes being decoded: messages are cut from `buf[start..]`.
-    buf: Vec<u8>,
+    /// The chunk being decoded in place: messages are cut from `chunk[start..]`.
+    chunk: Arc<Vec<u8>>,
     start: usize,
-    /// Chunks fed and not yet reached, and how much of the first was already taken.
+    /// The start of a message cut by a chunk's end, completed from the chunks after it.
+    cut: Vec<u8>,
+    /// Chunks fed and not yet reached.
     queued: std::collections::VecDeque<Vec<u8>>,
-    queued_off: usize,
 }
 
 fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
+}
+
+/// How long the message starting with `b` is, length prefix included (4 while the prefix
+/// itself is incomplete), or the error for a length above [`MAX_MESSAGE`].
+fn wanted(b: &[u8]) -> Result<usize, WireError> {
+    if b.len() < 4 {
+        return Ok(4);
+    }
+    let len = be32(b);
+    if len > MAX_MESSAGE {
+        return Err(WireError::TooLong(len));
+    }
+    Ok(4 + len as usize)
 }
 
 impl Decoder {
@@ -332,57 +448,68 @@ impl Decoder {
     /// How many bytes wait, not yet a whole message.
     pub fn buffered(&self) -> usize {
         let queued: usize = self.queued.iter().map(Vec::len).sum();
-        self.buf.len() - self.start + queued - self.queued_off
+        self.chunk.len() - self.start + self.cut.len() + queued
     }
 
     /// The next complete message, `Ok(None)` if it has not all arrived, or the error that
     /// should end the connection.
     pub fn next_message(&mut self) -> Result<Option<WireMessage>, WireError> {
         loop {
-            let b = &self.buf[self.start..];
-            // The whole message's length once its prefix is here.
-            let want = if b.len() >= 4 {
-                let len = be32(b);
-                if len > MAX_MESSAGE {
-                    return Err(WireError::TooLong(len));
+            let rest = &self.chunk[self.start..];
+            if !self.cut.is_empty() {
+                // Completing a message cut by a chunk's end, with only the bytes that
+                // complete it (or its length prefix).
+                let want = wanted(&self.cut)?;
+                if self.cut.len() >= want {
+                    // The message's own buffer now: a piece's data stays in it, uncopied.
+                    let whole = Arc::new(std::mem::take(&mut self.cut));
+                    return parse_body(&whole, 4, want).map(Some);
                 }
-                4 + len as usize
-            } else {
-                4
-            };
-            if b.len() >= want && b.len() >= 4 {
-                let msg = parse_body(&b[4..want])?;
-                self.start += want;
-                return Ok(Some(msg));
-            }
-            let Some(next) = self.queued.front() else {
-                return Ok(None);
-            };
-            if b.is_empty() {
-                // Nothing pending: decode the next chunk where it is.
-                self.buf = self.queued.pop_front().expect("just seen");
-                self.start = std::mem::take(&mut self.queued_off);
+                // Room for the whole message at once (its length is known, or 4).
+                self.cut.reserve_exact(want - self.cut.len());
+                if rest.is_empty() {
+                    if !self.next_chunk() {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                let take = (want - self.cut.len()).min(rest.len());
+                self.cut.extend_from_slice(&rest[..take]);
+                self.start += take;
                 continue;
             }
-            // A message cut by the chunk's end: keep its start, and take from the next
-            // chunk only the bytes that complete it (or its length prefix).
-            if self.start > 0 {
-                self.buf.drain(..self.start);
-                self.start = 0;
+            let want = wanted(rest)?;
+            if rest.len() >= want {
+                let (start, end) = (self.start + 4, self.start + want);
+                let msg = parse_body(&self.chunk, start, end)?;
+                self.start = end;
+                return Ok(Some(msg));
             }
-            let avail = &next[self.queued_off..];
-            let take = (want - self.buf.len()).min(avail.len());
-            self.buf.extend_from_slice(&avail[..take]);
-            self.queued_off += take;
-            if self.queued_off == next.len() {
-                self.queued.pop_front();
-                self.queued_off = 0;
+            if self.queued.is_empty() {
+                return Ok(None);
             }
+            // A message cut by the chunk's end: its start is copied, to be completed.
+            self.cut.extend_from_slice(rest);
+            self.next_chunk();
         }
+    }
+
+    /// Moves on to the next chunk fed, if there is one (the current one is freed once no
+    /// block shares it).
+    fn next_chunk(&mut self) -> bool {
+        let Some(next) = self.queued.pop_front() else {
+            return false;
+        };
+        self.chunk = Arc::new(next);
+        self.start = 0;
+        true
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<WireMessage, WireError> {
+/// The message whose bytes (after the length prefix) are `chunk[at..end]`; a piece's data
+/// stays in the chunk (see [`BlockData`]).
+fn parse_body(chunk: &Arc<Vec<u8>>, at: usize, end: usize) -> Result<WireMessage, WireError> {
+    let body = &chunk[at..end];
     if body.is_empty() {
         return Ok(WireMessage::KeepAlive);
     }
@@ -427,7 +554,8 @@ fn parse_body(body: &[u8]) -> Result<WireMessage, WireError> {
             WireMessage::Piece {
                 index: be32(p),
                 begin: be32(&p[4..]),
-                data: p[8..].to_vec(),
+                // The data starts 9 bytes into the body: after the id, the index, the offset.
+                data: BlockData::cut(chunk, at + 9, end),
             }
         }
         _ => WireMessage::Other { id, len: len - 1 },
@@ -527,7 +655,7 @@ mod tests {
             WireMessage::Piece {
                 index: 1,
                 begin: 0,
-                data: vec![9; 100],
+                data: vec![9; 100].into(),
             },
             WireMessage::Cancel {
                 index: 1,
@@ -562,7 +690,7 @@ mod tests {
             msgs.push(WireMessage::Piece {
                 index: i as u32,
                 begin: 0,
-                data: block.to_vec(),
+                data: block.to_vec().into(),
             });
             msgs.push(WireMessage::KeepAlive);
         }
@@ -594,6 +722,67 @@ mod tests {
         assert_eq!(got, msgs);
     }
 
+    /// The chunk a block shares, if it does.
+    fn shared_chunk(d: &BlockData) -> Option<std::sync::Weak<Vec<u8>>> {
+        match &d.0 {
+            Repr::Shared { chunk, .. } => Some(Arc::downgrade(chunk)),
+            Repr::Own(_) => None,
+        }
+    }
+
+    #[test]
+    fn blocks_inside_a_chunk_share_it_until_the_last_is_dropped_and_others_are_copied() {
+        let piece = |index, len: usize| WireMessage::Piece {
+            index,
+            begin: 0,
+            data: vec![index as u8; len].into(),
+        };
+        let mut first = Vec::new();
+        for m in [
+            piece(1, 16384),
+            piece(2, 16384),
+            piece(3, 100),
+            piece(4, 16384),
+        ] {
+            m.encode(&mut first);
+        }
+        // The fourth message is cut by the chunk's end.
+        let second = first.split_off(first.len() - 5000);
+        let mut d = Decoder::new();
+        d.feed_owned(first);
+        d.feed_owned(second);
+        let got: Vec<BlockData> = std::iter::from_fn(|| d.next_message().unwrap())
+            .map(|m| match m {
+                WireMessage::Piece { data, .. } => data,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got.len(), 4);
+        for (i, data) in got.iter().enumerate() {
+            assert!(data.iter().all(|&b| b == i as u8 + 1), "block {i}");
+        }
+        let (a, b) = (
+            shared_chunk(&got[0]).unwrap(),
+            shared_chunk(&got[1]).unwrap(),
+        );
+        assert!(a.ptr_eq(&b), "two blocks of one chunk share it");
+        assert!(shared_chunk(&got[2]).is_none(), "a short block is copied");
+        // A block cut by a chunk's end is put together once, in a buffer of its own.
+        let own = shared_chunk(&got[3]).expect("the assembled message's buffer");
+        assert!(!own.ptr_eq(&a));
+        assert_eq!(own.upgrade().unwrap().len(), 16384 + 13);
+        // The decoder has moved past the first chunk: the blocks alone keep it.
+        let mut got = got;
+        got.truncate(1);
+        assert!(a.upgrade().is_some());
+        drop(got);
+        assert!(
+            a.upgrade().is_none(),
+            "the chunk is freed with its last block"
+        );
+        assert_eq!(d.buffered(), 0);
+    }
+
     #[test]
     fn a_length_too_long_is_refused_before_its_bytes_are_kept() {
         // The prefix cut across two chunks, then more bytes than any message may have.
@@ -607,7 +796,7 @@ mod tests {
         WireMessage::Piece {
             index: 0,
             begin: 0,
-            data: vec![0; MAX_BLOCK as usize + 1],
+            data: vec![0; MAX_BLOCK as usize + 1].into(),
         }
         .encode(&mut big);
         let mut d = Decoder::new();

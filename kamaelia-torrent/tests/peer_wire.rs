@@ -543,7 +543,7 @@ fn play_seeder(
             sent(w.send(&WireMessage::Piece {
                 index,
                 begin,
-                data: block,
+                data: block.into(),
             }))?;
             log.served += 1;
             sent_per_piece[index as usize] += 1;
@@ -658,7 +658,7 @@ fn our_seeder_serves_a_fake_leecher() {
     match w.next(LIMIT) {
         WireMessage::Piece { index, begin, data } => {
             assert_eq!((index, begin), (4, 0));
-            assert!(data == t.block(4, 0, 16384));
+            assert!(data[..] == t.block(4, 0, 16384)[..]);
         }
         other => panic!("expected piece 4 after the ignored messages, got {other:?}"),
     }
@@ -698,7 +698,7 @@ fn expect_block(w: &mut Wire, t: &Torrent, index: u32, begin: u32, length: u32) 
         } => {
             assert_eq!((i, b, data.len() as u32), (index, begin, length));
             assert!(
-                data == t.block(index, begin, length),
+                data[..] == t.block(index, begin, length)[..],
                 "piece {index} at {begin} has the wrong bytes"
             );
         }
@@ -755,7 +755,7 @@ fn bad_handshakes_are_refused_and_the_client_stays_healthy() {
     match w.next(LIMIT) {
         WireMessage::Piece { index, data, .. } => {
             assert_eq!(index, 0);
-            assert!(data == t.block(0, 0, 16384));
+            assert!(data[..] == t.block(0, 0, 16384)[..]);
         }
         other => panic!("expected a piece, got {other:?}"),
     }
@@ -931,7 +931,7 @@ fn requests_we_cannot_serve_are_not_served() {
     );
     for m in got {
         if let WireMessage::Piece { index, begin, data } = m {
-            assert!(data == t.block(index, begin, data.len() as u32));
+            assert!(data[..] == t.block(index, begin, data.len() as u32)[..]);
         }
     }
     drop(w);
@@ -1132,7 +1132,7 @@ fn blocks_sent_just_before_a_close_are_kept() {
             WireMessage::Piece {
                 index,
                 begin,
-                data: fake_t.block(index, begin, length),
+                data: fake_t.block(index, begin, length).into(),
             }
             .encode(&mut out);
         }

@@ -325,7 +325,8 @@ impl Conn {
                 self.cut_segment();
                 let n = data.len();
                 self.queued_bytes += n;
-                self.segments.push_back((data, 1, n as u64));
+                // Upload data is read into a vector of its own: no copy here.
+                self.segments.push_back((data.into_vec(), 1, n as u64));
             }
             WireMessage::Piece { ref data, .. } => {
                 let n = data.len();

@@ -35,7 +35,7 @@
 //! ```
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -111,8 +111,10 @@ struct Peer {
     wanted: usize,
     /// Pieces it has that are `Missing` (could be started).
     fresh: usize,
-    /// Our requests to it, oldest first.
-    outstanding: Vec<(Block, Instant)>,
+    /// Our requests to it, oldest first (so the block that arrives is nearly always the
+    /// first: a deque, for a cheap removal there). Each block at most once: it is here
+    /// exactly when this peer is among the block's requesters.
+    outstanding: VecDeque<(Block, Instant)>,
     /// The piece it was last given blocks of.
     current: Option<u32>,
 }
@@ -253,7 +255,7 @@ impl Picker {
             count: 0,
             wanted: 0,
             fresh: 0,
-            outstanding: Vec::new(),
+            outstanding: VecDeque::new(),
             current: None,
         });
     }
@@ -404,7 +406,7 @@ impl Picker {
                 part.unrequested -= 1;
                 self.unrequested -= 1;
                 let b = block_at(piece, i, size);
-                p.outstanding.push((b, now));
+                p.outstanding.push_back((b, now));
                 out.push(b);
                 *need -= 1;
                 p.current = Some(piece);
@@ -476,7 +478,7 @@ impl Picker {
             };
             let b = block_at(piece, i, size);
             part.slots[i].requesters.push(peer);
-            p.outstanding.push((b, now));
+            p.outstanding.push_back((b, now));
             out.push(b);
         }
     }
@@ -528,7 +530,9 @@ impl Picker {
         let mut cancels = Vec::new();
         for r in requesters {
             if let Some(p) = self.peers.get_mut(&r) {
-                p.outstanding.retain(|(b, _)| *b != block);
+                if let Some(i) = p.outstanding.iter().position(|(b, _)| *b == block) {
+                    p.outstanding.remove(i);
+                }
             }
             if r != peer {
                 cancels.push((r, block));

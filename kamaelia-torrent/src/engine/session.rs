@@ -483,7 +483,7 @@ impl State {
                         p.pending.push(WireMessage::Piece {
                             index: block.piece,
                             begin: block.begin,
-                            data,
+                            data: data.into(),
                         });
                     }
                 }

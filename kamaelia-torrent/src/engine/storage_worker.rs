@@ -32,7 +32,7 @@ use sha1::{Digest, Sha1};
 use super::picker::{Block, PeerKey};
 use crate::metainfo::Info;
 use crate::storage::Storage;
-use crate::wire::Bitfield;
+use crate::wire::{Bitfield, BlockData};
 
 /// Work for the [`StorageWorker`].
 #[derive(Debug)]
@@ -41,8 +41,9 @@ pub enum StorageRequest {
     Write {
         /// Where it goes.
         block: Block,
-        /// Its bytes (`block.length` of them).
-        data: Vec<u8>,
+        /// Its bytes (`block.length` of them), often shared with the socket chunk they came
+        /// in (freed once written).
+        data: BlockData,
     },
     /// Hash a piece whose blocks have all been written. Answered by
     /// [`StorageEvent::Verified`].
@@ -328,7 +329,7 @@ impl<T> Run<T> {
 
 /// Blocks written in runs, then hashed in order.
 struct Writer {
-    run: Run<Vec<u8>>,
+    run: Run<BlockData>,
     /// Pieces being hashed as their blocks arrive in order: the hasher and the next offset.
     hashing: std::collections::HashMap<u32, (Sha1, u32)>,
     /// Bytes written since the last `Written` event.
@@ -347,7 +348,7 @@ impl Writer {
         }
         let parts: Vec<(u32, u32, &[u8])> = run
             .iter()
-            .map(|(b, data)| (b.piece, b.begin, data.as_slice()))
+            .map(|(b, data)| (b.piece, b.begin, &data[..]))
             .collect();
         if let Err(e) = storage.write_run(&parts) {
             return Some(StorageEvent::Failed {
@@ -462,7 +463,7 @@ mod tests {
             root.send(
                 StorageRequest::Write {
                     block: block_id,
-                    data: block,
+                    data: block.into(),
                 },
                 "outbox",
             )
