@@ -252,7 +252,6 @@ impl Handle {
     ///
     /// ```
     /// use axon::{component, Background, SendError, HANDLE_QUEUE};
-    /// use std::time::Duration;
     ///
     /// let bg = Background::start();
     /// // A component that never reads its inbox, which holds one message.
@@ -281,10 +280,9 @@ impl Handle {
     ///     }
     ///     other => panic!("{other:?}"),
     /// }
-    /// # stuck.put_timeout(axon::ipc::ShutdownMicroprocess::default(), "control",
-    /// #     Duration::from_secs(60)).ok();
-    /// # drop(stuck);
-    /// # bg.stop();
+    /// // A shutdown put to "control" would wait behind the puts to "inbox": stop instead.
+    /// drop(stuck);
+    /// bg.stop();
     /// ```
     pub fn put<T: Send + 'static>(&self, msg: T, inbox: &str) -> Result<(), SendError> {
         let m = self.checked(Message::new(msg), inbox)?;
