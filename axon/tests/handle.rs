@@ -498,3 +498,47 @@ fn private_boxes_are_left_to_the_component() {
         assert!(bg.finish().is_clean());
     });
 }
+
+// new: a component that reads its inbox and sends nothing back still gets every put: the
+// handle moves the next one in when the component collects from its full inbox (nothing
+// else wakes it then: no put goes through while the queue is full, no output comes back)
+#[test]
+fn a_full_inbox_that_is_read_takes_the_waiting_puts_without_any_output() {
+    const N: u32 = 3 * HANDLE_QUEUE as u32;
+    within(TIMEOUT, || {
+        let bg = Background::start();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        let sink = bg
+            .handle(component("Sink", move |ctx| async move {
+                ctx.set_inbox_size("inbox", Some(1))?;
+                loop {
+                    while let Ok(m) = ctx.recv("inbox") {
+                        seen.lock().unwrap().push(m.downcast::<u32>().unwrap());
+                    }
+                    if ctx.recv("control").is_ok() {
+                        return Ok(());
+                    }
+                    ctx.pause();
+                    ctx.yield_now().await;
+                }
+            }))
+            .unwrap();
+        for i in 0..N {
+            if let Err(e) = sink.put_timeout(i, "inbox", WAIT) {
+                panic!("put {i} found no room: {e}");
+            }
+        }
+        let deadline = Instant::now() + WAIT;
+        while got.lock().unwrap().len() < N as usize {
+            let n = got.lock().unwrap().len();
+            assert!(Instant::now() < deadline, "{n} of {N} arrived");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(*got.lock().unwrap(), (0..N).collect::<Vec<_>>());
+        sink.put_timeout(ShutdownMicroprocess::default(), "control", WAIT)
+            .unwrap();
+        drop(sink);
+        assert!(bg.finish().is_clean());
+    });
+}
