@@ -347,7 +347,7 @@ impl Handle {
             })),
             Err((false, message)) => Err(SendError::NoSuchBox(
                 NoSuchBox {
-                    component: "(ended component)".into(),
+                    component: format!("{} (ended)", self.name),
                     kind: BoxKind::Inbox,
                     name: inbox.to_string(),
                     existing: Vec::new(),

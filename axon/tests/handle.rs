@@ -542,3 +542,46 @@ fn a_full_inbox_that_is_read_takes_the_waiting_puts_without_any_output() {
         assert!(bg.finish().is_clean());
     });
 }
+
+// new: the error of a put to a component that has ended names it and the box, as every
+// error does, and hands the message back
+#[test]
+fn a_put_after_the_component_ended_names_it() {
+    within(TIMEOUT, || {
+        let bg = Background::start();
+        let quick = bg
+            .handle(component("Quick", |_ctx| async move { Ok(()) }))
+            .unwrap();
+        let deadline = Instant::now() + WAIT;
+        // Once the handle has seen the end, its queue is closed (a put just before that may
+        // still be taken, and dropped with the component's boxes).
+        let refused = loop {
+            match quick.put(7u8, "inbox") {
+                Ok(()) => {
+                    assert!(Instant::now() < deadline, "puts still taken");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(quick.is_finished());
+        let text = refused.to_string();
+        match refused {
+            SendError::NoSuchBox(e, m) => {
+                assert!(e.component.starts_with("Quick_"), "{text}");
+                assert_eq!((e.kind, e.name.as_str()), (BoxKind::Inbox, "inbox"));
+                assert_eq!(m.downcast::<u8>().unwrap(), 7);
+            }
+            other => panic!("{other:?}"),
+        }
+        match quick.put_timeout(8u8, "control", WAIT) {
+            Err(SendError::NoSuchBox(e, _)) => {
+                assert!(e.component.starts_with("Quick_"), "{e}");
+                assert_eq!(e.name, "control");
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(quick);
+        assert!(bg.finish().is_clean());
+    });
+}
