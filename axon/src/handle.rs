@@ -298,6 +298,10 @@ impl Handle {
 
     /// [`put`](Handle::put), waiting up to `timeout` for room when [`HANDLE_QUEUE`] messages
     /// already wait; still [`SendError::NoSpaceInBox`] (with the message) after that.
+    ///
+    /// Waits on the background scheduler's progress: called from that scheduler's own thread
+    /// (inside [`Background::call`] or a component of it), it always waits the whole
+    /// `timeout` when the queue is full, since the component cannot run meanwhile.
     pub fn put_timeout<T: Send + 'static>(
         &self,
         msg: T,
