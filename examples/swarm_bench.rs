@@ -27,8 +27,9 @@
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
 //! .torrent) and removed. Before each case, as much memory as every copy of the swarm
 //! together (at most what the system has spare) is written, and given back as the case's
-//! leechers start, so that each case starts on memory as warm as the other's (on this virtual machine, memory freed a few
-//! seconds ago is cold again and costs several times as much to touch: see `warm_memory`).
+//! leechers start, so that each case starts on memory as warm as the other's (on this
+//! virtual machine, memory freed a few seconds ago is cold again and costs several times as
+//! much to touch: see `warm_memory`).
 //! The cases run in rounds, ours first in odd rounds and aria2c first in even ones, each
 //! line marked `round=<r>`. Last line:
 //! `swarm-bench ratio ours/aria2c=<median over rounds of ours mib_per_s / aria2c's>`

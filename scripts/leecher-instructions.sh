@@ -45,4 +45,5 @@ cmp "$dir/seed/payload.bin" "$dir/leech/payload.bin"
 callgrind_annotate "$dir/cg.out" 2>/dev/null | awk -v mib="$mib" '
   /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
   /sha1::compress/ { gsub(",", "", $1); sha1 += $1 }
-  END { printf "leecher-instructions mib=%d total=%d sha1=%d rest=%d\n", mib, total, sha1, total - sha1 }'
+  END { printf "leecher-instructions mib=%d total=%d sha1=%d rest=%d\n",
+        mib, total, sha1, total - sha1 }'

@@ -170,7 +170,9 @@ enum Repr {
 }
 
 /// Blocks at least this long are shared with the chunk they arrived in; shorter ones are
-/// copied (a chunk is at most 64 KiB, so a shared block keeps at most 16 times its size).
+/// copied. A shared block keeps its whole chunk until it is written: with the socket's
+/// default reads of at most 64 KiB, a 16 KiB block (the size we ask for) keeps at most four
+/// times its size, a block of this size at most sixteen.
 pub const MIN_SHARED: usize = 4096;
 
 impl BlockData {
