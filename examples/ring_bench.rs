@@ -12,6 +12,10 @@
 //! once every component has run and paused, waiting for input (its body's state included).
 //! The first lap includes every component's first run (all N are activated together, so the
 //! first cycle starts all of them); `ns_per_hop` is the steady state, over the laps after it.
+//!
+//! `RING_LAPS=<k>` sets how many laps follow the first (default 10): two runs that differ only
+//! in it, counted by a cache simulator, give what one steady-state hop costs
+//! (`scripts/ring-misses.sh`).
 
 use std::time::Instant;
 
@@ -21,8 +25,18 @@ use kamaelia::axon::{component, Component, ComponentResult, Ctx, Scheduler};
 /// The token: how many hops it has made.
 struct Token(u64);
 
-/// Laps after the first, for the steady-state figure.
+/// Laps after the first, for the steady-state figure, unless `RING_LAPS` says otherwise.
 const LAPS: u64 = 10;
+
+fn laps() -> u64 {
+    match std::env::var("RING_LAPS") {
+        Ok(v) => v.parse().unwrap_or_else(|_| {
+            eprintln!("RING_LAPS={v:?} is not a whole number; using {LAPS}");
+            LAPS
+        }),
+        Err(_) => LAPS,
+    }
+}
 
 /// A ring member: passes the token on, and the shutdown message, after which it ends.
 struct Node;
@@ -61,13 +75,14 @@ fn ring(n: usize) {
     let t0 = Instant::now();
     let sched = Scheduler::new();
     let root = sched.root();
+    let laps = laps();
     let (tx, rx) = std::sync::mpsc::channel::<([Instant; 3], u64)>();
-    // The starter sends the token, passes it on until it has made 1 + LAPS laps, then sends
+    // The starter sends the token, passes it on until it has made 1 + laps laps, then sends
     // the shutdown round and waits for it to come back.
     let starter = root.create(component("Starter", move |ctx: Ctx| async move {
         let start = Instant::now();
         let mut first_lap = start;
-        let total = n as u64 * (1 + LAPS);
+        let total = n as u64 * (1 + laps);
         ctx.send(Token(0), "outbox")?;
         loop {
             if let Ok(m) = ctx.recv("inbox") {
@@ -113,7 +128,7 @@ fn ring(n: usize) {
     println!(
         "ring N={n} create_s={create_s:.3} kib_per_created={kib_created:.3} kib_per_idle={kib_running:.3} first_lap_ns_per_hop={:.0} ns_per_hop={:.0} shutdown_s={:.3} clean={}",
         per_hop(first_lap - start, n as u64),
-        per_hop(laps_end - first_lap, n as u64 * LAPS),
+        per_hop(laps_end - first_lap, n as u64 * laps.max(1)),
         (end - laps_end).as_secs_f64(),
         report.is_clean() && sched.live() == 0
     );

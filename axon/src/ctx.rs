@@ -30,6 +30,9 @@ pub struct Ctx {
     /// The boxes this context looked up lately, by name, remembered by address: see
     /// [`BoxCache`].
     cache: BoxCache,
+    /// This component's name, read from its world on first need and kept: an empty `recv`
+    /// (the usual end of a receive loop) names the component without reading its slot.
+    name: std::cell::OnceCell<ComponentName>,
 }
 
 /// The last few box lookups of a context. Kamaelia's four standard boxes (inbox, control,
@@ -136,6 +139,7 @@ impl Ctx {
             core,
             me,
             cache: Default::default(),
+            name: Default::default(),
         }
     }
 
@@ -286,12 +290,8 @@ impl Ctx {
     #[cold]
     #[inline(never)]
     fn empty_error(&self, inbox: &str) -> RecvError {
-        let w = self.core.world.borrow();
         RecvError::Empty {
-            component: w
-                .comp(self.me)
-                .map(Comp::component_name)
-                .unwrap_or_else(|| ComponentName::new("?".into(), 0)),
+            component: self.component_name(),
             inbox: box_name_cow(BoxKind::Inbox, inbox),
         }
     }
@@ -315,10 +315,15 @@ impl Ctx {
 
     /// This component's name as a [`ComponentName`] (label and number).
     pub fn component_name(&self) -> ComponentName {
+        if let Some(name) = self.name.get() {
+            return name.clone();
+        }
         let w = self.core.world.borrow();
-        w.comp(self.me)
-            .map(Comp::component_name)
-            .unwrap_or_else(|| ComponentName::new(self.me.to_string().into(), 0))
+        match w.comp(self.me) {
+            // A component's label and number never change: kept for next time.
+            Some(c) => self.name.get_or_init(|| c.component_name()).clone(),
+            None => ComponentName::new(self.me.to_string().into(), 0),
+        }
     }
 
     /// Takes the oldest message from `inbox` as a `T`. A message of another type stays
@@ -551,7 +556,7 @@ impl Ctx {
             }
             let child = w.comp_mut(c).expect("checked above");
             child.wake_on_end.push(me);
-            if child.state == State::Ended {
+            if w.state(c) == Some(State::Ended) {
                 w.wake(me);
             }
         }
@@ -584,14 +589,13 @@ impl Ctx {
     /// True once component `c` has ended (or was never of this scheduler).
     pub fn is_stopped(&self, c: ComponentId) -> bool {
         let w = self.core.world.borrow();
-        w.comp(c).is_none_or(|x| x.state == State::Ended)
+        w.state(c).is_none_or(|state| state == State::Ended)
     }
 
     /// True if component `c` is activated and paused.
     pub fn is_paused(&self, c: ComponentId) -> bool {
         let w = self.core.world.borrow();
-        w.comp(c)
-            .is_some_and(|x| matches!(x.state, State::Sleeping | State::GoingToSleep))
+        matches!(w.state(c), Some(State::Sleeping | State::GoingToSleep))
     }
 
     // ----- linkages -----------------------------------------------------------------------
@@ -691,7 +695,7 @@ impl Ctx {
         {
             let w = self.core.world.borrow();
             let comp = w.live_comp(service.0)?;
-            if comp.state == State::Ended {
+            if w.state(service.0) == Some(State::Ended) {
                 return Err(Error::NoSuchComponent(comp.name()));
             }
             if comp.box_id(BoxKind::Inbox, service.1).is_err() {

@@ -59,9 +59,9 @@ fn box_node(id: u64, k: BoxKind, name: &str) -> String {
 impl Topology {
     pub(crate) fn snapshot(w: &World) -> Topology {
         let mut included: BTreeSet<u64> = BTreeSet::new();
-        for (_, c) in w.components() {
+        for (_, c, state) in w.components() {
             if matches!(
-                c.state,
+                state,
                 State::Activating | State::Active | State::GoingToSleep | State::Sleeping
             ) {
                 included.insert(c.id);
@@ -69,7 +69,7 @@ impl Topology {
         }
         let mut linkages = Vec::new();
         let mut ids: BTreeMap<crate::ComponentId, u64> = BTreeMap::new();
-        for (cid, c) in w.components() {
+        for (cid, c, _) in w.components() {
             ids.insert(cid, c.id);
         }
         for l in w.all_linkages() {
@@ -89,11 +89,11 @@ impl Topology {
         linkages.sort();
         let components = w
             .components()
-            .filter(|(_, c)| included.contains(&c.id))
-            .map(|(_, c)| NodeInfo {
+            .filter(|(_, c, _)| included.contains(&c.id))
+            .map(|(_, c, state)| NodeInfo {
                 id: c.id,
                 name: c.name(),
-                state: match c.state {
+                state: match state {
                     State::Created => "created",
                     State::Activating | State::Active => "running",
                     State::GoingToSleep | State::Sleeping => "paused",

@@ -195,8 +195,8 @@ impl Scheduler {
     pub fn paused(&self) -> Vec<String> {
         let w = self.core.world.borrow();
         w.components()
-            .filter(|(_, c)| matches!(c.state, State::Sleeping))
-            .map(|(_, c)| c.name())
+            .filter(|(_, _, state)| matches!(state, State::Sleeping))
+            .map(|(_, c, _)| c.name())
             .collect()
     }
 
@@ -298,13 +298,13 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
         } else {
             w.components()
                 // Activated but never run counts too: nothing will run it now.
-                .filter(|(_, c)| {
+                .filter(|(_, _, state)| {
                     matches!(
-                        c.state,
+                        state,
                         State::Sleeping | State::GoingToSleep | State::Activating
                     )
                 })
-                .map(|(_, c)| c.name())
+                .map(|(_, c, _)| c.name())
                 .collect()
         },
         stopped,
@@ -387,7 +387,7 @@ fn drain_remote(core: &Rc<Core>, block: bool, deadline: Option<Instant>) {
 fn run_one(core: &Rc<Core>, c: ComponentId) {
     let (task, start) = {
         let mut w = core.world.borrow_mut();
-        let Some(comp) = w.comp_mut(c) else { return };
+        let Some(comp) = w.hot_mut(c) else { return };
         match comp.state {
             State::Active => {}
             State::GoingToSleep | State::Sleeping => {
@@ -417,11 +417,12 @@ fn run_one(core: &Rc<Core>, c: ComponentId) {
                 // the component is woken (see `World::try_deliver_at`).
                 let body: &dyn Future<Output = crate::ComponentResult> = &*task;
                 let at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
-                if let Some(hint) = w.body_at.get_mut(c.index as usize) {
-                    *hint = (at, std::mem::size_of_val(body));
+                if let Some(hot) = w.hot_mut(c) {
+                    hot.body_at = at;
+                    hot.body_len = std::mem::size_of_val(body);
                 }
             }
-            if let Some(comp) = w.comp_mut(c) {
+            if let Some(comp) = w.hot_mut(c) {
                 comp.task = Some(task);
                 w.run_next.push(c);
             }

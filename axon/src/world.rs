@@ -33,9 +33,6 @@ pub(crate) enum State {
 
 /// A component as its world holds it.
 pub(crate) struct Comp {
-    pub state: State,
-    pub task: Option<Task>,
-    pub start: Option<Start>,
     pub id: u64,
     pub label: Cow<'static, str>,
     pub inbox_specs: Cow<'static, [BoxSpec]>,
@@ -103,9 +100,46 @@ impl Comp {
     }
 }
 
-struct Slot {
+/// Per slot, what running, pausing and waking its component touch: one cache line each, in
+/// a dense table apart from the [`Comp`]s (which lookups and graph changes read), so that a
+/// hop of a message reads one line of the component it wakes, not three of its `Comp`.
+#[repr(C, align(64))]
+pub(crate) struct Hot {
+    /// The generation of the slot's component; moves on when the slot is freed.
     gen: u32,
-    comp: Option<Comp>,
+    /// True while the slot holds a component (its `Comp` is `Some`).
+    used: bool,
+    pub state: State,
+    /// The generation (plus one) of the component a wake is queued for at the end of this
+    /// cycle, 0 for none. Keyed by generation, not just slot, so that a component made in a
+    /// slot freed this cycle is not taken for its predecessor.
+    woken: u64,
+    /// Where the component's paused body lives and how big it is (a hint for the processor's
+    /// cache; may be stale, never dereferenced).
+    pub body_at: usize,
+    pub body_len: usize,
+    /// The paused body, once started.
+    pub task: Option<Task>,
+    /// What makes the body, until it first runs.
+    pub start: Option<Start>,
+}
+
+// One line per slot, as the layout above intends.
+const _: () = assert!(std::mem::size_of::<Hot>() == 64);
+
+impl Hot {
+    fn vacant() -> Hot {
+        Hot {
+            gen: 0,
+            used: false,
+            state: State::Ended,
+            woken: 0,
+            body_at: 0,
+            body_len: 0,
+            task: None,
+            start: None,
+        }
+    }
 }
 
 pub(crate) struct LinkData {
@@ -128,7 +162,10 @@ pub struct Failure {
 
 pub(crate) struct World {
     pub sched: u32,
-    slots: Vec<Slot>,
+    /// Per slot: the component, `None` once freed.
+    slots: Vec<Option<Comp>>,
+    /// Per slot: its run, pause and wake state (see [`Hot`]); as long as `slots`.
+    hot: Vec<Hot>,
     free_slots: Vec<u32>,
     pub boxes: Boxes,
     links: Vec<(u32, Option<LinkData>)>,
@@ -140,13 +177,6 @@ pub(crate) struct World {
     /// Final boxes collected from this cycle, whose upstream outbox owners are woken at the
     /// end of the cycle.
     popped: Vec<BoxId>,
-    /// Per slot: the generation (plus one) of the component a wake is queued for at the end
-    /// of this cycle, 0 for none. Keyed by generation, not just slot, so that a component made
-    /// in a slot freed this cycle is not taken for its predecessor. Dense, for a cheap check.
-    woken: Vec<u64>,
-    /// Per slot: where the component's paused body lives and how big it is (a hint for the
-    /// processor's cache; may be stale, never dereferenced).
-    pub body_at: Vec<(usize, usize)>,
     pub live: usize,
     pub stop_requested: bool,
     pub current: Option<ComponentId>,
@@ -165,6 +195,7 @@ impl World {
         World {
             sched,
             slots: Vec::new(),
+            hot: Vec::new(),
             free_slots: Vec::new(),
             boxes: Boxes::default(),
             links: Vec::new(),
@@ -173,8 +204,6 @@ impl World {
             pauses: Vec::new(),
             wakes: Vec::new(),
             popped: Vec::new(),
-            woken: Vec::new(),
-            body_at: Vec::new(),
             live: 0,
             stop_requested: false,
             current: None,
@@ -191,25 +220,38 @@ impl World {
     // ----- components -------------------------------------------------------------------
 
     pub fn comp(&self, c: ComponentId) -> Option<&Comp> {
-        if c.sched != self.sched {
-            return None;
-        }
-        let slot = self.slots.get(c.index as usize)?;
-        if slot.gen != c.gen {
-            return None;
-        }
-        slot.comp.as_ref()
+        self.hot(c)?;
+        self.slots[c.index as usize].as_ref()
     }
 
     pub fn comp_mut(&mut self, c: ComponentId) -> Option<&mut Comp> {
+        self.hot(c)?;
+        self.slots[c.index as usize].as_mut()
+    }
+
+    /// The run state of component `c`, if it is one of this world's and not freed.
+    #[inline]
+    pub fn hot(&self, c: ComponentId) -> Option<&Hot> {
         if c.sched != self.sched {
             return None;
         }
-        let slot = self.slots.get_mut(c.index as usize)?;
-        if slot.gen != c.gen {
+        let h = self.hot.get(c.index as usize)?;
+        (h.used && h.gen == c.gen).then_some(h)
+    }
+
+    /// [`hot`](World::hot), to change.
+    #[inline]
+    pub fn hot_mut(&mut self, c: ComponentId) -> Option<&mut Hot> {
+        if c.sched != self.sched {
             return None;
         }
-        slot.comp.as_mut()
+        let h = self.hot.get_mut(c.index as usize)?;
+        (h.used && h.gen == c.gen).then_some(h)
+    }
+
+    /// Where component `c` is in its life, if it is one of this world's and not freed.
+    pub fn state(&self, c: ComponentId) -> Option<State> {
+        self.hot(c).map(|h| h.state)
     }
 
     pub fn live_comp(&self, c: ComponentId) -> Result<&Comp, Error> {
@@ -233,13 +275,12 @@ impl World {
         let index = match self.free_slots.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(Slot { gen: 0, comp: None });
-                self.woken.push(0);
-                self.body_at.push((0, 0));
+                self.slots.push(None);
+                self.hot.push(Hot::vacant());
                 (self.slots.len() - 1) as u32
             }
         };
-        let gen = self.slots[index as usize].gen;
+        let gen = self.hot[index as usize].gen;
         let cid = ComponentId {
             sched: self.sched,
             index,
@@ -253,21 +294,25 @@ impl World {
             .iter()
             .map(|_| self.boxes.insert(cid, BoxKind::Outbox))
             .collect();
-        self.slots[index as usize].comp = Some(Comp {
+        self.slots[index as usize] = Some(Comp {
             id: crate::ids::next_id(),
             label,
             inbox_specs,
             inboxes,
             outbox_specs,
             outboxes,
-            state: State::Created,
             children: Vec::new(),
             wake_on_end: Vec::new(),
             linkages: Vec::new(),
             link_refs: 0,
-            start,
-            task: None,
         });
+        let hot = &mut self.hot[index as usize];
+        hot.used = true;
+        hot.state = State::Created;
+        hot.body_at = 0;
+        hot.body_len = 0;
+        hot.task = None;
+        hot.start = start;
         self.topology_changed();
         cid
     }
@@ -275,12 +320,13 @@ impl World {
     /// Frees an ended component that nothing links to any more.
     fn free_if_unreferenced(&mut self, c: ComponentId) {
         let Some(comp) = self.comp(c) else { return };
-        if comp.state != State::Ended || comp.link_refs != 0 {
+        if self.state(c) != Some(State::Ended) || comp.link_refs != 0 {
             return;
         }
-        let slot = &mut self.slots[c.index as usize];
-        let comp = slot.comp.take().expect("checked above");
-        slot.gen = slot.gen.wrapping_add(1);
+        let comp = self.slots[c.index as usize].take().expect("checked above");
+        let hot = &mut self.hot[c.index as usize];
+        hot.used = false;
+        hot.gen = hot.gen.wrapping_add(1);
         self.free_slots.push(c.index);
         let name = comp.name();
         for (ids, kind) in [(&comp.inboxes, "inbox"), (&comp.outboxes, "outbox")] {
@@ -303,21 +349,18 @@ impl World {
     /// is ever lost.
     #[inline]
     pub fn wake(&mut self, c: ComponentId) {
-        wake_in(&mut self.woken, &mut self.wakes, self.sched, c);
+        wake_in(&mut self.hot, &mut self.wakes, self.sched, c);
     }
 
     pub fn pause(&mut self, c: ComponentId) {
-        if matches!(
-            self.comp(c).map(|x| x.state),
-            Some(State::Active | State::GoingToSleep)
-        ) {
+        if matches!(self.state(c), Some(State::Active | State::GoingToSleep)) {
             self.pauses.push(c);
         }
     }
 
     pub fn activate(&mut self, c: ComponentId) -> Result<(), Error> {
         let comp = self
-            .comp_mut(c)
+            .hot_mut(c)
             .ok_or_else(|| Error::NoSuchComponent(c.to_string()))?;
         if comp.state == State::Created {
             comp.state = State::Activating;
@@ -333,7 +376,7 @@ impl World {
         self.flush_pop_wakes();
         let pauses = std::mem::take(&mut self.pauses);
         for c in pauses.iter().copied() {
-            if let Some(comp) = self.comp_mut(c) {
+            if let Some(comp) = self.hot_mut(c) {
                 if comp.state == State::Active {
                     comp.state = State::GoingToSleep;
                 }
@@ -343,10 +386,12 @@ impl World {
         self.pauses.clear();
         let wakes = std::mem::take(&mut self.wakes);
         for c in wakes.iter().copied() {
-            if self.woken[c.index as usize] == woken_mark(c) {
-                self.woken[c.index as usize] = 0;
+            if let Some(h) = self.hot.get_mut(c.index as usize) {
+                if h.woken == woken_mark(c) {
+                    h.woken = 0;
+                }
             }
-            let Some(comp) = self.comp_mut(c) else {
+            let Some(comp) = self.hot_mut(c) else {
                 continue;
             };
             match comp.state {
@@ -376,7 +421,7 @@ impl World {
                 continue;
             }
             for o in pb.upstream_owners() {
-                wake_in(&mut self.woken, &mut self.wakes, self.sched, o);
+                wake_in(&mut self.hot, &mut self.wakes, self.sched, o);
             }
         }
         self.popped = popped;
@@ -385,12 +430,12 @@ impl World {
 
     /// Finds the live component in slot `index` whose generation ends in `gen16`.
     pub fn resolve(&self, index: u32, gen16: u16) -> Option<ComponentId> {
-        let slot = self.slots.get(index as usize)?;
-        if slot.comp.is_some() && slot.gen as u16 == gen16 {
+        let h = self.hot.get(index as usize)?;
+        if h.used && h.gen as u16 == gen16 {
             Some(ComponentId {
                 sched: self.sched,
                 index,
-                gen: slot.gen,
+                gen: h.gen,
             })
         } else {
             None
@@ -401,21 +446,22 @@ impl World {
     /// outside the world's borrow (a body's drop may use its context).
     pub fn take_all_bodies(&mut self) -> Vec<(Option<Task>, Option<Start>)> {
         let mut bodies = Vec::new();
-        for slot in &mut self.slots {
-            if let Some(comp) = slot.comp.as_mut() {
-                if comp.task.is_some() || comp.start.is_some() {
-                    bodies.push((comp.task.take(), comp.start.take()));
-                }
-                if !matches!(comp.state, State::Created | State::Ended) {
-                    comp.state = State::Ended;
-                    self.ended += 1;
-                }
+        for h in self.hot.iter_mut() {
+            h.woken = 0;
+            if !h.used {
+                continue;
+            }
+            if h.task.is_some() || h.start.is_some() {
+                bodies.push((h.task.take(), h.start.take()));
+            }
+            if !matches!(h.state, State::Created | State::Ended) {
+                h.state = State::Ended;
+                self.ended += 1;
             }
         }
         self.live = 0;
         self.run_next.clear();
         self.wakes.clear();
-        self.woken.iter_mut().for_each(|w| *w = 0);
         self.pauses.clear();
         self.timers.clear();
         bodies
@@ -431,9 +477,7 @@ impl World {
         let timers = std::mem::take(&mut self.timers);
         self.timers = timers
             .into_iter()
-            .filter(|Reverse((_, _, c))| {
-                self.comp(*c).is_some_and(|comp| comp.state != State::Ended)
-            })
+            .filter(|Reverse((_, _, c))| self.state(*c).is_some_and(|state| state != State::Ended))
             .collect();
         self.timers.peek().map(|Reverse((at, _, _))| *at)
     }
@@ -452,11 +496,12 @@ impl World {
 
     /// The component has finished: wake those waiting on its end, undo the linkages it made.
     pub fn end(&mut self, c: ComponentId, failure: Option<String>) {
-        let Some(comp) = self.comp_mut(c) else { return };
-        let was_live = !matches!(comp.state, State::Created | State::Ended);
-        comp.state = State::Ended;
-        comp.task = None;
-        comp.start = None;
+        let Some(hot) = self.hot_mut(c) else { return };
+        let was_live = !matches!(hot.state, State::Created | State::Ended);
+        hot.state = State::Ended;
+        hot.task = None;
+        hot.start = None;
+        let comp = self.comp_mut(c).expect("a slot in use holds its component");
         let wake_on_end = std::mem::take(&mut comp.wake_on_end);
         let linkages = std::mem::take(&mut comp.linkages);
         if was_live {
@@ -522,20 +567,17 @@ impl World {
         pb.storage.push_back(msg);
         let owner = pb.owner;
         // A box's owner is always a component of this world: no scheduler check needed, and
-        // its slot is in range of `woken`, which grows with the slots and never shrinks.
-        debug_assert!((owner.index as usize) < self.woken.len());
-        // SAFETY: as just said, `owner.index < woken.len()`.
-        let flag = unsafe { self.woken.get_unchecked_mut(owner.index as usize) };
+        // its slot is in range of `hot`, which grows with the slots and never shrinks.
+        debug_assert!((owner.index as usize) < self.hot.len());
+        // SAFETY: as just said, `owner.index < hot.len()`.
+        let hot = unsafe { self.hot.get_unchecked_mut(owner.index as usize) };
         let mark = woken_mark(owner);
-        if *flag != mark {
-            *flag = mark;
+        if hot.woken != mark {
+            hot.woken = mark;
             self.wakes.push(owner);
             // The owner will run soon: ask for its paused body now, so that fetching it from
             // memory overlaps the rest of this cycle instead of stalling its next run.
-            debug_assert!((owner.index as usize) < self.body_at.len());
-            // SAFETY: `body_at` grows with the slots, like `woken`.
-            let (at, len) = unsafe { *self.body_at.get_unchecked(owner.index as usize) };
-            prefetch(at, len);
+            prefetch(hot.body_at, hot.body_len);
         }
         Ok(())
     }
@@ -812,20 +854,25 @@ impl World {
     }
 
     /// Every component that is not freed, in slot order.
-    pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Comp)> + '_ {
+    pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Comp, State)> + '_ {
         let sched = self.sched;
-        self.slots.iter().enumerate().filter_map(move |(i, s)| {
-            s.comp.as_ref().map(|c| {
-                (
-                    ComponentId {
-                        sched,
-                        index: i as u32,
-                        gen: s.gen,
-                    },
-                    c,
-                )
+        self.slots
+            .iter()
+            .zip(&self.hot)
+            .enumerate()
+            .filter_map(move |(i, (s, h))| {
+                s.as_ref().map(|c| {
+                    (
+                        ComponentId {
+                            sched,
+                            index: i as u32,
+                            gen: h.gen,
+                        },
+                        c,
+                        h.state,
+                    )
+                })
             })
-        })
     }
 
     /// Deletes a dynamic box: unlinks whatever touches it and returns what it held.
@@ -903,25 +950,25 @@ fn prefetch(at: usize, len: usize) {
 /// Queues a wake unless one is queued already (split out so that callers holding a borrow of
 /// a box can still wake).
 #[inline(always)]
-fn wake_in(woken: &mut [u64], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
+fn wake_in(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
     if c.sched == sched {
-        mark_woken(woken, wakes, c);
+        mark_woken(hot, wakes, c);
     }
 }
 
 /// Queues a wake of `c`, a component of this world, unless one is queued already.
 #[inline(always)]
-fn mark_woken(woken: &mut [u64], wakes: &mut Vec<ComponentId>, c: ComponentId) {
-    if let Some(flag) = woken.get_mut(c.index as usize) {
+fn mark_woken(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, c: ComponentId) {
+    if let Some(h) = hot.get_mut(c.index as usize) {
         let mark = woken_mark(c);
-        if *flag != mark {
-            *flag = mark;
+        if h.woken != mark {
+            h.woken = mark;
             wakes.push(c);
         }
     }
 }
 
-/// What the `woken` table holds for a queued wake of `c`: its generation plus one.
+/// What [`Hot::woken`] holds for a queued wake of `c`: its generation plus one.
 #[inline(always)]
 fn woken_mark(c: ComponentId) -> u64 {
     c.gen as u64 + 1
