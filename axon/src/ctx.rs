@@ -13,7 +13,7 @@ use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
 use crate::postbox::{BoxId, PostBox};
 use crate::scheduler::{create_in, Core, YieldNow};
-use crate::world::{Comp, State, World};
+use crate::world::{State, World};
 
 /// A component's view of its scheduler: its boxes, its children, linkages, services.
 ///
@@ -303,10 +303,7 @@ impl Ctx {
         let w = self.core.world.borrow();
         match w.box_of(self.me, BoxKind::Inbox, inbox) {
             Ok(_) => RecvError::Empty {
-                component: w
-                    .comp(self.me)
-                    .map(Comp::component_name)
-                    .unwrap_or_else(|| ComponentName::new("?".into(), 0)),
+                component: self.component_name(),
                 inbox: box_name_cow(BoxKind::Inbox, inbox),
             },
             Err(e) => RecvError::NoSuchBox(no_such_box(e, self.me, BoxKind::Inbox, inbox)),

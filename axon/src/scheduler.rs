@@ -412,18 +412,15 @@ fn run_one(core: &Rc<Core>, c: ComponentId) {
     w.current = None;
     match outcome {
         Ok(Poll::Pending) => {
-            if fresh {
-                // Where the body waits (a box: it stays there), for the prefetch each time
-                // the component is woken (see `World::try_deliver_at`).
-                let body: &dyn Future<Output = crate::ComponentResult> = &*task;
-                let at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
-                if let Some(hot) = w.hot_mut(c) {
-                    hot.body_at = at;
+            if let Some(hot) = w.hot_mut(c) {
+                if fresh {
+                    // Where the body waits (a box: it stays there), for the prefetch each
+                    // time the component is woken (see `World::try_deliver_at`).
+                    let body: &dyn Future<Output = crate::ComponentResult> = &*task;
+                    hot.body_at = (body as *const dyn Future<Output = _>).cast::<u8>() as usize;
                     hot.body_len = std::mem::size_of_val(body);
                 }
-            }
-            if let Some(comp) = w.hot_mut(c) {
-                comp.task = Some(task);
+                hot.task = Some(task);
                 w.run_next.push(c);
             }
         }
