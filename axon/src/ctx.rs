@@ -433,7 +433,7 @@ impl Ctx {
         let b = w.box_of(self.me, BoxKind::Outbox, outbox)?;
         let sink = w.boxes.get(w.boxes.get(b).sink);
         // A chain ending at an outbox drops what is sent: never full.
-        Ok(sink.kind == BoxKind::Inbox && sink.storage.len() >= sink.cap)
+        Ok(sink.kind == BoxKind::Inbox && sink.storage.len() >= sink.cap as usize)
     }
 
     // ----- pause, yield, wake ---------------------------------------------------------------

@@ -34,7 +34,7 @@ pub(crate) enum Upstream {
 /// One inbox or outbox.
 ///
 /// The fields a delivery and a collection touch (the storage, the fill limit, the owner, the
-/// collected flag and the first upstream owner) come first and fill the first of the box's
+/// collection stamp and the first upstream owner) come first and fill the first of the box's
 /// two cache lines; the box is aligned to a line, so that a send or a receive reads one line
 /// of a box that is not in the cache, not two or three.
 #[repr(C, align(64))]
@@ -42,14 +42,15 @@ pub(crate) struct PostBox {
     pub storage: Ring,
     /// How many items a send may find here before it takes the slow path: the limit, or
     /// [`MAX_LEN`] without one, or 0 for an outbox (a send ending at an outbox is dropped).
-    pub cap: usize,
+    pub cap: u32,
+    /// The collection stamp (`World::pop_stamp`) when the upstream owners were last queued
+    /// for waking: they are queued once per stamp, however many items are collected.
+    pub woke_at: u32,
     pub owner: ComponentId,
     /// This box's own index in the slab.
     pub id: BoxId,
     /// For a final box: the first owner of an outbox upstream (see `upstream`).
     pub first_upstream: ComponentId,
-    /// An item was collected this cycle; the upstream owners are woken when the cycle settles.
-    pub popped: bool,
     pub upstream: Upstream,
     pub kind: BoxKind,
     /// False once the box is freed (its slot waits for reuse).
@@ -108,7 +109,8 @@ impl PostBox {
         self.limit = limit.unwrap_or(usize::MAX);
         self.cap = match self.kind {
             BoxKind::Outbox => 0,
-            BoxKind::Inbox => limit.unwrap_or(MAX_LEN).min(MAX_LEN),
+            // At most `MAX_LEN`, which fits 32 bits.
+            BoxKind::Inbox => limit.unwrap_or(MAX_LEN).min(MAX_LEN) as u32,
         };
     }
 }
@@ -158,6 +160,15 @@ impl Boxes {
         self.epoch = self.epoch.wrapping_add(1).max(1);
     }
 
+    /// Forgets every box's collection stamp (when the stamps come round again), so that no
+    /// box seems to have queued its wakes under a stamp that is only now beginning.
+    pub fn clear_pop_stamps(&mut self) {
+        for i in 0..self.slots.len() {
+            // SAFETY: in range; see `Boxes` for why slots are reached through `base`.
+            unsafe { (*self.base.add(i)).woke_at = 0 };
+        }
+    }
+
     pub fn insert(&mut self, owner: ComponentId, kind: BoxKind) -> BoxId {
         let id = self.free.pop().unwrap_or_else(|| {
             assert!(
@@ -172,13 +183,17 @@ impl Boxes {
             kind,
             storage: Ring::default(),
             limit: usize::MAX,
-            cap: if kind == BoxKind::Outbox { 0 } else { MAX_LEN },
+            cap: if kind == BoxKind::Outbox {
+                0
+            } else {
+                MAX_LEN as u32
+            },
+            woke_at: 0,
             target: NO_TARGET,
             sink: id,
             sources: Vec::new(),
             first_upstream: owner,
             more_upstream: Vec::new(),
-            popped: false,
             upstream: Upstream::None,
             live: true,
         };
@@ -206,7 +221,6 @@ impl Boxes {
         assert!(b.live, "box {id} freed twice");
         debug_assert!(b.target().is_none() && b.sources.is_empty());
         b.live = false;
-        b.popped = false;
         b.set_limit(None);
         b.set_upstream_owners(Vec::new());
         let left = b.storage.drain_to_vec();
@@ -233,16 +247,6 @@ impl Boxes {
         let b = unsafe { &mut *self.base.add(id as usize) };
         debug_assert!(b.live, "box {id} used after it was freed");
         b
-    }
-
-    /// True if `id` names a box that has not been freed.
-    pub fn is_live(&self, id: BoxId) -> bool {
-        (id as usize) < self.slots.len() && self.get_unchecked_live(id)
-    }
-
-    fn get_unchecked_live(&self, id: BoxId) -> bool {
-        // SAFETY: callers check `id < slots.len()`.
-        unsafe { (*self.base.add(id as usize)).live }
     }
 
     /// The address of box `id`, valid (for reads and for writes through `&mut World`) until
@@ -353,9 +357,9 @@ mod tests {
     fn an_inbox_without_a_limit_refuses_at_the_most_a_ring_holds() {
         let mut boxes = Boxes::default();
         let b = boxes.insert(id(0), BoxKind::Inbox);
-        assert_eq!(boxes.get(b).cap, MAX_LEN);
+        assert_eq!(boxes.get(b).cap as usize, MAX_LEN);
         boxes.get_mut(b).set_limit(Some(usize::MAX - 1));
-        assert_eq!(boxes.get(b).cap, MAX_LEN);
+        assert_eq!(boxes.get(b).cap as usize, MAX_LEN);
         boxes.get_mut(b).set_limit(Some(3));
         assert_eq!((boxes.get(b).cap, boxes.get(b).limit()), (3, Some(3)));
         let o = boxes.insert(id(0), BoxKind::Outbox);
@@ -367,10 +371,10 @@ mod tests {
         use std::mem::{offset_of, size_of};
         let ends = [
             offset_of!(PostBox, storage) + size_of::<Ring>(),
-            offset_of!(PostBox, cap) + size_of::<usize>(),
+            offset_of!(PostBox, cap) + size_of::<u32>(),
+            offset_of!(PostBox, woke_at) + size_of::<u32>(),
             offset_of!(PostBox, owner) + size_of::<ComponentId>(),
             offset_of!(PostBox, id) + size_of::<BoxId>(),
-            offset_of!(PostBox, popped) + 1,
             offset_of!(PostBox, upstream) + 1,
             offset_of!(PostBox, first_upstream) + size_of::<ComponentId>(),
             offset_of!(PostBox, kind) + 1,

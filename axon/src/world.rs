@@ -174,9 +174,10 @@ pub(crate) struct World {
     pub run_next: Vec<ComponentId>,
     pub pauses: Vec<ComponentId>,
     pub wakes: Vec<ComponentId>,
-    /// Final boxes collected from this cycle, whose upstream outbox owners are woken at the
-    /// end of the cycle.
-    popped: Vec<BoxId>,
+    /// Stamps collections: a box queues wakes for its upstream owners on its first collection
+    /// under a stamp (`PostBox::woke_at`). Moves on when a cycle settles and before any chain
+    /// changes; never 0, the stamp of a box that has not queued any.
+    pop_stamp: u32,
     pub live: usize,
     pub stop_requested: bool,
     pub current: Option<ComponentId>,
@@ -203,7 +204,7 @@ impl World {
             run_next: Vec::new(),
             pauses: Vec::new(),
             wakes: Vec::new(),
-            popped: Vec::new(),
+            pop_stamp: 1,
             live: 0,
             stop_requested: false,
             current: None,
@@ -373,7 +374,7 @@ impl World {
 
     /// End of a cycle: pause requests first, then wakes (Kamaelia's order, A4.2).
     pub fn settle(&mut self) {
-        self.flush_pop_wakes();
+        self.next_pop_stamp();
         let pauses = std::mem::take(&mut self.pauses);
         for c in pauses.iter().copied() {
             if let Some(comp) = self.hot_mut(c) {
@@ -407,25 +408,16 @@ impl World {
         self.wakes.clear();
     }
 
-    /// Wakes the upstream outbox owners of every box collected from since the last flush.
-    /// Done before any change to the chains, so that the owners woken are those of the chain
-    /// as it was when the item was collected.
-    pub fn flush_pop_wakes(&mut self) {
-        let popped = std::mem::take(&mut self.popped);
-        for &b in &popped {
-            if !self.boxes.is_live(b) {
-                continue;
-            }
-            let pb = self.boxes.get_mut(b);
-            if !std::mem::take(&mut pb.popped) {
-                continue;
-            }
-            for o in pb.upstream_owners() {
-                wake_in(&mut self.hot, &mut self.wakes, self.sched, o);
-            }
+    /// Starts a new collection stamp: the next collection from any box queues wakes for its
+    /// upstream owners again. Done when a cycle settles, and before any change to the chains,
+    /// so that a collection after the change wakes the owners of the chain as it is then.
+    pub fn next_pop_stamp(&mut self) {
+        self.pop_stamp = self.pop_stamp.wrapping_add(1);
+        if self.pop_stamp == 0 {
+            // Once in 2^32 stamps: old stamps could now come back, so every box forgets its.
+            self.boxes.clear_pop_stamps();
+            self.pop_stamp = 1;
         }
-        self.popped = popped;
-        self.popped.clear();
     }
 
     /// Finds the live component in slot `index` whose generation ends in `gen16`.
@@ -561,7 +553,7 @@ impl World {
         // SAFETY: the caller's promise; the box lives in the slab's heap storage, apart from
         // the fields of `self` used below.
         let pb = unsafe { &mut *sink };
-        if pb.storage.len() >= pb.cap {
+        if pb.storage.len() >= pb.cap as usize {
             return Err(msg);
         }
         pb.storage.push_back(msg);
@@ -612,13 +604,14 @@ impl World {
                 .comp(owner)
                 .map(|c| c.box_name(BoxKind::Inbox, sink))
                 .unwrap_or_default(),
-            size: pb.cap,
+            size: pb.cap as usize,
             message: msg,
         }))
     }
 
-    /// Pops from a final box known by its address, and marks it collected from: the owners
-    /// of every outbox upstream are woken when the cycle settles.
+    /// Pops from a final box known by its address, and queues wakes for the owners of every
+    /// outbox upstream (once per collection stamp: several items collected in one cycle wake
+    /// them once).
     ///
     /// # Safety
     ///
@@ -632,11 +625,33 @@ impl World {
         }
         // The bookkeeping comes before the pop, so that no call that could unwind happens
         // while the message is held (which would keep it in memory for the unwinding path).
-        if !pb.popped && pb.upstream != Upstream::None {
-            pb.popped = true;
-            self.popped.push(pb.id);
+        if pb.woke_at != self.pop_stamp {
+            self.queue_upstream_wakes(pb);
         }
         pb.storage.pop_front()
+    }
+
+    /// The first collection from `pb` under this stamp: queues wakes for the owners of every
+    /// outbox upstream of it. Out of line, so that the collections after it, in the same
+    /// cycle, stay short.
+    #[inline(never)]
+    fn queue_upstream_wakes(&mut self, pb: &mut PostBox) {
+        pb.woke_at = self.pop_stamp;
+        match pb.upstream {
+            Upstream::None => {}
+            // The usual case, kept apart so that the box's second line is not read.
+            Upstream::One => wake_in(
+                &mut self.hot,
+                &mut self.wakes,
+                self.sched,
+                pb.first_upstream,
+            ),
+            Upstream::Many => {
+                for o in pb.upstream_owners() {
+                    wake_in(&mut self.hot, &mut self.wakes, self.sched, o);
+                }
+            }
+        }
     }
 
     pub fn box_of(&self, c: ComponentId, kind: BoxKind, name: &str) -> Result<BoxId, Error> {
@@ -654,7 +669,7 @@ impl World {
         pipewidth: Option<usize>,
     ) -> Result<Linkage, Error> {
         let (src_kind, dst_kind) = passthrough.box_kinds();
-        self.flush_pop_wakes();
+        self.next_pop_stamp();
         let sb = self.box_of(source.0, src_kind, source.1)?;
         let db = self.box_of(sink.0, dst_kind, sink.1)?;
         match self.boxes.add_source(db, sb) {
@@ -799,7 +814,7 @@ impl World {
     }
 
     fn unlink_index(&mut self, index: u32) {
-        self.flush_pop_wakes();
+        self.next_pop_stamp();
         let entry = &mut self.links[index as usize];
         let Some(d) = entry.1.take() else { return };
         entry.0 = entry.0.wrapping_add(1);
@@ -883,7 +898,7 @@ impl World {
         name: &str,
     ) -> Result<Vec<Message>, Error> {
         let b = self.box_of(c, kind, name)?;
-        self.flush_pop_wakes();
+        self.next_pop_stamp();
         self.unlink_box(b);
         let comp = self.comp_mut(c).expect("checked by box_of");
         let (ids, specs) = match kind {
@@ -972,4 +987,99 @@ fn mark_woken(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, c: ComponentId) {
 #[inline(always)]
 fn woken_mark(c: ComponentId) -> u64 {
     c.gen as u64 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::{DEFAULT_INBOXES, DEFAULT_OUTBOXES};
+
+    fn component(w: &mut World, label: &'static str) -> ComponentId {
+        w.insert(
+            label.into(),
+            DEFAULT_INBOXES.into(),
+            DEFAULT_OUTBOXES.into(),
+            None,
+        )
+    }
+
+    /// Links `from`'s outbox to `to`'s inbox and fills that inbox with `n` messages; the wakes
+    /// of the deliveries are settled, so that only collections queue wakes afterwards.
+    fn feed(w: &mut World, from: ComponentId, to: ComponentId, n: usize) -> (Linkage, BoxId) {
+        let l = w
+            .link(
+                from,
+                (from, "outbox"),
+                (to, "inbox"),
+                Passthrough::Normal,
+                None,
+            )
+            .unwrap();
+        let inbox = w.box_of(to, BoxKind::Inbox, "inbox").unwrap();
+        for i in 0..n {
+            assert!(w.try_deliver(inbox, Message::new(i)).is_ok());
+        }
+        w.settle();
+        (l, inbox)
+    }
+
+    fn collect(w: &mut World, inbox: BoxId) -> Option<Message> {
+        let at = w.boxes.ptr(inbox);
+        // SAFETY: the address was taken just now, with no change to the boxes since.
+        unsafe { w.collect_at(at) }
+    }
+
+    fn queued(w: &World, c: ComponentId) -> usize {
+        w.wakes.iter().filter(|&&x| x == c).count()
+    }
+
+    #[test]
+    fn collecting_queues_the_producer_once_and_again_after_the_cycle() {
+        let mut w = World::new(u32::MAX - 1);
+        let (a, b) = (component(&mut w, "A"), component(&mut w, "B"));
+        let (_, inbox) = feed(&mut w, a, b, 3);
+        assert!(collect(&mut w, inbox).is_some());
+        assert!(collect(&mut w, inbox).is_some());
+        assert_eq!((queued(&w, a), queued(&w, b)), (1, 0));
+        w.settle();
+        assert_eq!(queued(&w, a), 0);
+        assert!(collect(&mut w, inbox).is_some());
+        assert_eq!(
+            queued(&w, a),
+            1,
+            "a collection in a later cycle wakes again"
+        );
+        assert!(collect(&mut w, inbox).is_none());
+    }
+
+    #[test]
+    fn a_collection_after_a_relink_in_the_same_cycle_queues_the_new_producer() {
+        let mut w = World::new(u32::MAX - 2);
+        let (a, b, c) = (
+            component(&mut w, "A"),
+            component(&mut w, "B"),
+            component(&mut w, "C"),
+        );
+        let (l, inbox) = feed(&mut w, a, b, 2);
+        assert!(collect(&mut w, inbox).is_some());
+        assert!(w.unlink(a, &l));
+        w.link(c, (c, "outbox"), (b, "inbox"), Passthrough::Normal, None)
+            .unwrap();
+        assert!(collect(&mut w, inbox).is_some());
+        assert_eq!((queued(&w, a), queued(&w, c)), (1, 1));
+    }
+
+    #[test]
+    fn stamps_that_come_round_again_do_not_swallow_a_wake() {
+        let mut w = World::new(u32::MAX - 3);
+        let (a, b) = (component(&mut w, "A"), component(&mut w, "B"));
+        let (_, inbox) = feed(&mut w, a, b, 1);
+        // The box queued its wakes under stamp 1, 2^32 - 1 stamps ago.
+        w.boxes.get_mut(inbox).woke_at = 1;
+        w.pop_stamp = u32::MAX;
+        w.settle();
+        assert_eq!(w.pop_stamp, 1);
+        assert!(collect(&mut w, inbox).is_some());
+        assert_eq!(queued(&w, a), 1);
+    }
 }
