@@ -13,8 +13,9 @@
 //! The first lap includes every component's first run (all N are activated together, so the
 //! first cycle starts all of them); `ns_per_hop` is the steady state, over the laps after it.
 //!
-//! `RING_LAPS=<k>` sets how many laps follow the first (default 10): two runs that differ only
-//! in it, counted by a cache simulator, give what one steady-state hop costs
+//! The steady state is timed over at least 10,000,000 hops (ten laps, or more for a ring
+//! under 1,000,000). `RING_LAPS=<k>` sets how many laps follow the first instead: two runs
+//! that differ only in it, counted by a cache simulator, give what one steady-state hop costs
 //! (`scripts/ring-misses.sh`).
 
 use std::time::Instant;
@@ -25,16 +26,24 @@ use kamaelia::axon::{component, Component, ComponentResult, Ctx, Scheduler};
 /// The token: how many hops it has made.
 struct Token(u64);
 
-/// Laps after the first, for the steady-state figure, unless `RING_LAPS` says otherwise.
+/// Hops the steady-state figure is taken over, at least, unless `RING_LAPS` says otherwise:
+/// a small ring makes as many laps as it takes (a ring of 1,000 makes 10,000), so that every
+/// size is timed over a run of the same length and a short one is not at the mercy of a
+/// single interruption.
+const HOPS: u64 = 10_000_000;
+
+/// The fewest laps after the first.
 const LAPS: u64 = 10;
 
-fn laps() -> u64 {
+/// Laps after the first for a ring of `n`: `RING_LAPS` if set, else enough for [`HOPS`].
+fn laps(n: usize) -> u64 {
+    let default = LAPS.max(HOPS.div_ceil(n as u64));
     match std::env::var("RING_LAPS") {
         Ok(v) => v.parse().unwrap_or_else(|_| {
-            eprintln!("RING_LAPS={v:?} is not a whole number; using {LAPS}");
-            LAPS
+            eprintln!("RING_LAPS={v:?} is not a whole number; using {default}");
+            default
         }),
-        Err(_) => LAPS,
+        Err(_) => default,
     }
 }
 
@@ -75,7 +84,7 @@ fn ring(n: usize) {
     let t0 = Instant::now();
     let sched = Scheduler::new();
     let root = sched.root();
-    let laps = laps();
+    let laps = laps(n);
     let (tx, rx) = std::sync::mpsc::channel::<([Instant; 3], u64)>();
     // The starter sends the token, passes it on until it has made 1 + laps laps, then sends
     // the shutdown round and waits for it to come back.
