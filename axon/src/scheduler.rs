@@ -1,8 +1,9 @@
 //! The cooperative scheduler (Kamaelia's `Axon.Scheduler`).
 //!
-//! Each cycle runs every component in the run queue once, then handles requests in
-//! Kamaelia's order: pause requests first, then wakes (so a wake that comes in the same cycle
-//! as a pause wins, and no wake is ever lost). New components join the run queue at the end
+//! Each cycle runs every component in the run queue once, and pauses and wakes take effect
+//! as in Kamaelia's order, pause requests first, then wakes: a wake that comes in the same
+//! cycle as a pause wins, and no wake is ever lost. (Both are stamped with the cycle's number
+//! as they happen, not settled one by one at its end: see `Hot::state` in `world.rs`.) New components join the run queue at the end
 //! of the cycle in which they were activated. A scheduler with a selector also looks at its
 //! sockets after each cycle (at most every 20 µs). When nothing is runnable the
 //! scheduler blocks until a thread, a timer or I/O wakes a component: on its remote door, or,
@@ -269,6 +270,7 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
             w.settle();
             w.fire_timers(Instant::now());
             w.settle();
+            w.end_cycle();
         }
         if core.remote.stop.load(Ordering::SeqCst) || core.world.borrow().stop_requested {
             stop_all(core);
@@ -385,20 +387,8 @@ fn drain_remote(core: &Rc<Core>, block: bool, deadline: Option<Instant>) {
 
 /// Runs one component for one step, if it is active.
 fn run_one(core: &Rc<Core>, c: ComponentId) {
-    let (task, start) = {
-        let mut w = core.world.borrow_mut();
-        let Some(comp) = w.hot_mut(c) else { return };
-        match comp.state {
-            State::Active => {}
-            State::GoingToSleep | State::Sleeping => {
-                comp.state = State::Sleeping;
-                return;
-            }
-            _ => return,
-        }
-        let t = (comp.task.take(), comp.start.take());
-        w.current = Some(c);
-        t
+    let Some((task, start)) = core.world.borrow_mut().start_turn(c) else {
+        return;
     };
     let (mut task, fresh): (Task, bool) = match (task, start) {
         (Some(t), _) => (t, false),

@@ -23,7 +23,9 @@ pub(crate) enum State {
     Activating,
     /// In the run queue.
     Active,
-    /// Asked to pause; leaves the run queue when next reached.
+    /// Asked to pause; leaves the run queue when next reached. Never stored: an `Active`
+    /// component whose pause of the last cycle no wake cancelled reads as this (see
+    /// [`Hot::state`]).
     GoingToSleep,
     /// Out of the run queue until woken.
     Sleeping,
@@ -109,11 +111,13 @@ pub(crate) struct Hot {
     gen: u32,
     /// True while the slot holds a component (its `Comp` is `Some`).
     used: bool,
-    pub state: State,
-    /// The generation (plus one) of the component a wake is queued for at the end of this
-    /// cycle, 0 for none. Keyed by generation, not just slot, so that a component made in a
-    /// slot freed this cycle is not taken for its predecessor.
-    woken: u64,
+    /// The stored state: `Created`, `Activating`, `Active`, `Sleeping` or `Ended`. Read it
+    /// through [`Hot::state`], which also tells `GoingToSleep`.
+    stored: State,
+    /// The cycle (`World::cycle`) in which the component was last woken, 0 for never.
+    woken_at: u32,
+    /// The cycle in which it last asked to pause with no wake in that cycle, 0 for never.
+    paused_at: u32,
     /// Where the component's paused body lives and how big it is (a hint for the processor's
     /// cache; may be stale, never dereferenced).
     pub body_at: usize,
@@ -128,12 +132,27 @@ pub(crate) struct Hot {
 const _: () = assert!(std::mem::size_of::<Hot>() == 64);
 
 impl Hot {
+    /// Where the component is in its life, in cycle `cycle`. Pauses and wakes are stamped
+    /// with their cycle instead of being settled one by one at its end. A wake cancels a
+    /// pause of the same cycle, whatever their order (Kamaelia's A4.2): a wake clears a
+    /// pause stamped in its cycle, and a pause in a cycle that has seen a wake is not
+    /// stamped. So a pause stamped with the last cycle took effect: the component is going
+    /// to sleep.
+    pub fn state(&self, cycle: u32) -> State {
+        if self.stored == State::Active && self.paused_at == cycle.wrapping_sub(1) {
+            State::GoingToSleep
+        } else {
+            self.stored
+        }
+    }
+
     fn vacant() -> Hot {
         Hot {
             gen: 0,
             used: false,
-            state: State::Ended,
-            woken: 0,
+            stored: State::Ended,
+            woken_at: 0,
+            paused_at: 0,
             body_at: 0,
             body_len: 0,
             task: None,
@@ -172,8 +191,14 @@ pub(crate) struct World {
     free_links: Vec<u32>,
     /// Components to run in the coming cycle.
     pub run_next: Vec<ComponentId>,
-    pub pauses: Vec<ComponentId>,
+    /// Components woken this cycle that are not in the run queue (asleep, or not yet
+    /// started): they join it when the cycle settles. A woken component that is in the queue
+    /// needs nothing more than its `woken_at` stamp.
     pub wakes: Vec<ComponentId>,
+    /// The number of the cycle under way, for the pause and wake stamps in `Hot`; moves on
+    /// when a cycle has settled (`end_cycle`). Never 0 or 1: a stamp of 0 means never, and
+    /// `cycle - 1` must be a real cycle.
+    cycle: u32,
     /// Stamps collections: a box queues wakes for its upstream owners on its first collection
     /// under a stamp (`PostBox::woke_at`). Moves on when a cycle settles and before any chain
     /// changes; never 0, the stamp of a box that has not queued any.
@@ -202,8 +227,8 @@ impl World {
             links: Vec::new(),
             free_links: Vec::new(),
             run_next: Vec::new(),
-            pauses: Vec::new(),
             wakes: Vec::new(),
+            cycle: 2,
             pop_stamp: 1,
             live: 0,
             stop_requested: false,
@@ -252,7 +277,7 @@ impl World {
 
     /// Where component `c` is in its life, if it is one of this world's and not freed.
     pub fn state(&self, c: ComponentId) -> Option<State> {
-        self.hot(c).map(|h| h.state)
+        self.hot(c).map(|h| h.state(self.cycle))
     }
 
     pub fn live_comp(&self, c: ComponentId) -> Result<&Comp, Error> {
@@ -309,7 +334,9 @@ impl World {
         });
         let hot = &mut self.hot[index as usize];
         hot.used = true;
-        hot.state = State::Created;
+        hot.stored = State::Created;
+        hot.woken_at = 0;
+        hot.paused_at = 0;
         hot.body_at = 0;
         hot.body_len = 0;
         hot.task = None;
@@ -345,17 +372,23 @@ impl World {
 
     // ----- run, pause and wake -------------------------------------------------------------
 
-    /// Queues a wake for the end of this cycle. Waking a component that is running or
-    /// already awake is harmless: it cancels a pause requested in the same cycle, so no wake
-    /// is ever lost.
+    /// Wakes `c` at the end of this cycle. Waking a component that is running or already
+    /// awake is harmless: it cancels a pause requested in the same cycle, so no wake is
+    /// ever lost.
     #[inline]
     pub fn wake(&mut self, c: ComponentId) {
-        wake_in(&mut self.hot, &mut self.wakes, self.sched, c);
+        wake_in(&mut self.hot, &mut self.wakes, self.sched, self.cycle, c);
     }
 
+    /// Records that `c` asked to pause in this cycle; it takes effect when the cycle settles,
+    /// unless a wake in the same cycle cancels it (see [`Hot::state`]).
     pub fn pause(&mut self, c: ComponentId) {
-        if matches!(self.state(c), Some(State::Active | State::GoingToSleep)) {
-            self.pauses.push(c);
+        let cycle = self.cycle;
+        if let Some(h) = self.hot_mut(c) {
+            // Woken already in this cycle: the wake cancels the pause.
+            if h.stored == State::Active && h.woken_at != cycle {
+                h.paused_at = cycle;
+            }
         }
     }
 
@@ -363,8 +396,8 @@ impl World {
         let comp = self
             .hot_mut(c)
             .ok_or_else(|| Error::NoSuchComponent(c.to_string()))?;
-        if comp.state == State::Created {
-            comp.state = State::Activating;
+        if comp.stored == State::Created {
+            comp.stored = State::Activating;
             self.live += 1;
             self.wake(c);
             self.topology_changed();
@@ -372,40 +405,64 @@ impl World {
         Ok(())
     }
 
-    /// End of a cycle: pause requests first, then wakes (Kamaelia's order, A4.2).
+    /// End of a cycle: the components woken out of the run queue join it. (Pauses need
+    /// nothing here: a component that paused is still in the queue, and its stamps say, when
+    /// it is next reached, whether a wake of the same cycle cancelled the pause: Kamaelia's
+    /// A4.2, pause requests before wakes.)
     pub fn settle(&mut self) {
         self.next_pop_stamp();
-        let pauses = std::mem::take(&mut self.pauses);
-        for c in pauses.iter().copied() {
-            if let Some(comp) = self.hot_mut(c) {
-                if comp.state == State::Active {
-                    comp.state = State::GoingToSleep;
-                }
-            }
-        }
-        self.pauses = pauses;
-        self.pauses.clear();
         let wakes = std::mem::take(&mut self.wakes);
         for c in wakes.iter().copied() {
-            if let Some(h) = self.hot.get_mut(c.index as usize) {
-                if h.woken == woken_mark(c) {
-                    h.woken = 0;
-                }
-            }
-            let Some(comp) = self.hot_mut(c) else {
+            let Some(h) = self.hot_mut(c) else {
                 continue;
             };
-            match comp.state {
-                State::Sleeping | State::Activating => {
-                    comp.state = State::Active;
-                    self.run_next.push(c);
-                }
-                State::GoingToSleep => comp.state = State::Active,
-                State::Active | State::Created | State::Ended => {}
+            if matches!(h.stored, State::Sleeping | State::Activating) {
+                h.stored = State::Active;
+                self.run_next.push(c);
             }
         }
         self.wakes = wakes;
         self.wakes.clear();
+    }
+
+    /// Moves on to the next cycle, once the last has settled.
+    pub fn end_cycle(&mut self) {
+        let last = self.cycle;
+        self.cycle = last.wrapping_add(1);
+        if self.cycle == 0 {
+            // Once in 2^32 cycles: old stamps could now come back. Stamps of the cycle just
+            // ended are kept (as cycle 1, now the last); every older one is forgotten.
+            for h in &mut self.hot {
+                h.woken_at = if h.woken_at == last { 1 } else { 0 };
+                h.paused_at = if h.paused_at == last { 1 } else { 0 };
+            }
+            self.cycle = 2;
+        }
+    }
+
+    /// `c` is reached in the run queue: if it runs now, hands over its body (paused, or
+    /// what makes it) and marks it the current component. `None` if it does not run: it is
+    /// not active, or it went to sleep (its pause of the last cycle was not cancelled; a
+    /// wake earlier in this cycle then puts it back in the queue when the cycle settles, as
+    /// for any sleeping component).
+    pub fn start_turn(&mut self, c: ComponentId) -> Option<(Option<Task>, Option<Start>)> {
+        let cycle = self.cycle;
+        let h = self.hot_mut(c)?;
+        match h.state(cycle) {
+            State::Active => {
+                let body = (h.task.take(), h.start.take());
+                self.current = Some(c);
+                Some(body)
+            }
+            State::GoingToSleep => {
+                h.stored = State::Sleeping;
+                if h.woken_at == cycle {
+                    self.wakes.push(c);
+                }
+                None
+            }
+            _ => None,
+        }
     }
 
     /// Starts a new collection stamp: the next collection from any box queues wakes for its
@@ -439,22 +496,22 @@ impl World {
     pub fn take_all_bodies(&mut self) -> Vec<(Option<Task>, Option<Start>)> {
         let mut bodies = Vec::new();
         for h in self.hot.iter_mut() {
-            h.woken = 0;
+            h.woken_at = 0;
+            h.paused_at = 0;
             if !h.used {
                 continue;
             }
             if h.task.is_some() || h.start.is_some() {
                 bodies.push((h.task.take(), h.start.take()));
             }
-            if !matches!(h.state, State::Created | State::Ended) {
-                h.state = State::Ended;
+            if !matches!(h.stored, State::Created | State::Ended) {
+                h.stored = State::Ended;
                 self.ended += 1;
             }
         }
         self.live = 0;
         self.run_next.clear();
         self.wakes.clear();
-        self.pauses.clear();
         self.timers.clear();
         bodies
     }
@@ -489,8 +546,8 @@ impl World {
     /// The component has finished: wake those waiting on its end, undo the linkages it made.
     pub fn end(&mut self, c: ComponentId, failure: Option<String>) {
         let Some(hot) = self.hot_mut(c) else { return };
-        let was_live = !matches!(hot.state, State::Created | State::Ended);
-        hot.state = State::Ended;
+        let was_live = !matches!(hot.stored, State::Created | State::Ended);
+        hot.stored = State::Ended;
         hot.task = None;
         hot.start = None;
         let comp = self.comp_mut(c).expect("a slot in use holds its component");
@@ -563,10 +620,15 @@ impl World {
         debug_assert!((owner.index as usize) < self.hot.len());
         // SAFETY: as just said, `owner.index < hot.len()`.
         let hot = unsafe { self.hot.get_unchecked_mut(owner.index as usize) };
-        let mark = woken_mark(owner);
-        if hot.woken != mark {
-            hot.woken = mark;
-            self.wakes.push(owner);
+        if hot.woken_at != self.cycle {
+            hot.woken_at = self.cycle;
+            // A pause of this cycle is cancelled.
+            if hot.paused_at == self.cycle {
+                hot.paused_at = 0;
+            }
+            if hot.stored != State::Active {
+                self.wakes.push(owner);
+            }
             // The owner will run soon: ask for its paused body now, so that fetching it from
             // memory overlaps the rest of this cycle instead of stalling its next run.
             prefetch(hot.body_at, hot.body_len);
@@ -644,11 +706,12 @@ impl World {
                 &mut self.hot,
                 &mut self.wakes,
                 self.sched,
+                self.cycle,
                 pb.first_upstream,
             ),
             Upstream::Many => {
                 for o in pb.upstream_owners() {
-                    wake_in(&mut self.hot, &mut self.wakes, self.sched, o);
+                    wake_in(&mut self.hot, &mut self.wakes, self.sched, self.cycle, o);
                 }
             }
         }
@@ -871,6 +934,7 @@ impl World {
     /// Every component that is not freed, in slot order.
     pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Comp, State)> + '_ {
         let sched = self.sched;
+        let cycle = self.cycle;
         self.slots
             .iter()
             .zip(&self.hot)
@@ -884,7 +948,7 @@ impl World {
                             gen: h.gen,
                         },
                         c,
-                        h.state,
+                        h.state(cycle),
                     )
                 })
             })
@@ -962,31 +1026,28 @@ fn prefetch(at: usize, len: usize) {
     let _ = (at, len);
 }
 
-/// Queues a wake unless one is queued already (split out so that callers holding a borrow of
-/// a box can still wake).
+/// Wakes `c` in cycle `cycle`, unless it was woken in it already: stamps it, and lists it
+/// for the end of the cycle if it is not in the run queue (split out so that callers holding
+/// a borrow of a box can still wake).
 #[inline(always)]
-fn wake_in(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, sched: u32, c: ComponentId) {
-    if c.sched == sched {
-        mark_woken(hot, wakes, c);
+fn wake_in(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, sched: u32, cycle: u32, c: ComponentId) {
+    if c.sched != sched {
+        return;
     }
-}
-
-/// Queues a wake of `c`, a component of this world, unless one is queued already.
-#[inline(always)]
-fn mark_woken(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, c: ComponentId) {
     if let Some(h) = hot.get_mut(c.index as usize) {
-        let mark = woken_mark(c);
-        if h.woken != mark {
-            h.woken = mark;
-            wakes.push(c);
+        // A wake for a component that has ended and whose slot was reused is not the
+        // newcomer's.
+        if h.used && h.gen == c.gen && h.woken_at != cycle {
+            h.woken_at = cycle;
+            // A pause of this cycle is cancelled.
+            if h.paused_at == cycle {
+                h.paused_at = 0;
+            }
+            if h.stored != State::Active {
+                wakes.push(c);
+            }
         }
     }
-}
-
-/// What [`Hot::woken`] holds for a queued wake of `c`: its generation plus one.
-#[inline(always)]
-fn woken_mark(c: ComponentId) -> u64 {
-    c.gen as u64 + 1
 }
 
 #[cfg(test)]
@@ -1019,7 +1080,7 @@ mod tests {
         for i in 0..n {
             assert!(w.try_deliver(inbox, Message::new(i)).is_ok());
         }
-        w.settle();
+        next_cycle(w);
         (l, inbox)
     }
 
@@ -1027,6 +1088,23 @@ mod tests {
         let at = w.boxes.ptr(inbox);
         // SAFETY: the address was taken just now, with no change to the boxes since.
         unsafe { w.collect_at(at) }
+    }
+
+    /// What the scheduler does between two cycles.
+    fn next_cycle(w: &mut World) {
+        w.settle();
+        w.end_cycle();
+    }
+
+    /// A component made, activated and in the run queue.
+    fn active(w: &mut World, label: &'static str) -> ComponentId {
+        let c = component(w, label);
+        w.activate(c).unwrap();
+        next_cycle(w);
+        assert_eq!(w.state(c), Some(State::Active));
+        assert_eq!(w.run_next, [c]);
+        w.run_next.clear();
+        c
     }
 
     fn queued(w: &World, c: ComponentId) -> usize {
@@ -1041,7 +1119,7 @@ mod tests {
         assert!(collect(&mut w, inbox).is_some());
         assert!(collect(&mut w, inbox).is_some());
         assert_eq!((queued(&w, a), queued(&w, b)), (1, 0));
-        w.settle();
+        next_cycle(&mut w);
         assert_eq!(queued(&w, a), 0);
         assert!(collect(&mut w, inbox).is_some());
         assert_eq!(
@@ -1081,5 +1159,93 @@ mod tests {
         assert_eq!(w.pop_stamp, 1);
         assert!(collect(&mut w, inbox).is_some());
         assert_eq!(queued(&w, a), 1);
+    }
+
+    #[test]
+    fn a_pause_takes_effect_at_the_end_of_its_cycle_unless_a_wake_of_that_cycle_cancels_it() {
+        let mut w = World::new(u32::MAX - 4);
+        let c = active(&mut w, "C");
+        // Paused, then woken, in one cycle: it stays awake.
+        w.pause(c);
+        w.wake(c);
+        next_cycle(&mut w);
+        assert_eq!(w.state(c), Some(State::Active));
+        assert!(w.start_turn(c).is_some());
+        // Woken, then paused: the same.
+        w.wake(c);
+        w.pause(c);
+        next_cycle(&mut w);
+        assert!(w.start_turn(c).is_some());
+        // Paused alone: going to sleep, and asleep when next reached.
+        w.pause(c);
+        assert_eq!(w.state(c), Some(State::Active), "not before the cycle ends");
+        next_cycle(&mut w);
+        assert_eq!(w.state(c), Some(State::GoingToSleep));
+        assert!(w.start_turn(c).is_none());
+        assert_eq!(w.state(c), Some(State::Sleeping));
+        assert_eq!(queued(&w, c), 0);
+        // A wake brings it back into the run queue when the cycle settles.
+        w.wake(c);
+        assert_eq!(queued(&w, c), 1);
+        next_cycle(&mut w);
+        assert_eq!(w.run_next, [c]);
+        assert_eq!(w.state(c), Some(State::Active));
+    }
+
+    #[test]
+    fn a_wake_before_a_sleeper_is_reached_brings_it_back_next_cycle() {
+        let mut w = World::new(u32::MAX - 5);
+        let c = active(&mut w, "C");
+        w.pause(c);
+        next_cycle(&mut w);
+        // Woken in the next cycle before the queue reaches it: it goes to sleep, is listed,
+        // and joins the queue when this cycle settles.
+        w.wake(c);
+        assert_eq!(queued(&w, c), 0, "in the queue: no listing needed yet");
+        assert!(w.start_turn(c).is_none());
+        assert_eq!(queued(&w, c), 1);
+        next_cycle(&mut w);
+        assert_eq!(w.run_next, [c]);
+        assert!(w.start_turn(c).is_some());
+    }
+
+    #[test]
+    fn cycles_that_come_round_again_keep_the_last_cycles_stamps_and_forget_older_ones() {
+        let mut w = World::new(u32::MAX - 6);
+        let (c, d) = (active(&mut w, "C"), active(&mut w, "D"));
+        w.cycle = u32::MAX - 1;
+        w.pause(d);
+        w.wake(d);
+        w.end_cycle();
+        assert_eq!(w.cycle, u32::MAX);
+        w.pause(c);
+        w.end_cycle();
+        assert_eq!(w.cycle, 2);
+        // C's pause was in the cycle just ended: it is going to sleep.
+        assert_eq!(w.state(c), Some(State::GoingToSleep));
+        // D's stamps were older: forgotten, so that no later cycle takes them for its own.
+        assert_eq!(
+            (
+                w.hot[d.index as usize].woken_at,
+                w.hot[d.index as usize].paused_at
+            ),
+            (0, 0)
+        );
+        assert_eq!(w.state(d), Some(State::Active));
+    }
+
+    #[test]
+    fn a_pause_cancelled_in_its_cycle_stays_cancelled_after_a_wake_in_the_next() {
+        let mut w = World::new(u32::MAX - 7);
+        let c = active(&mut w, "C");
+        // A producer ahead of it in the queue wakes it every cycle, and it pauses every
+        // cycle after taking what came: it must never go to sleep.
+        for _ in 0..3 {
+            w.wake(c);
+            assert!(w.start_turn(c).is_some());
+            w.pause(c);
+            next_cycle(&mut w);
+        }
+        assert_eq!(w.state(c), Some(State::Active));
     }
 }
