@@ -23,16 +23,21 @@ use crate::world::{State, World};
 /// `addChildren` is [`add_children`](Ctx::add_children), ...).
 ///
 /// A `Ctx` is cheap to clone and belongs to the scheduler's thread.
+///
+/// Laid out in the order a hop reads it (`repr(C)`): the scheduler's core, the component, its
+/// name (for an empty `recv`), then the box cache, whose entries for `inbox` and `outbox`
+/// come first, so that a receive loop and a send read as few of its lines as can be.
 #[derive(Clone)]
+#[repr(C)]
 pub struct Ctx {
     core: Rc<Core>,
     me: ComponentId,
-    /// The boxes this context looked up lately, by name, remembered by address: see
-    /// [`BoxCache`].
-    cache: BoxCache,
     /// This component's name, read from its world on first need and kept: an empty `recv`
     /// (the usual end of a receive loop) names the component without reading its slot.
     name: std::cell::OnceCell<ComponentName>,
+    /// The boxes this context looked up lately, by name, remembered by address: see
+    /// [`BoxCache`].
+    cache: BoxCache,
 }
 
 /// The last few box lookups of a context. Kamaelia's four standard boxes (inbox, control,
@@ -48,6 +53,7 @@ pub struct Ctx {
 /// taken at one box epoch is valid while the epoch has not moved, and every entry is used
 /// only after its epoch is compared with the world's.
 #[derive(Clone, Default)]
+#[repr(C)]
 struct BoxCache {
     standard: [Cell<(u64, Found)>; 4],
     other: std::cell::OnceCell<Box<OtherNames>>,
@@ -82,16 +88,18 @@ struct OtherNames {
 fn standard_slot(kind: BoxKind, name: &str) -> Option<usize> {
     match (kind, name) {
         (BoxKind::Inbox, "inbox") => Some(0),
-        (BoxKind::Inbox, "control") => Some(1),
-        (BoxKind::Outbox, "outbox") => Some(2),
+        (BoxKind::Outbox, "outbox") => Some(1),
+        (BoxKind::Inbox, "control") => Some(2),
         (BoxKind::Outbox, "signal") => Some(3),
         _ => None,
     }
 }
 
-/// A box name as a `Cow`: borrowed (no allocation) for the standard names.
+/// A box name as a `Cow`: borrowed (no allocation) for the standard names, and found at
+/// compile time for a literal one.
+#[inline(always)]
 pub(crate) fn box_name_cow(kind: BoxKind, name: &str) -> std::borrow::Cow<'static, str> {
-    const STANDARD: [&str; 4] = ["inbox", "control", "outbox", "signal"];
+    const STANDARD: [&str; 4] = ["inbox", "outbox", "control", "signal"];
     match standard_slot(kind, name) {
         Some(i) => std::borrow::Cow::Borrowed(STANDARD[i]),
         None => std::borrow::Cow::Owned(name.to_string()),
@@ -279,7 +287,7 @@ impl Ctx {
                 return Ok(m);
             }
             drop(w);
-            return Err(self.empty_error(inbox));
+            return Err(self.empty_error(box_name_cow(BoxKind::Inbox, inbox)));
         }
         drop(w);
         Err(self.recv_error(inbox))
@@ -289,10 +297,10 @@ impl Ctx {
     /// `while let Ok(m) = ctx.recv(..)` loop): no second search of the box by name.
     #[cold]
     #[inline(never)]
-    fn empty_error(&self, inbox: &str) -> RecvError {
+    fn empty_error(&self, inbox: std::borrow::Cow<'static, str>) -> RecvError {
         RecvError::Empty {
             component: self.component_name(),
-            inbox: box_name_cow(BoxKind::Inbox, inbox),
+            inbox,
         }
     }
 
@@ -807,5 +815,27 @@ impl RemoteWaker {
 impl std::fmt::Debug for RemoteWaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "RemoteWaker({:?})", self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn what_a_receive_loop_and_a_send_read_comes_first() {
+        // The core, the component, its name and the inbox and outbox entries of the cache:
+        // the first 104 bytes, two lines at best.
+        let entry = size_of::<Cell<(u64, Found)>>();
+        let cache = offset_of!(Ctx, cache) + offset_of!(BoxCache, standard);
+        let ends = [
+            offset_of!(Ctx, core) + size_of::<Rc<Core>>(),
+            offset_of!(Ctx, me) + size_of::<ComponentId>(),
+            offset_of!(Ctx, name) + size_of::<std::cell::OnceCell<ComponentName>>(),
+            cache + entry * (standard_slot(BoxKind::Inbox, "inbox").unwrap() + 1),
+            cache + entry * (standard_slot(BoxKind::Outbox, "outbox").unwrap() + 1),
+        ];
+        assert!(ends.iter().all(|&e| e <= 104), "{ends:?}");
     }
 }
