@@ -2,10 +2,11 @@
 //!
 //! Each cycle runs every component in the run queue once, and pauses and wakes take effect
 //! as in Kamaelia's order, pause requests first, then wakes: a wake that comes in the same
-//! cycle as a pause wins, and no wake is ever lost. (Both are stamped with the cycle's number
-//! as they happen, not settled one by one at its end: see `Hot::state` in `world.rs`.) New components join the run queue at the end
-//! of the cycle in which they were activated. A scheduler with a selector also looks at its
-//! sockets after each cycle (at most every 20 µs). When nothing is runnable the
+//! cycle as a pause wins, and no wake is ever lost. (Both are stamped with the cycle's
+//! number as they happen, not settled one by one at its end: see `Hot::state` in
+//! `world.rs`.) New components join the run queue at the end of the cycle in which they
+//! were activated. A scheduler with a selector also looks at its sockets after each cycle
+//! (at most every 20 µs). When nothing is runnable the
 //! scheduler blocks until a thread, a timer or I/O wakes a component: on its remote door, or,
 //! once it has a selector, in the selector's poll (which the door then rouses). When nothing
 //! can wake a component, it returns and reports the components left paused.

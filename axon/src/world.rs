@@ -620,15 +620,7 @@ impl World {
         debug_assert!((owner.index as usize) < self.hot.len());
         // SAFETY: as just said, `owner.index < hot.len()`.
         let hot = unsafe { self.hot.get_unchecked_mut(owner.index as usize) };
-        if hot.woken_at != self.cycle {
-            hot.woken_at = self.cycle;
-            // A pause of this cycle is cancelled.
-            if hot.paused_at == self.cycle {
-                hot.paused_at = 0;
-            }
-            if hot.stored != State::Active {
-                self.wakes.push(owner);
-            }
+        if stamp_wake(hot, &mut self.wakes, self.cycle, owner) {
             // The owner will run soon: ask for its paused body now, so that fetching it from
             // memory overlaps the rest of this cycle instead of stalling its next run.
             prefetch(hot.body_at, hot.body_len);
@@ -1037,17 +1029,28 @@ fn wake_in(hot: &mut [Hot], wakes: &mut Vec<ComponentId>, sched: u32, cycle: u32
     if let Some(h) = hot.get_mut(c.index as usize) {
         // A wake for a component that has ended and whose slot was reused is not the
         // newcomer's.
-        if h.used && h.gen == c.gen && h.woken_at != cycle {
-            h.woken_at = cycle;
-            // A pause of this cycle is cancelled.
-            if h.paused_at == cycle {
-                h.paused_at = 0;
-            }
-            if h.stored != State::Active {
-                wakes.push(c);
-            }
+        if h.used && h.gen == c.gen {
+            stamp_wake(h, wakes, cycle, c);
         }
     }
+}
+
+/// Stamps a wake of `c`, whose entry is `h`, in cycle `cycle`: cancels a pause of the same
+/// cycle, and lists `c` for the end of the cycle if it is not in the run queue. False if it
+/// was woken in this cycle already (nothing to do).
+#[inline(always)]
+fn stamp_wake(h: &mut Hot, wakes: &mut Vec<ComponentId>, cycle: u32, c: ComponentId) -> bool {
+    if h.woken_at == cycle {
+        return false;
+    }
+    h.woken_at = cycle;
+    if h.paused_at == cycle {
+        h.paused_at = 0;
+    }
+    if h.stored != State::Active {
+        wakes.push(c);
+    }
+    true
 }
 
 #[cfg(test)]
