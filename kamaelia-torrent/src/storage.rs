@@ -320,6 +320,14 @@ impl Storage {
         Ok(h.finalize().into())
     }
 
+    /// True if none of the torrent's files holds a byte yet (missing or empty): a resume
+    /// check can then skip every piece instead of failing to open a file for each.
+    pub fn nothing_on_disk(&self) -> bool {
+        self.files
+            .iter()
+            .all(|f| f.file.is_none() && std::fs::metadata(&f.path).map_or(true, |m| m.len() == 0))
+    }
+
     /// Checks every piece already on disk (to resume a download): the pieces that match.
     /// Missing files count as missing pieces; memory used is one piece.
     pub fn verify_all(&mut self) -> Bitfield {
@@ -629,6 +637,7 @@ mod tests {
         let d = temp_dir("across");
         let mut s = Storage::new(&d, &info);
         assert_eq!(s.verify_all().count(), 0, "nothing on disk yet");
+        assert!(s.nothing_on_disk());
         let all = [a.clone(), b.clone(), c.clone()].concat();
         // Write pieces out of order, each in two blocks.
         for piece in [3u32, 0, 2, 1] {
@@ -640,6 +649,11 @@ mod tests {
             s.write_block(piece, half as u32, &data[half..]).unwrap();
         }
         assert!(s.verify_all().is_complete());
+        assert!(!s.nothing_on_disk());
+        assert!(
+            !Storage::new(&d, &info).nothing_on_disk(),
+            "seen by a fresh storage too"
+        );
         assert_eq!(std::fs::read(d.join("album/x/b")).unwrap(), b);
         assert_eq!(std::fs::read(d.join("album/c")).unwrap(), c);
         assert_eq!(s.read_block(1, 2, 6).unwrap(), all[10..16]);

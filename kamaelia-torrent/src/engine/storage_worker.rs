@@ -171,7 +171,9 @@ impl ThreadedComponent for StorageWorker {
         let pieces = self.info.piece_count();
         let mut have = Bitfield::new(pieces);
         let mut finish = false;
-        for i in 0..pieces {
+        // A fresh download has nothing to check (and would fail to open a file per piece).
+        let to_check = if storage.nothing_on_disk() { 0 } else { pieces };
+        for i in 0..to_check {
             if !finish {
                 if let Ok(m) = ctx.recv("control") {
                     if stop_kind(&m) == Some(StopKind::Finish) {
