@@ -327,14 +327,20 @@ fn wait_for_wake(core: &Rc<Core>) -> bool {
         {
             // Outside parties wake before they let go, so one last look suffices.
             drain_remote(core, false, None);
-            core.world.borrow_mut().settle();
-            return !core.world.borrow().run_next.is_empty();
+            let mut w = core.world.borrow_mut();
+            w.settle();
+            // What was woken here was woken between cycles: the next cycle is a new one, in
+            // which a pause is not cancelled by those wakes.
+            w.end_cycle();
+            return !w.run_next.is_empty();
         }
         sleep(core, deadline);
         let mut w = core.world.borrow_mut();
         w.settle();
         deadline = w.fire_timers(Instant::now());
         w.settle();
+        // As above: the wakes settled while waiting belong to no cycle that runs.
+        w.end_cycle();
         let kept = core.remote.keep_alive.load(Ordering::SeqCst) > 0;
         if !w.run_next.is_empty() || (w.live == 0 && !kept) || w.stop_requested {
             return true;

@@ -385,8 +385,9 @@ impl World {
     pub fn pause(&mut self, c: ComponentId) {
         let cycle = self.cycle;
         if let Some(h) = self.hot_mut(c) {
-            // Woken already in this cycle: the wake cancels the pause.
-            if h.stored == State::Active && h.woken_at != cycle {
+            // Woken already in this cycle: the wake cancels the pause. Going to sleep
+            // already (a pause of the last cycle): it stays so.
+            if h.state(cycle) == State::Active && h.woken_at != cycle {
                 h.paused_at = cycle;
             }
         }

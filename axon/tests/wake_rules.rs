@@ -467,3 +467,64 @@ fn collection_wakes_the_chain_as_it_was_when_collected() {
     r.run_for_a_while();
     assert_eq!(r.unpaused(), [1, 1, 1, 0, 0, 0]);
 }
+
+// new: wakes that come while the scheduler waits between cycles (a timer, a thread) are
+// used up when it settles them; they do not also cancel the pause the woken component makes
+// in the cycle they start (found in review of the cycle stamps, 2026-12-02).
+fn counting_pauser(runs: Arc<AtomicUsize>, setup: fn(&Ctx)) -> impl Component {
+    component("Pauser", move |ctx| async move {
+        setup(&ctx);
+        loop {
+            runs.fetch_add(1, Ordering::SeqCst);
+            ctx.pause();
+            ctx.yield_now().await;
+        }
+    })
+}
+
+#[test]
+fn a_timer_fired_while_waiting_gives_one_more_run_not_two() {
+    let sched = Scheduler::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    sched.spawn(counting_pauser(runs.clone(), |ctx| {
+        ctx.wake_at(std::time::Instant::now() + std::time::Duration::from_millis(20));
+    }));
+    let report = sched.run();
+    assert_eq!(report.left_paused.len(), 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_thread_waking_while_waiting_gives_one_more_run_not_two() {
+    let sched = Scheduler::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    sched.spawn(counting_pauser(runs.clone(), |ctx| {
+        let waker = ctx.remote_waker();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            waker.wake();
+        });
+    }));
+    let report = sched.run();
+    assert_eq!(report.left_paused.len(), 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+// new: a second pause of a component already going to sleep leaves it going to sleep.
+#[test]
+fn a_second_pause_does_not_cancel_a_pending_one() {
+    let sched = Scheduler::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let c = sched.spawn(counting_pauser(runs.clone(), |_| {}));
+    sched.step(2);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert!(sched.root().is_paused(c), "going to sleep");
+    sched.ctx(c).pause();
+    assert!(
+        sched.root().is_paused(c),
+        "still going to sleep after a second pause"
+    );
+    sched.step(5);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "it must not run again");
+    assert_eq!(sched.paused().len(), 1);
+}
