@@ -482,32 +482,34 @@ fn counting_pauser(runs: Arc<AtomicUsize>, setup: fn(&Ctx)) -> impl Component {
     })
 }
 
-#[test]
-fn a_timer_fired_while_waiting_gives_one_more_run_not_two() {
+/// Runs a counting pauser set up by `setup` until nothing can wake it: (how many are left
+/// paused, how many times it ran).
+fn run_pauser(setup: fn(&Ctx)) -> (usize, usize) {
     let sched = Scheduler::new();
     let runs = Arc::new(AtomicUsize::new(0));
-    sched.spawn(counting_pauser(runs.clone(), |ctx| {
-        ctx.wake_at(std::time::Instant::now() + std::time::Duration::from_millis(20));
-    }));
+    sched.spawn(counting_pauser(runs.clone(), setup));
     let report = sched.run();
-    assert_eq!(report.left_paused.len(), 1);
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    (report.left_paused.len(), runs.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_timer_fired_while_waiting_gives_one_more_run_not_two() {
+    let (paused, runs) = run_pauser(|ctx| {
+        ctx.wake_at(std::time::Instant::now() + std::time::Duration::from_millis(20));
+    });
+    assert_eq!((paused, runs), (1, 2));
 }
 
 #[test]
 fn a_thread_waking_while_waiting_gives_one_more_run_not_two() {
-    let sched = Scheduler::new();
-    let runs = Arc::new(AtomicUsize::new(0));
-    sched.spawn(counting_pauser(runs.clone(), |ctx| {
+    let (paused, runs) = run_pauser(|ctx| {
         let waker = ctx.remote_waker();
         std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
             waker.wake();
         });
-    }));
-    let report = sched.run();
-    assert_eq!(report.left_paused.len(), 1);
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    });
+    assert_eq!((paused, runs), (1, 2));
 }
 
 // new: a second pause of a component already going to sleep leaves it going to sleep.
