@@ -6,10 +6,10 @@
 //! number as they happen, not settled one by one at its end: see `Hot::state` in
 //! `world.rs`.) New components join the run queue at the end of the cycle in which they
 //! were activated. A scheduler with a selector also looks at its sockets after each cycle
-//! (at most every 20 µs). When nothing is runnable the
-//! scheduler blocks until a thread, a timer or I/O wakes a component: on its remote door, or,
-//! once it has a selector, in the selector's poll (which the door then rouses). When nothing
-//! can wake a component, it returns and reports the components left paused.
+//! (at most every 20 µs). When nothing is runnable the scheduler blocks until a thread, a
+//! timer or I/O wakes a component: on its remote door, or, once it has a selector, in the
+//! selector's poll (which the door then rouses). When nothing can wake a component, it
+//! returns and reports the components left paused.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -268,10 +268,7 @@ fn run_loop(core: &Rc<Core>, blocking: bool, cycles: Option<usize>) -> RunReport
         drain_remote(core, false, None);
         {
             let mut w = core.world.borrow_mut();
-            w.settle();
-            w.fire_timers(Instant::now());
-            w.settle();
-            w.end_cycle();
+            w.close_cycle(Instant::now());
         }
         if core.remote.stop.load(Ordering::SeqCst) || core.world.borrow().stop_requested {
             stop_all(core);
@@ -328,19 +325,13 @@ fn wait_for_wake(core: &Rc<Core>) -> bool {
             // Outside parties wake before they let go, so one last look suffices.
             drain_remote(core, false, None);
             let mut w = core.world.borrow_mut();
-            w.settle();
-            // What was woken here was woken between cycles: the next cycle is a new one, in
-            // which a pause is not cancelled by those wakes.
-            w.end_cycle();
+            // Woken between cycles: closed as a cycle of their own (see `close_cycle`).
+            w.close_cycle(Instant::now());
             return !w.run_next.is_empty();
         }
         sleep(core, deadline);
         let mut w = core.world.borrow_mut();
-        w.settle();
-        deadline = w.fire_timers(Instant::now());
-        w.settle();
-        // As above: the wakes settled while waiting belong to no cycle that runs.
-        w.end_cycle();
+        deadline = w.close_cycle(Instant::now());
         let kept = core.remote.keep_alive.load(Ordering::SeqCst) > 0;
         if !w.run_next.is_empty() || (w.live == 0 && !kept) || w.stop_requested {
             return true;

@@ -410,7 +410,7 @@ impl World {
     /// nothing here: a component that paused is still in the queue, and its stamps say, when
     /// it is next reached, whether a wake of the same cycle cancelled the pause: Kamaelia's
     /// A4.2, pause requests before wakes.)
-    pub fn settle(&mut self) {
+    fn settle(&mut self) {
         self.next_pop_stamp();
         let wakes = std::mem::take(&mut self.wakes);
         for c in wakes.iter().copied() {
@@ -426,8 +426,20 @@ impl World {
         self.wakes.clear();
     }
 
+    /// Closes the cycle: settles it, fires the timers due at `now` and settles their wakes,
+    /// then moves on to the next cycle. Also used for the wakes that come while the scheduler
+    /// waits between cycles, so that they count as a cycle of their own and do not cancel a
+    /// pause in the cycle they start. Returns the next timer's deadline.
+    pub fn close_cycle(&mut self, now: Instant) -> Option<Instant> {
+        self.settle();
+        let next = self.fire_timers(now);
+        self.settle();
+        self.end_cycle();
+        next
+    }
+
     /// Moves on to the next cycle, once the last has settled.
-    pub fn end_cycle(&mut self) {
+    fn end_cycle(&mut self) {
         let last = self.cycle;
         self.cycle = last.wrapping_add(1);
         if self.cycle == 0 {
