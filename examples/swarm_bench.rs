@@ -8,7 +8,9 @@
 //! ```
 //! Options: `--size <MiB>` (default 1024), `--peers <N>` leechers (default 1),
 //! `--only ours|aria2c`, `--piece-size <BYTES>` (default 262144), `--timeout <SECS>` per case
-//! (default 900), `--rounds <N>` (default 5), `--keep` (keep the temporary folder).
+//! (default 900), `--rounds <N>` (default 5), `--keep` (keep the temporary folder),
+//! `--ours-bin <PATH>` (run this `kamaelia-torrent` instead of building it: to compare two
+//! builds, one run each, alternating).
 //!
 //! It builds `kamaelia-torrent` (release) first, makes a payload of pseudo-random bytes and its
 //! .torrent (`kamaelia-torrent make`) in a folder under the system's temporary folder, and for
@@ -16,7 +18,7 @@
 //! counts it), then the N leechers all at once. Measures, one line per case:
 //!
 //! - `seconds`: wall time from starting the leechers until the last one has exited 0;
-//!   `mib_per_s` = size * N / seconds.
+//!   `mib_per_s` = size * N / seconds; `first_done_s`: until the first one had.
 //! - `cpu_s` = `leecher_cpu_s` + `seeder_cpu_s`: user+system CPU from `/proc/<pid>/stat`.
 //!   A leecher's is read once it is a zombie (exited, not yet reaped: the kernel still has its
 //!   final times); the seeder's is what it used while the leechers ran (its start-up check of
@@ -47,7 +49,8 @@ use kamaelia::torrent::files::FileSet;
 use kamaelia::torrent::metainfo::Metainfo;
 
 const USAGE: &str = "usage: swarm_bench [--size <MiB>] [--peers <N>] [--only ours|aria2c] \
-                     [--piece-size <BYTES>] [--timeout <SECS>] [--rounds <N>] [--keep]";
+                     [--piece-size <BYTES>] [--timeout <SECS>] [--rounds <N>] [--keep] \
+                     [--ours-bin <PATH>]";
 
 #[path = "../kamaelia-torrent/tests/common/aria2c_flags.rs"]
 mod aria2c_flags;
@@ -61,6 +64,7 @@ struct Args {
     timeout: Duration,
     keep: bool,
     rounds: usize,
+    ours_bin: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -92,6 +96,7 @@ fn parse_args() -> Args {
         timeout: Duration::from_secs(900),
         keep: false,
         rounds: 5,
+        ours_bin: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -130,6 +135,7 @@ fn parse_args() -> Args {
                 })
             }
             "--keep" => a.keep = true,
+            "--ours-bin" => a.ours_bin = Some(PathBuf::from(value("a path"))),
             "--rounds" => {
                 a.rounds = value("a count")
                     .parse()
@@ -430,6 +436,8 @@ fn scrape_complete(port: u16, hash: &[u8; 20]) -> Option<u64> {
 /// What one case measured.
 struct CaseResult {
     seconds: f64,
+    /// When the first leecher was done.
+    first_seconds: f64,
     leecher_cpu_s: f64,
     seeder_cpu_s: f64,
     peak_rss_kib: u64,
@@ -588,6 +596,7 @@ fn run_case_inner(
     // Poll every 5 ms: /proc/<pid>/stat for the state (a zombie has exited: its times are
     // final, so read them, then reap it), VmHWM every 50 ms.
     let mut end = start;
+    let mut first_end = None;
     let mut round = 0u64;
     while watches.iter().any(|w| !w.done) {
         for w in watches.iter_mut().filter(|w| !w.done) {
@@ -608,6 +617,7 @@ fn run_case_inner(
                 fleet.reap(w.proc);
                 w.done = true;
                 end = Instant::now();
+                first_end.get_or_insert(end);
                 check_exit(fleet, w.proc)?;
             }
         }
@@ -621,6 +631,7 @@ fn run_case_inner(
         std::thread::sleep(Duration::from_millis(5));
     }
     let seconds = end.duration_since(start).as_secs_f64();
+    let first_seconds = first_end.unwrap_or(end).duration_since(start).as_secs_f64();
     let seeder_end = proc_stat(seeder_pid).map(|x| x.1).unwrap_or(seeder_start);
 
     // Check every leecher's data: size, and the SHA-1 of every piece.
@@ -655,6 +666,7 @@ fn run_case_inner(
 
     Ok(CaseResult {
         seconds,
+        first_seconds,
         leecher_cpu_s: watches.iter().map(|w| w.ticks).sum::<u64>() as f64 / s.ticks,
         seeder_cpu_s: seeder_end.saturating_sub(seeder_start) as f64 / s.ticks,
         peak_rss_kib: watches.iter().map(|w| w.peak_kib).max().unwrap_or(0),
@@ -673,7 +685,7 @@ fn have_aria2c() -> bool {
 
 fn main() {
     let args = parse_args();
-    let bin = build_ours();
+    let bin = args.ours_bin.clone().unwrap_or_else(build_ours);
     let dir = std::env::temp_dir().join(format!("swarm-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("logs")).expect("make the bench folder");
@@ -758,12 +770,13 @@ fn main() {
                 Ok(r) => {
                     println!(
                         "swarm-bench round={round} impl={} size_mib={} peers={} seconds={:.3} \
-                         mib_per_s={:.1} cpu_s={:.2} leecher_cpu_s={:.2} seeder_cpu_s={:.2} \
-                         leecher_peak_rss_kib={}",
+                         first_done_s={:.3} mib_per_s={:.1} cpu_s={:.2} leecher_cpu_s={:.2} \
+                         seeder_cpu_s={:.2} leecher_peak_rss_kib={}",
                         which.name(),
                         args.size_mib,
                         args.peers,
                         r.seconds,
+                        r.first_seconds,
                         (args.size_mib * args.peers as u64) as f64 / r.seconds,
                         r.cpu_s(),
                         r.leecher_cpu_s,
