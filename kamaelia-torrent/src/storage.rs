@@ -340,6 +340,34 @@ impl Storage {
         have
     }
 
+    /// Makes the files exactly what the torrent describes, once every piece is there: a
+    /// missing empty file is created (no piece holds a byte of it, so nothing else would make
+    /// it), and a file longer than the torrent says is cut to its length. Files already right
+    /// are not touched. The error names the file.
+    pub fn finish_files(&mut self) -> Result<(), (PathBuf, io::Error)> {
+        for i in 0..self.files.len() {
+            let (path, length) = (self.files[i].path.clone(), self.files[i].length);
+            let on_disk = match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    let e = io::Error::new(io::ErrorKind::IsADirectory, "a folder is in the way");
+                    return Err((path, e));
+                }
+                Ok(m) => Some(m.len()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err((path, e)),
+            };
+            let needs_work = match on_disk {
+                None => true, // only an empty file can be missing from a complete torrent
+                Some(len) => len > length,
+            };
+            if needs_work {
+                // Opening to write creates the file (and its folders) and cuts it to length.
+                self.open(i, true).map_err(|e| (path, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Flushes written data to the disk.
     pub fn sync(&mut self) -> io::Result<()> {
         for f in self.files.iter().filter_map(|f| f.file.as_ref()) {
@@ -788,6 +816,40 @@ mod tests {
         std::fs::write(d.join("album/c"), &all[13..20]).unwrap();
         assert!(s.read_run(&run).is_err());
         assert_eq!(s.read_block(0, 0, 8).unwrap(), all[0..8]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn finishing_makes_empty_files_cuts_long_ones_and_names_a_folder_in_the_way() {
+        let a = vec![1u8; 20];
+        let bytes = TorrentBuilder::new("fin", 8)
+            .multi_file(&[
+                (&["a"], &a[..]),
+                (&["deep", "e"], &[][..]),
+                (&["z"], &[][..]),
+            ])
+            .to_bytes();
+        let info = Metainfo::from_bytes(&bytes).unwrap().info;
+        let d = temp_dir("finish");
+        std::fs::create_dir_all(d.join("fin")).unwrap();
+        let mut long = a.clone();
+        long.extend_from_slice(b"tail");
+        std::fs::write(d.join("fin/a"), &long).unwrap();
+        let mut s = Storage::new(&d, &info);
+        s.finish_files().unwrap();
+        assert_eq!(std::fs::read(d.join("fin/a")).unwrap(), a);
+        assert_eq!(std::fs::metadata(d.join("fin/deep/e")).unwrap().len(), 0);
+        assert_eq!(std::fs::metadata(d.join("fin/z")).unwrap().len(), 0);
+        // Right already: finishing again changes nothing.
+        s.finish_files().unwrap();
+        assert_eq!(std::fs::read(d.join("fin/a")).unwrap(), a);
+        // A folder where an empty file should be: an error naming it.
+        std::fs::remove_file(d.join("fin/z")).unwrap();
+        std::fs::create_dir_all(d.join("fin/z")).unwrap();
+        let mut s = Storage::new(&d, &info);
+        let (path, e) = s.finish_files().unwrap_err();
+        assert_eq!(path, d.join("fin/z"));
+        assert_eq!(e.kind(), io::ErrorKind::IsADirectory);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

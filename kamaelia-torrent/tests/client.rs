@@ -494,8 +494,9 @@ fn two_clients_transfer_a_single_file_torrent() {
 }
 
 /// C3 end to end: two clients in the same scheduler transfer a multi-file torrent (three
-/// files of odd sizes, pieces spanning file boundaries); every file arrives byte-identical
-/// and the leecher ends Seeding with fraction 1.0.
+/// files of odd sizes, pieces spanning file boundaries, and an empty file in a folder of its
+/// own, which no piece holds a byte of); every file arrives byte-identical, the empty one
+/// too, and the leecher ends Seeding with fraction 1.0.
 #[test]
 fn two_clients_transfer_a_multi_file_torrent() {
     let seed_dir = TempDir::new("xfer3-seed");
@@ -503,6 +504,7 @@ fn two_clients_transfer_a_multi_file_torrent() {
     let files: Vec<(&[&str], Vec<u8>)> = vec![
         (&["a.dat"], data(100_003, 19)),
         (&["sub", "b.dat"], data(250_007, 20)),
+        (&["empty", "e.dat"], Vec::new()),
         (&["c.dat"], data(77_777, 21)),
     ];
     let pairs: Vec<(&[&str], &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
@@ -538,6 +540,71 @@ fn two_clients_transfer_a_multi_file_torrent() {
     leecher.wait_ended();
     seeder.wait_ended();
     drop((leecher, seeder));
+    rig.finish_clean();
+}
+
+/// A download into a folder that already holds every piece, in a file longer than the
+/// torrent says: the client finds it complete at once and cuts the file to the torrent's
+/// length before it reports Seeding (`ClientConfig::finish_files`, on by default); with
+/// `finish_files` off (the `seed` command), the same file is served as it is, untouched.
+#[test]
+fn a_complete_download_cuts_a_longer_file_unless_told_to_leave_files_alone() {
+    let bytes = data(300_000, 23);
+    let t = torrent("long.bin", 65536, &bytes);
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"bytes past the torrent's end");
+    for finish_files in [true, false] {
+        let dir = TempDir::new(if finish_files {
+            "cut-long"
+        } else {
+            "keep-long"
+        });
+        prefill_single(dir.path(), "long.bin", &longer);
+        let rig = Rig::start();
+        let c = rig.client(ClientConfig {
+            finish_files,
+            ..config(dir.path())
+        });
+        c.put(t.clone());
+        assert_eq!(c.reply_as::<TIPCNewTorrentCreated>().torrent_id, 1);
+        wait_complete(&c, 1);
+        let got = std::fs::read(dir.join("long.bin")).unwrap();
+        if finish_files {
+            assert!(
+                got == bytes,
+                "cut to {} bytes, not {}",
+                got.len(),
+                bytes.len()
+            );
+        } else {
+            assert!(got == longer, "changed to {} bytes", got.len());
+        }
+        c.stop();
+        c.wait_ended();
+        drop(c);
+        rig.finish_clean();
+    }
+}
+
+/// A torrent whose only file is empty has no piece: it is complete at once, and the file is
+/// made (in its folder) before the client reports Seeding.
+#[test]
+fn a_torrent_of_one_empty_file_makes_the_file() {
+    let dir = TempDir::new("empty-only");
+    let t = TorrentBuilder::new("hollow", 16384)
+        .multi_file(&[(&["inner", "nothing.txt"], &[][..])])
+        .to_bytes();
+    let rig = Rig::start();
+    let c = rig.client(config(dir.path()));
+    c.put(t);
+    assert_eq!(c.reply_as::<TIPCNewTorrentCreated>().torrent_id, 1);
+    wait_complete(&c, 1);
+    let made = dir.path().join("hollow/inner/nothing.txt");
+    let meta = std::fs::metadata(&made).unwrap_or_else(|e| panic!("{}: {e}", made.display()));
+    assert!(meta.is_file() && meta.len() == 0, "{meta:?}");
+    c.stop();
+    c.wait_ended();
+    drop(c);
     rig.finish_clean();
 }
 

@@ -66,6 +66,12 @@ pub struct ClientConfig {
     pub peers: Vec<SocketAddr>,
     /// Our peer id (a fresh one if `None`).
     pub peer_id: Option<PeerId>,
+    /// When a torrent is complete (found so at start, or once its last piece is verified),
+    /// make its files exactly what it describes: create the empty files (no piece holds a
+    /// byte of them) and cut files longer than the torrent says (a resumed download into a
+    /// folder holding a longer file). Default true. The `seed` command turns it off, so that
+    /// it never changes the data it serves.
+    pub finish_files: bool,
 }
 
 impl Default for ClientConfig {
@@ -78,6 +84,7 @@ impl Default for ClientConfig {
             upload_slots: 4,
             peers: Vec::new(),
             peer_id: None,
+            finish_files: true,
         }
     }
 }
@@ -279,6 +286,7 @@ impl Component for TorrentClient {
                             max_peers: config.max_peers,
                             upload_slots: config.upload_slots,
                             peers: config.peers.clone(),
+                            finish_files: config.finish_files,
                         }));
                         let control = ctx.add_outbox("_sessionControl")?;
                         ctx.link((ctx.id(), control.as_str()), (session, "control"))?;

@@ -102,6 +102,9 @@ pub struct SessionConfig {
     pub upload_slots: usize,
     /// Peers to dial at start, besides those the trackers give.
     pub peers: Vec<SocketAddr>,
+    /// Make the files exactly what the torrent describes once it is complete (see
+    /// [`ClientConfig::finish_files`](super::client::ClientConfig::finish_files)).
+    pub finish_files: bool,
 }
 
 const INBOXES: &[BoxSpec] = &[
@@ -147,6 +150,7 @@ const OUTBOXES: &[BoxSpec] = &[
 ///     max_peers: 50,
 ///     upload_slots: 4,
 ///     peers: vec![],
+///     finish_files: true,
 /// });
 /// # let _ = session;
 /// ```
@@ -236,10 +240,9 @@ impl Component for TorrentSession {
         ctx.set_inbox_size("peers", Some(PEERS_INBOX))?;
         // First, so that nothing has been started if the name is taken.
         ctx.register_service(&cfg.service_name, (ctx.id(), "peers"))?;
-        let storage = ctx.create(Threaded::new(StorageWorker::new(
-            cfg.save_folder.clone(),
-            info,
-        )));
+        let storage = ctx.create(Threaded::new(
+            StorageWorker::new(cfg.save_folder.clone(), info).finish_files(cfg.finish_files),
+        ));
         ctx.link((ctx.id(), "toStorage"), (storage, "inbox"))?;
         ctx.link((ctx.id(), "storageControl"), (storage, "control"))?;
         ctx.link((storage, "outbox"), (ctx.id(), "storage"))?;

@@ -147,12 +147,27 @@ const OUTBOXES: &[BoxSpec] = &[
 pub struct StorageWorker {
     root: PathBuf,
     info: Info,
+    finish_files: bool,
 }
 
 impl StorageWorker {
     /// The worker for `info`'s data under the folder `root`.
     pub fn new(root: PathBuf, info: Info) -> StorageWorker {
-        StorageWorker { root, info }
+        StorageWorker {
+            root,
+            info,
+            finish_files: true,
+        }
+    }
+
+    /// Whether to make the files exactly what the torrent describes once every piece is
+    /// there (default true; see [`Storage::finish_files`]): done before the event that shows
+    /// the torrent complete ([`StorageEvent::Checked`] with every piece, or the
+    /// [`StorageEvent::Verified`] of the last piece), so whoever sees it complete finds the
+    /// files finished. If that fails, [`StorageEvent::Failed`] comes instead.
+    pub fn finish_files(mut self, finish: bool) -> StorageWorker {
+        self.finish_files = finish;
+        self
     }
 }
 
@@ -191,8 +206,31 @@ impl ThreadedComponent for StorageWorker {
                 have.set(i);
             }
         }
-        ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?;
         let mut failed = false;
+        // The pieces on disk and verified, to know when the torrent becomes complete.
+        let mut verified = have.clone();
+        let finish_up = |storage: &mut Storage| -> Option<StorageEvent> {
+            if !self.finish_files {
+                return None;
+            }
+            storage
+                .finish_files()
+                .err()
+                .map(|(path, e)| StorageEvent::Failed {
+                    error: format!("cannot finish the file {}: {e}", path.display()),
+                })
+        };
+        let failure = match verified.is_complete() {
+            true => finish_up(&mut storage),
+            false => None,
+        };
+        match failure {
+            Some(event) => {
+                failed = true;
+                ctx.send_waiting(event, "outbox")?;
+            }
+            None => ctx.send_waiting(StorageEvent::Checked { have }, "outbox")?,
+        }
         let name = ctx.name();
         // Reads are of pieces already verified, so never of blocks still waiting in the
         // writer's run: the two runs need no order between them.
@@ -241,6 +279,15 @@ impl ThreadedComponent for StorageWorker {
                                 }
                                 _ => storage.verify_piece(piece),
                             };
+                            // The last piece: the files are finished before it is told.
+                            if ok && !verified.is_complete() {
+                                verified.set(piece as usize);
+                                if verified.is_complete() {
+                                    if let Some(failure) = finish_up(&mut storage) {
+                                        return Some(failure);
+                                    }
+                                }
+                            }
                             Some(StorageEvent::Verified { piece, ok })
                         })
                     }

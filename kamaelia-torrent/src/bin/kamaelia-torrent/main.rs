@@ -325,6 +325,8 @@ fn transfer(
         listen,
         save_folder: folder.clone(),
         peers,
+        // `seed` serves the data as it finds it, and changes no file.
+        finish_files: mode != Mode::Seed,
         ..ClientConfig::default()
     };
     let interrupted = Arc::new(AtomicBool::new(false));
