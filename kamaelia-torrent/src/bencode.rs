@@ -53,8 +53,39 @@ fn err(reason: impl Into<String>) -> BencodeError {
 
 impl From<bendy::decoding::Error> for BencodeError {
     fn from(e: bendy::decoding::Error) -> Self {
-        err(e.to_string())
+        err(plain_words(&e.to_string()))
     }
+}
+
+/// `bendy`'s description of a structure error, without its wrapping and in our words
+/// ("bencode encoding corrupted (Malformed number of unexpected character: Invalid token
+/// starting with 'h' at offset 0)" becomes "unexpected 'h' at offset 0"); text it does not
+/// know is kept as it is.
+fn plain_words(text: &str) -> String {
+    let inner = text
+        .strip_prefix("bencode encoding corrupted (")
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(text);
+    let inner = inner
+        .strip_prefix("Malformed number of unexpected character: ")
+        .unwrap_or(inner);
+    let known: [(&str, &str); 6] = [
+        ("Invalid token starting with ", "unexpected "),
+        ("Invalid integer at offset", "a malformed integer at offset"),
+        ("Expected ", "expected "),
+        ("Keys were not sorted", "dictionary keys out of order"),
+        (
+            "Reached EOF in the middle of a message",
+            "it ends in the middle of a value",
+        ),
+        ("Maximum nesting depth exceeded", "nested too deep"),
+    ];
+    for (theirs, ours) in known {
+        if let Some(rest) = inner.strip_prefix(theirs) {
+            return format!("{ours}{rest}");
+        }
+    }
+    inner.to_string()
 }
 
 /// Decodes one complete bencoded value; anything after it is an error.
@@ -252,6 +283,33 @@ mod tests {
                 "accepted {:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn errors_are_said_plainly_with_the_offset() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"hello, this is text",
+                "bad bencode: unexpected 'h' at offset 0",
+            ),
+            (
+                b"d4:spam1:a3:cow3:mooe",
+                "bad bencode: dictionary keys out of order",
+            ),
+            (
+                b"d3:cow3:mo",
+                "bad bencode: it ends in the middle of a value",
+            ),
+            (
+                b"li1ei2x",
+                "bad bencode: expected 'e' or '0'..'9', got 'x' at offset 6",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = decode(input).unwrap_err().to_string();
+            assert!(got.starts_with(want), "{got:?} for {input:?}");
+            assert!(!got.contains("bencode encoding corrupted"), "{got:?}");
         }
     }
 
