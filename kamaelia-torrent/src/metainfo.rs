@@ -504,15 +504,20 @@ fn parse_files(list: &Value) -> Result<Vec<FileEntry>, MetainfoError> {
                 )
             })?;
     }
-    // A file may not also be a folder of another (a/b and a/b/c).
-    for f in &files {
-        for n in 1..f.path.len() {
-            if seen.contains(&f.path[..n]) {
+    // A file may not also be a folder of another (a/b and a/b/c). In the sorted set, a path
+    // that is a folder of others comes just before the first of them: comparing neighbours
+    // finds it in time linear in the paths' length (looking up every prefix of every path was
+    // quadratic in a path's depth: a hostile path of 100,000 parts took 12 s).
+    let mut sorted = seen.iter();
+    if let Some(mut before) = sorted.next() {
+        for path in sorted {
+            if path.starts_with(before) {
                 return Err(MetainfoError::UnsafePath {
-                    path: f.path.join("/"),
+                    path: path.join("/"),
                     reason: "a path inside another file",
                 });
             }
+            before = path;
         }
     }
     Ok(files)
@@ -693,6 +698,69 @@ pub fn hash_pieces(data: &[u8], piece_length: u64) -> Vec<[u8; 20]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A multi-file .torrent of `paths`, each file one byte long, in one piece per byte.
+    fn files_torrent(paths: &[Vec<&str>]) -> Vec<u8> {
+        let mut b = b"d4:infod5:filesl".to_vec();
+        for p in paths {
+            b.extend_from_slice(b"d6:lengthi1e4:pathl");
+            for part in p {
+                b.extend_from_slice(format!("{}:{part}", part.len()).as_bytes());
+            }
+            b.extend_from_slice(b"ee");
+        }
+        b.extend_from_slice(b"e4:name1:x12:piece lengthi1e6:pieces");
+        b.extend_from_slice(format!("{}:", 20 * paths.len()).as_bytes());
+        b.extend_from_slice(&vec![0u8; 20 * paths.len()]);
+        b.extend_from_slice(b"ee");
+        b
+    }
+
+    #[test]
+    fn a_file_that_is_also_a_folder_of_another_is_refused_in_any_order() {
+        let cases: [&[Vec<&str>]; 4] = [
+            &[vec!["a", "b"], vec!["a", "b", "c"]],
+            &[vec!["a", "b", "c"], vec!["a", "b"]],
+            &[
+                vec!["a", "b"],
+                vec!["a", "b!"],
+                vec!["z"],
+                vec!["a", "b", "d", "e"],
+            ],
+            &[vec!["q"], vec!["q", "r"]],
+        ];
+        for paths in cases {
+            match Metainfo::from_bytes(&files_torrent(paths)) {
+                Err(MetainfoError::UnsafePath { reason, .. }) => {
+                    assert_eq!(reason, "a path inside another file", "{paths:?}")
+                }
+                other => panic!("{paths:?}: {other:?}"),
+            }
+        }
+        // Neighbours that only look alike are fine.
+        let fine = [
+            vec!["a", "b"],
+            vec!["a", "bc"],
+            vec!["a", "c", "b"],
+            vec!["ab"],
+        ];
+        assert_eq!(
+            Metainfo::from_bytes(&files_torrent(&fine))
+                .unwrap()
+                .info
+                .files
+                .len(),
+            4
+        );
+    }
+
+    #[test]
+    fn a_path_of_a_hundred_thousand_parts_is_read_in_one_pass() {
+        // This took 12 s when every prefix of every path was looked up.
+        let deep = vec!["a"; 100_000];
+        let m = Metainfo::from_bytes(&files_torrent(&[deep])).unwrap();
+        assert_eq!(m.info.files[0].path.len(), 100_000);
+    }
 
     #[test]
     fn multi_file_offsets_and_round_trip() {
