@@ -991,6 +991,81 @@ fn our_leecher_pipelines_and_survives_choke_unchoke() {
     c.finish_clean();
 }
 
+/// Makes the connections `l` accepts keep a small receive buffer, so that what the other end
+/// sends and nobody reads stays with the sender.
+fn small_receive_buffer(l: &TcpListener) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 4096;
+        // SAFETY: a plain setsockopt on a socket the listener owns, with a valid int.
+        let r = unsafe {
+            libc::setsockopt(
+                l.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "setsockopt SO_RCVBUF");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = l;
+}
+
+/// A hostile seeder chokes and unchokes our leecher over and over and never reads: each
+/// Unchoke makes the leecher queue a fresh batch of requests, which wait for a socket that
+/// does not drain. Past `MAX_UNSENT` bytes waiting the leecher closes the connection (it used
+/// to keep them all: a megabyte more every second), and the client stays healthy.
+#[test]
+fn a_peer_that_never_reads_is_dropped_before_our_memory_grows() {
+    let dir = TempDir::new("never-reads");
+    let t = Arc::new(Torrent::new("unread.bin", 32768, data(400_000, 9)));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    small_receive_buffer(&listener);
+    let (c, _id) = leecher(&t, &dir, listener.local_addr().unwrap());
+    let mut w = Wire::accept(&listener, LIMIT).expect("the engine dials the fake seeder");
+    assert!(w.their_handshake(LIMIT).is_some());
+    let mut hello = Handshake::new(t.info_hash, FAKE_ID).to_bytes().to_vec();
+    WireMessage::Bitfield(t.all_pieces().as_bytes().to_vec()).encode(&mut hello);
+    WireMessage::Unchoke.encode(&mut hello);
+    assert!(w.send_raw(&hello));
+    let first_request = Instant::now() + LIMIT;
+    while !matches!(
+        w.recv(Duration::from_millis(50)),
+        Got::Msg(WireMessage::Request { .. })
+    ) {
+        assert!(Instant::now() < first_request, "no request after Unchoke");
+    }
+    // From here on nothing is read.
+    let mut pairs_64 = Vec::new();
+    for _ in 0..64 {
+        WireMessage::Choke.encode(&mut pairs_64);
+        WireMessage::Unchoke.encode(&mut pairs_64);
+    }
+    w.s.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pairs = 0u64;
+    let dropped = loop {
+        if Instant::now() >= deadline {
+            break false;
+        }
+        match w.s.write_all(&pairs_64) {
+            Ok(()) => pairs += 64,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break true,
+        }
+    };
+    eprintln!("dropped after {pairs} pairs");
+    assert!(
+        dropped,
+        "still connected after {pairs} choke/unchoke pairs sent and nothing read"
+    );
+    c.finish_clean();
+}
+
 /// BEP 3, our leecher: a seeder that announces its pieces with Have messages only (no
 /// Bitfield) is just as interesting: the engine says Interested and downloads everything.
 #[test]

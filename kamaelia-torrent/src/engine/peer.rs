@@ -59,6 +59,13 @@ const INBOX_CHUNKS: usize = 8;
 /// Events held back while the session's inbox is full, at most.
 const MAX_HELD_EVENTS: usize = 16;
 
+/// Bytes waiting for a peer that does not read what we send, at most: past this the
+/// connection is closed. Piece data for one peer is bounded by the session (at most 16 blocks
+/// read for it at a time), but the small messages are not: a peer that choked and unchoked us
+/// without ever reading got 32 fresh requests each time, and our memory grew by the
+/// megabyte a second.
+pub const MAX_UNSENT: usize = 4 * 1024 * 1024;
+
 /// A block's data at least this long goes to the socket as a segment of its own (not
 /// copied); a shorter one is copied in with the small messages.
 const MIN_SEGMENT: usize = 4096;
@@ -528,6 +535,12 @@ impl Component for PeerConnection {
                 if c.unsent() >= 256 * 1024 && !c.blocked {
                     break; // hand this much to the socket first
                 }
+            }
+            if c.unsent() > MAX_UNSENT {
+                break 'run format!(
+                    "it does not read what we send ({} bytes waiting)",
+                    c.unsent()
+                );
             }
             let sent_all = c.flush_out(&ctx) && c.sent_all();
             if closing && sent_all {
