@@ -162,6 +162,61 @@ fn http_answer(body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A long answer that trickles in is read whole: 20,000 compact peers in a chunked body of
+/// one-byte chunks (720 KB), written 1,460 bytes at a time, then the connection closed. (Past
+/// 64 KiB the client parses only as the answer doubles, and at its end: parsing after every
+/// read made such an answer cost quadratic time.)
+#[test]
+fn a_long_answer_trickling_in_is_read_whole() {
+    use kamaelia_torrent::tracker::announce::AnnounceResponse;
+    let peers: Vec<SocketAddr> = (0..20_000u32)
+        .map(|i| SocketAddr::from(([127, 1, (i >> 8) as u8, i as u8], 1000 + (i % 50) as u16)))
+        .collect();
+    let body = AnnounceResponse {
+        interval: 1800,
+        min_interval: None,
+        peers: peers.clone(),
+        complete: None,
+        incomplete: None,
+        warning: None,
+        tracker_id: None,
+    }
+    .to_bencode(true);
+    let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for &b in &body {
+        answer.extend_from_slice(b"1\r\n");
+        answer.push(b);
+        answer.extend_from_slice(b"\r\n");
+    }
+    answer.extend_from_slice(b"0\r\n\r\n");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            s.set_nodelay(true).unwrap();
+            for part in answer.chunks(1460) {
+                if s.write_all(part).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let client = TrackerClient {
+        http_timeout: Duration::from_secs(30),
+        ..quick()
+    };
+    let got = client
+        .announce(
+            &url,
+            &request(InfoHash([3; 20]), b"-KR0100-cccccccccccc", 1),
+        )
+        .unwrap();
+    assert_eq!(got.peers, peers);
+    h.join().unwrap();
+}
+
 // new: issue 4 (failure reason and garbage answers are errors, not hangs)
 #[test]
 fn failure_reasons_and_garbage_are_errors() {

@@ -36,6 +36,10 @@ impl Default for TrackerClient {
 /// How often a blocked announce looks at its caller's stop function.
 pub const STOP_CHECK: Duration = Duration::from_millis(200);
 
+/// An HTTP answer up to this size is parsed again after every read (real answers are a few
+/// hundred bytes); a longer one only as it doubles, and at its end.
+const QUICK_PARSE: usize = 64 * 1024;
+
 /// Never stopping: for the plain forms of the calls.
 fn never() -> bool {
     false
@@ -160,6 +164,10 @@ impl TrackerClient {
                 .map_err(io_err)?;
             let mut buf = Vec::new();
             let mut chunk = [0u8; 16 * 1024];
+            // Parsing looks at the whole answer again: past QUICK_PARSE bytes, try it only
+            // each time the answer has doubled, and at its end (we ask the tracker to close),
+            // so that a hostile tracker trickling megabytes costs linear time, not quadratic.
+            let mut parse_at = 0;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -182,6 +190,11 @@ impl TrackerClient {
                     },
                 };
                 buf.extend_from_slice(&chunk[..n]);
+                let skip = buf.len() > QUICK_PARSE && buf.len() < parse_at;
+                if n > 0 && skip && buf.len() <= http::MAX_MESSAGE {
+                    continue;
+                }
+                parse_at = 2 * buf.len();
                 if let Some(resp) = http::parse_response(&buf, n == 0)? {
                     if resp.status != 200 {
                         return Err(TrackerError::BadResponse(format!(
