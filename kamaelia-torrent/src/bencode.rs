@@ -242,7 +242,8 @@ fn from_object(obj: Object<'_, '_>, budget: &mut Budget) -> Result<Value, Bencod
 
 /// Encodes a value canonically (keys in byte order).
 pub fn encode(value: &Value) -> Vec<u8> {
-    let mut e = Encoder::new().with_max_depth(MAX_DEPTH + 1);
+    // Any value made in code encodes, however deep (only decoding has a depth limit).
+    let mut e = Encoder::new().with_max_depth(usize::MAX);
     e.emit_with(|item| emit(item, value))
         .expect("a Value is always encodable");
     e.get_output().expect("a Value is always encodable")
@@ -407,6 +408,20 @@ mod tests {
         let e = decode_dict_keeping_raw_within(&doc, b"info", &mut Budget::new(one + one / 2));
         assert!(e.unwrap_err().reason.contains("MiB of memory"));
         assert!(decode_dict_keeping_raw_within(&doc, b"info", &mut Budget::new(3 * one)).is_ok());
+    }
+
+    #[test]
+    fn a_value_deeper_than_decoding_allows_still_encodes() {
+        let mut v = Value::Int(1);
+        for _ in 0..(MAX_DEPTH + 8) {
+            v = Value::List(vec![v]);
+        }
+        let bytes = encode(&v);
+        assert_eq!(bytes.len(), 2 * (MAX_DEPTH + 8) + 3);
+        assert!(
+            decode(&bytes).is_err(),
+            "deeper than MAX_DEPTH: refused when decoded"
+        );
     }
 
     #[test]
