@@ -112,6 +112,10 @@ static CLIENTS: AtomicU64 = AtomicU64::new(0);
 /// each torrent then keeps at most [`ClientConfig::max_peers`] of them.
 pub const MAX_INCOMING: usize = 500;
 
+/// The most of them from one IP address (a loopback address only counts in
+/// [`MAX_INCOMING`]): one address cannot take every place and lock other peers out.
+pub const MAX_INCOMING_PER_ADDRESS: usize = 8;
+
 /// A BitTorrent client component (see the module documentation).
 ///
 /// ```no_run
@@ -149,9 +153,9 @@ impl TorrentClient {
             CLIENTS.fetch_add(1, Ordering::Relaxed)
         );
         let p = prefix.clone();
-        let limit = ConnectionLimit::new(MAX_INCOMING);
+        let limit = ConnectionLimit::new(MAX_INCOMING).per_address(MAX_INCOMING_PER_ADDRESS);
         let listener = ServerCore::bind(config.listen, move |info| {
-            PeerConnection::incoming_limited(info.peer, peer_id, &p, limit.take())
+            PeerConnection::incoming_limited(info.peer, peer_id, &p, limit.take_for(info.peer))
         })
         .map(|core| core.with_socket_config(socket_config(PeerClose::HalfClose)))
         .map_err(|e| format!("cannot listen for peers on {}: {e}", config.listen));

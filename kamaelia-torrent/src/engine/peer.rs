@@ -21,7 +21,10 @@
 //! down. Bytes refused by a full socket inbox are kept and sent when it has room.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axon::internet::tcp_client::{SocketError, TCPClient};
@@ -135,46 +138,82 @@ pub enum PeerCommand {
     Close,
 }
 
-/// A count of live connections shared by the connections of one listener, with a limit: a
-/// connection holds a [`Slot`] while it lives, and one that gets none closes at once.
+/// A count of live connections shared by the connections of one listener, with a limit in
+/// all and one for each IP address: a connection holds a [`Slot`] while it lives, and one
+/// that gets none closes at once. The limit per address keeps one address from taking every
+/// place (before its handshakes, or with many peer ids after them) and so locking everyone
+/// else out; loopback addresses count only in the total (tests and demos run whole swarms on
+/// 127.0.0.1).
 ///
 /// ```
+/// use std::net::SocketAddr;
 /// use kamaelia_torrent::engine::peer::ConnectionLimit;
 ///
-/// let limit = ConnectionLimit::new(1);
-/// let first = limit.take().expect("room for one");
-/// assert!(limit.take().is_none());
+/// let limit = ConnectionLimit::new(4).per_address(2);
+/// let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+/// let first = limit.take_for(at("192.0.2.7:6881")).expect("room for one");
+/// let _second = limit.take_for(at("192.0.2.7:6882")).expect("and a second");
+/// assert!(limit.take_for(at("192.0.2.7:6883")).is_none(), "two from one address");
+/// let _other = limit.take_for(at("198.51.100.1:6881")).expect("another address");
+/// let _local = limit.take_for(at("127.0.0.1:7000")).expect("loopback: the total only");
+/// assert!(limit.take_for(at("127.0.0.1:7001")).is_none(), "four in all");
 /// drop(first);
-/// assert!(limit.take().is_some());
+/// assert!(limit.take_for(at("192.0.2.7:6884")).is_some(), "its place is free again");
 /// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionLimit {
-    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    live: Arc<AtomicUsize>,
     max: usize,
+    by_address: Counts,
+    max_per_address: usize,
 }
+
+/// Live connections per IP address, shared by a limit and its slots.
+type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// One connection's place under a [`ConnectionLimit`], given back when dropped.
 #[derive(Debug)]
-pub struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+pub struct Slot {
+    live: Arc<AtomicUsize>,
+    /// The address it counts under, if it counts under one.
+    address: Option<(IpAddr, Counts)>,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.live.fetch_sub(1, Ordering::AcqRel);
+        if let Some((ip, by_address)) = &self.address {
+            let mut counts = by_address.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = counts.get_mut(ip) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(ip);
+                }
+            }
+        }
     }
 }
 
 impl ConnectionLimit {
-    /// At most `max` connections at once.
+    /// At most `max` connections at once, any number of them from one address.
     pub fn new(max: usize) -> ConnectionLimit {
         ConnectionLimit {
             live: Default::default(),
             max,
+            by_address: Default::default(),
+            max_per_address: usize::MAX,
         }
     }
 
-    /// A place for one more connection, if there is room.
+    /// At most `max` of them from one IP address (loopback aside), through
+    /// [`take_for`](ConnectionLimit::take_for).
+    pub fn per_address(mut self, max: usize) -> ConnectionLimit {
+        self.max_per_address = max;
+        self
+    }
+
+    /// A place for one more connection, if there is room in all.
     pub fn take(&self) -> Option<Slot> {
-        use std::sync::atomic::Ordering;
         let mut n = self.live.load(Ordering::Acquire);
         loop {
             if n >= self.max {
@@ -184,10 +223,33 @@ impl ConnectionLimit {
                 .live
                 .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Some(Slot(self.live.clone())),
+                Ok(_) => {
+                    return Some(Slot {
+                        live: self.live.clone(),
+                        address: None,
+                    })
+                }
                 Err(now) => n = now,
             }
         }
+    }
+
+    /// A place for one more connection from `peer`, if there is room in all and for its
+    /// address (a loopback address counts only in the total).
+    pub fn take_for(&self, peer: SocketAddr) -> Option<Slot> {
+        let ip = peer.ip();
+        if ip.is_loopback() {
+            return self.take();
+        }
+        let mut counts = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.get(&ip).copied().unwrap_or(0);
+        if n >= self.max_per_address {
+            return None;
+        }
+        let mut slot = self.take()?;
+        counts.insert(ip, n + 1);
+        slot.address = Some((ip, self.by_address.clone()));
+        Some(slot)
     }
 }
 
