@@ -45,7 +45,18 @@ fn make_then_info() {
         "--private",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let hash = stdout(&o).trim().to_string();
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("wrote {}", out_file.display()).as_str()),
+        "{out}"
+    );
+    let hash = lines
+        .next()
+        .and_then(|l| l.strip_prefix("info-hash: "))
+        .unwrap_or_else(|| panic!("no info-hash line in {out:?}"))
+        .to_string();
     assert_eq!(hash.len(), 40);
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
 
@@ -238,6 +249,12 @@ fn demo_runs_a_swarm_and_every_copy_matches() {
         !out.contains('\x1b'),
         "no terminal codes when stdout is not a terminal"
     );
+    // review: the live rows fit an 80-column terminal (a wrapped row breaks the redraw)
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains('%')).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        assert!(row.chars().count() <= 79, "{} columns: {row:?}", row.len());
+    }
 }
 
 // new: issue 5: bad arguments and a bad torrent are one line on stderr, not a panic
@@ -321,4 +338,423 @@ fn seed_verifies_then_serves_until_sigterm() {
     let status = sigterm_and_wait(&mut child, "seed");
     assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Runs the command in `dir`.
+fn cli_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run kamaelia-torrent")
+}
+
+/// Starts the command with its standard output sent, line by line, to the receiver
+/// (standard error is captured; read it after the child ends).
+fn spawn_lines(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kamaelia-torrent");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// The lines up to and including the first for which `done` holds (within 60 s; else the
+/// child is killed and the test fails).
+fn lines_until(
+    child: &mut std::process::Child,
+    rx: &std::sync::mpsc::Receiver<String>,
+    done: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let last = done(&line);
+                seen.push(line);
+                if last {
+                    return seen;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the line awaited did not come within 60 s; saw {seen:?}");
+            }
+        }
+    }
+}
+
+// review 3: without --listen, `seed` (like `download`) takes the first free port of 6881 to
+// 6889 and says which; a --listen address that is taken is a clear error with a hint
+#[test]
+fn seed_takes_the_next_free_port_and_a_taken_listen_is_a_clear_error() {
+    let d = temp_dir("cli-ports");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.join("p.bin"), &data).unwrap();
+    let t = d.join("p.torrent");
+    std::fs::write(
+        &t,
+        kamaelia_torrent::metainfo::TorrentBuilder::new("p.bin", 16384)
+            .single_file(&data)
+            .to_bytes(),
+    )
+    .unwrap();
+    // 6881 is taken: by us, or already by something else.
+    let _held = std::net::TcpListener::bind("0.0.0.0:6881");
+    let (mut child, rx) =
+        spawn_lines(&["seed", t.to_str().unwrap(), "--data", d.to_str().unwrap()]);
+    let seen = lines_until(&mut child, &rx, |l| l.starts_with("seeding p.bin"));
+    let status = sigterm_and_wait(&mut child, "seed");
+    assert!(status.success(), "{status:?}");
+    let port: u16 = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("listening for peers on 0.0.0.0:"))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no `listening for peers` line in {seen:?}"));
+    assert!((6882..=6889).contains(&port), "{seen:?}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = cli_within(
+        &[
+            "download",
+            t.to_str().unwrap(),
+            "-o",
+            d.to_str().unwrap(),
+            "--listen",
+            &addr,
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    assert!(err.contains(&addr), "{err}");
+    assert!(err.contains("(choose another with --listen)"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+// review 5: `make .` and `make ..` name the torrent after the folder's real name
+#[test]
+fn make_dot_and_dot_dot_use_the_folders_name() {
+    let d = temp_dir("cli-make-dot");
+    let src = d.join("Album");
+    std::fs::create_dir_all(src.join("inner")).unwrap();
+    std::fs::write(src.join("a.bin"), vec![3u8; 20_000]).unwrap();
+    std::fs::write(src.join("inner/b.txt"), b"b\n").unwrap();
+    let tracker = "http://127.0.0.1:6969/announce";
+
+    let o = cli_in(&src, &["make", ".", "--tracker", tracker]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("wrote Album.torrent\n"),
+        "{}",
+        stdout(&o)
+    );
+    let made = src.join("Album.torrent");
+    let o = cli(&["info", made.to_str().unwrap()]);
+    assert!(
+        stdout(&o).lines().any(|l| l == "name: Album"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_file(&made).unwrap();
+
+    let out = d.join("up.torrent");
+    let o = cli_in(
+        &src.join("inner"),
+        &[
+            "make",
+            "..",
+            "--tracker",
+            tracker,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cli(&["info", out.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert!(text.lines().any(|l| l == "name: Album"), "{text}");
+    assert!(
+        text.lines().any(|l| l == "  inner/b.txt (2 bytes)"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+// review 6: `make` refuses a tracker that is not an http://, https:// or udp:// URL, before any
+// work; it says where it wrote the .torrent, and when it replaced a file
+#[test]
+fn make_checks_the_tracker_and_says_what_it_wrote() {
+    let d = temp_dir("cli-make-tracker");
+    let f = d.join("f.bin");
+    std::fs::write(&f, b"some data").unwrap();
+    let out = d.join("f.torrent");
+    let make = |tracker: &str| {
+        cli(&[
+            "make",
+            f.to_str().unwrap(),
+            "--tracker",
+            tracker,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    for bad in [
+        "notaurl",
+        "",
+        "ftp://host/announce",
+        "udp://host/",
+        "http://a b/",
+    ] {
+        let o = make(bad);
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains(&format!("--tracker \"{bad}\" is not a tracker URL")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!out.exists(), "a .torrent was written for {bad:?}");
+    }
+    for good in [
+        "http://127.0.0.1:6969/announce",
+        "https://t.example/announce",
+        "udp://127.0.0.1:6969",
+    ] {
+        let o = make(good);
+        assert!(o.status.success(), "{good}: {}", stderr(&o));
+        let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+        if good.starts_with("http:") {
+            assert_eq!(first, format!("wrote {}", out.display()));
+        } else {
+            assert_eq!(
+                first,
+                format!(
+                    "wrote {} (replacing the file that was there)",
+                    out.display()
+                )
+            );
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+// review 7: the size limit holds for what reports no size: a device that never ends, a pipe
+#[test]
+fn info_stops_reading_an_endless_device_or_pipe() {
+    let limit = std::time::Duration::from_secs(30);
+    let o = cli_within(&["info", "/dev/zero"], limit);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("/dev/zero: more than"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
+
+    let d = temp_dir("cli-fifo");
+    let fifo = d.join("endless.torrent");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = fifo.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        // Blocks until the reader opens it; ends when the reader goes away.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer)
+            .unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        while f.write_all(&chunk).is_ok() {}
+    });
+    let o = cli_within(&["info", fifo.to_str().unwrap()], limit);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+// review 8: `seed --data` at the wrong level names the file it looked for and says what --data
+// should be; a file is "not a folder"
+#[test]
+fn seed_names_the_missing_file_and_what_data_should_be() {
+    let d = temp_dir("cli-seed-where");
+    let a: Vec<u8> = (0..40_000u32).map(|i| (i % 249) as u8).collect();
+    let b = b"second file\n".to_vec();
+    std::fs::create_dir_all(d.join("album/sub")).unwrap();
+    std::fs::write(d.join("album/a.bin"), &a).unwrap();
+    std::fs::write(d.join("album/sub/b.txt"), &b).unwrap();
+    let t = d.join("album.torrent");
+    std::fs::write(
+        &t,
+        kamaelia_torrent::metainfo::TorrentBuilder::new("album", 16384)
+            .multi_file(&[(&["a.bin"], &a), (&["sub", "b.txt"], &b)])
+            .to_bytes(),
+    )
+    .unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    let seed = |data: &Path| {
+        cli_within(
+            &[
+                "seed",
+                t.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            limit,
+        )
+    };
+    // One level too deep: album/album/a.bin is looked for.
+    let o = seed(&d.join("album"));
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    let missing = d.join("album/album/a.bin");
+    assert!(
+        err.contains(&format!("{} is missing", missing.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("--data is the folder that holds the torrent's folder album/"),
+        "{err}"
+    );
+    // A file cut short is named with its size.
+    std::fs::write(d.join("album/a.bin"), &a[..1000]).unwrap();
+    let o = seed(&d);
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    let short = d.join("album/a.bin");
+    assert!(
+        err.contains(&format!(
+            "{} is 1000 bytes, the torrent expects 40000",
+            short.display()
+        )),
+        "{err}"
+    );
+    // A file is not a folder.
+    let o = seed(&d.join("album/sub/b.txt"));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("b.txt is not a folder"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+// review 10: `tracker --listen 0.0.0.0:N` prints a URL a client can use, and it works
+#[test]
+fn tracker_on_all_addresses_prints_a_usable_url() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kamaelia-torrent"))
+        .args(["tracker", "--listen", &format!("0.0.0.0:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/announce");
+    let answer = kamaelia_torrent::tracker::client::TrackerClient::default().announce(
+        &url,
+        &kamaelia_torrent::tracker::announce::AnnounceRequest {
+            info_hash: kamaelia_torrent::metainfo::InfoHash([3; 20]),
+            peer_id: kamaelia_torrent::tracker::announce::PeerId([4; 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: None,
+            numwant: None,
+            key: 0,
+        },
+    );
+    // Stopped before any assertion, so that a failing test leaves no tracker running.
+    let status = sigterm_and_wait(&mut child, "the tracker");
+    assert!(first.contains(&url), "{first}");
+    assert!(first.contains("all addresses"), "{first}");
+    assert!(!first.contains("0.0.0.0"), "{first}");
+    assert!(answer.is_ok(), "{answer:?}");
+    assert!(status.success(), "{status:?}");
+}
+
+// review 4: `demo --dot` into a folder that does not exist fails before any work
+#[test]
+fn demo_checks_its_dot_file_first() {
+    let o = cli_within(
+        &["demo", "--dot", "/nonexistent/kt-graph.dot"],
+        std::time::Duration::from_secs(20),
+    );
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("cannot write /nonexistent/kt-graph.dot"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "it started: {}", stdout(&o));
+}
+
+// review 4: Ctrl-C while the demo writes its payload ends it saying so, and its folder is gone
+#[test]
+fn demo_interrupted_says_so_and_removes_its_folder() {
+    let (mut child, rx) = spawn_lines(&["demo", "--size", "16384"]);
+    let seen = lines_until(&mut child, &rx, |l| l.starts_with("demo: "));
+    let dir = seen[0]
+        .rsplit_once(" in ")
+        .map(|(_, d)| std::path::PathBuf::from(d))
+        .unwrap();
+    assert!(dir.exists(), "{dir:?}");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = cli_output_within(child, std::time::Duration::from_secs(30));
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!dir.exists(), "{dir:?} is left behind");
+}
+
+/// Waits up to `limit` for a child started with piped stderr, then kills it and fails.
+fn cli_output_within(child: std::process::Child, limit: std::time::Duration) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for kamaelia-torrent"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            panic!("kamaelia-torrent did not exit within {limit:?}");
+        }
+    }
 }

@@ -136,12 +136,21 @@ fn peer(
     })
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), written in 1 MiB pieces.
-fn write_payload(path: &Path, mib: u64) -> std::io::Result<()> {
+/// The error of work cut short by Ctrl-C.
+fn interrupted_error() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), written in 1 MiB pieces; stops early if
+/// `interrupted` is set.
+fn write_payload(path: &Path, mib: u64, interrupted: &AtomicBool) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut x: u64 = 0x4b61_6d61_656c_6961; // "Kamaelia"
     let mut buf = vec![0u8; 1 << 20];
     for _ in 0..mib {
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(interrupted_error());
+        }
         for chunk in buf.chunks_exact_mut(8) {
             x ^= x >> 12;
             x ^= x << 25;
@@ -153,16 +162,70 @@ fn write_payload(path: &Path, mib: u64) -> std::io::Result<()> {
     f.flush()
 }
 
-fn sha1_of(path: &Path) -> std::io::Result<String> {
+/// The SHA-1 of a file, in hex; stops early if `interrupted` is set.
+fn sha1_of(path: &Path, interrupted: &AtomicBool) -> std::io::Result<String> {
+    use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha1::new();
-    std::io::copy(&mut f, &mut h)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(interrupted_error());
+        }
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn bar(fraction: f64, width: usize) -> String {
     let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
     format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
+}
+
+/// One row of the live display, at most 79 columns (so an 80-column terminal does not wrap
+/// it and the redraw stays in place): "downloader 32: [##############] 100.0%  down 1234.5
+/// up 1234.5 MiB/s  peers 32".
+fn row(index: usize, s: Option<&TorrentStats>) -> String {
+    let who = if index == 0 {
+        "seeder".to_string()
+    } else {
+        format!("downloader {index}")
+    };
+    match s {
+        None => format!("{who:>13}: starting"),
+        Some(s) => format!(
+            "{who:>13}: {} {:5.1}%  down {:6.1}  up {:6.1} MiB/s  peers {}",
+            bar(s.fraction_done, 14),
+            s.fraction_done * 100.0,
+            s.down_rate / 1048576.0,
+            s.up_rate / 1048576.0,
+            s.num_peers
+        ),
+    }
+}
+
+/// Removes the demo's folder (unless `--keep`) and a `--dot` file made empty at the start but
+/// never written, however the demo ends.
+struct Cleanup {
+    dir: PathBuf,
+    keep: bool,
+    unwritten_dot: Option<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some(dot) = &self.unwritten_dot {
+            let _ = std::fs::remove_file(dot);
+        }
+    }
 }
 
 /// Summarises a downloader's graph (components by kind, linkages) and writes it as Graphviz
@@ -196,8 +259,38 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     if size_mib == 0 || size_mib > 16 * 1024 {
         return Err("--size must be from 1 to 16384 MiB".into());
     }
+    // Before the long run: can the graph be written where asked?
+    let mut made_dot = None;
+    if let Some(path) = &dot {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if !existed {
+            made_dot = Some(path.clone());
+        }
+    }
+    // Ctrl-C (or SIGTERM) ends the demo early, always through the cleanup below.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot catch signals: {e}"))?;
     let dir = std::env::temp_dir().join(format!("kamaelia-torrent-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let mut cleanup = Cleanup {
+        dir: dir.clone(),
+        keep,
+        unwritten_dot: made_dot,
+    };
+    let stopped = || {
+        format!(
+            "interrupted; {} {}",
+            if keep { "kept" } else { "removed" },
+            dir.display()
+        )
+    };
     let seed_dir = dir.join("seeder");
     std::fs::create_dir_all(&seed_dir)
         .map_err(|e| format!("cannot make {}: {e}", seed_dir.display()))?;
@@ -207,8 +300,13 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
         "demo: {size_mib} MiB payload, 1 seeder, {peers} downloader(s), in {}",
         dir.display()
     );
-    write_payload(&original, size_mib)
-        .map_err(|e| format!("cannot write {}: {e}", original.display()))?;
+    write_payload(&original, size_mib, &interrupted).map_err(|e| {
+        if interrupted.load(Ordering::SeqCst) {
+            stopped()
+        } else {
+            format!("cannot write {}: {e}", original.display())
+        }
+    })?;
 
     // Our tracker, on its own scheduler.
     let (tx, rx) = mpsc::channel();
@@ -235,17 +333,23 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let maker = TorrentMaker::new(&announce);
     let torrent = maker
         .make(&maker.request_for(original.clone()))
-        .map_err(|e| format!("cannot make the torrent: {e}"))?;
+        .map_err(|e| format!("cannot make the torrent: {e}"));
+    let torrent = match torrent {
+        Ok(t) if !interrupted.load(Ordering::SeqCst) => t,
+        other => {
+            tracker_stop.stop();
+            let _ = tracker_thread.join();
+            return Err(other.err().unwrap_or_else(stopped).into());
+        }
+    };
     println!(
         "TorrentMaker: {} bytes of .torrent in {:.2} s",
         torrent.len(),
         started.elapsed().as_secs_f64()
     );
 
+    // Tells every peer to stop (at the end, or on Ctrl-C).
     let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = stop.clone();
-    ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("cannot catch signals: {e}"))?;
     let (to_main, from_peers) = mpsc::channel();
     let mut threads = vec![peer(
         0,
@@ -276,7 +380,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let download_start = Instant::now();
     let mut done_at = None;
     let mut graph: Option<axon::Topology> = None;
-    while done_at.is_none() && failure.is_none() && !stop.load(Ordering::SeqCst) {
+    while done_at.is_none() && failure.is_none() && !interrupted.load(Ordering::SeqCst) {
         match from_peers.recv_timeout(Duration::from_millis(250)) {
             Ok(Report::Status(i, s)) => {
                 if s.state == TorrentState::Stopped {
@@ -304,22 +408,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
             }
             printed_lines = 0;
             for (i, s) in latest.iter().enumerate() {
-                let who = if i == 0 {
-                    "seeder".to_string()
-                } else {
-                    format!("downloader {i}")
-                };
-                let line = match s {
-                    None => format!("{who:>14}: starting"),
-                    Some(s) => format!(
-                        "{who:>14}: {} {:5.1}%  down {:7.1} MiB/s  up {:7.1} MiB/s  peers {}",
-                        bar(s.fraction_done, 20),
-                        s.fraction_done * 100.0,
-                        s.down_rate / 1048576.0,
-                        s.up_rate / 1048576.0,
-                        s.num_peers
-                    ),
-                };
+                let line = row(i, s.as_ref());
                 if tty {
                     println!("{line}\x1b[K");
                 } else {
@@ -344,23 +433,31 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let _ = tracker_thread.join();
     let took = match (failure, done_at) {
         (None, Some(took)) => took,
-        (failure, _) => {
-            if !keep {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            return Err(failure.unwrap_or_else(|| "interrupted".to_string()).into());
-        }
+        (_, None) if interrupted.load(Ordering::SeqCst) => return Err(stopped().into()),
+        (failure, _) => return Err(failure.unwrap_or_else(stopped).into()),
     };
     println!(
         "all {peers} downloader(s) complete in {:.2} s ({:.1} MiB/s each on average)",
         took.as_secs_f64(),
         size_mib as f64 / took.as_secs_f64()
     );
-    let want = sha1_of(&original).map_err(|e| format!("cannot read the original: {e}"))?;
+    let unless_stopped = |e: std::io::Error, what: String| {
+        if interrupted.load(Ordering::SeqCst) {
+            stopped()
+        } else {
+            format!("{what} ({e})")
+        }
+    };
+    let want = sha1_of(&original, &interrupted)
+        .map_err(|e| unless_stopped(e, format!("cannot read {}", original.display())))?;
     let mut bad = 0;
     for (i, folder) in folders.iter().enumerate() {
         let copy = folder.join(name);
-        let got = sha1_of(&copy).unwrap_or_else(|e| format!("unreadable ({e})"));
+        let got = match sha1_of(&copy, &interrupted) {
+            Ok(got) => got,
+            Err(_) if interrupted.load(Ordering::SeqCst) => return Err(stopped().into()),
+            Err(e) => format!("unreadable ({e})"),
+        };
         let ok = got == want;
         bad += usize::from(!ok);
         println!(
@@ -376,11 +473,15 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     }
     if let Some(t) = &graph {
         describe_graph(t, dot.as_deref())?;
+        cleanup.unwritten_dot = None;
+    } else if let Some(path) = &dot {
+        println!(
+            "no graph was taken (the download passed half-way unseen): {} not written",
+            path.display()
+        );
     }
     if keep {
         println!("kept {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
     }
     if bad > 0 {
         return Err(format!("{bad} cop(ies) differ from the original").into());

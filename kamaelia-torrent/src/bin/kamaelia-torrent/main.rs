@@ -33,21 +33,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Make a .torrent of a file or a folder and print its info-hash.
+    /// Make a .torrent of a file or a folder; print where it is written and its info-hash.
     Make {
         /// The file or folder.
         path: PathBuf,
-        /// The tracker's announce URL.
-        #[arg(long)]
+        /// The tracker's announce URL (http://, https:// or udp://).
+        #[arg(long, value_name = "URL")]
         tracker: String,
-        /// Bytes per piece: a power of two from 1024 to 268435456 (default 262144).
-        #[arg(long, default_value_t = 1 << 18)]
+        /// Bytes per piece: a power of two from 1024 to 268435456.
+        #[arg(long, value_name = "BYTES", default_value_t = 1 << 18)]
         piece_size: u64,
-        /// Where to write the .torrent (default: the path's name plus ".torrent").
-        #[arg(long, short)]
+        /// Where to write the .torrent (default: <NAME>.torrent in the current folder, NAME
+        /// being the file's or folder's name).
+        #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
         /// The comment to put in it.
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         comment: Option<String>,
         /// Mark it private (BEP 27: peers from the tracker only).
         #[arg(long)]
@@ -60,56 +61,57 @@ enum Command {
     },
     /// Run a tracker until Ctrl-C or SIGTERM.
     Tracker {
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:6969")]
-        listen: std::net::SocketAddr,
+        /// The address to listen on (0.0.0.0 for all of this machine's addresses).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:6969")]
+        listen: SocketAddr,
     },
     /// Download a torrent; exit once every piece is on disk and verified.
     Download {
         /// The .torrent file.
         file: PathBuf,
         /// The folder to save into.
-        #[arg(long, short, default_value = ".")]
+        #[arg(long, short, value_name = "DIR", default_value = ".")]
         output: PathBuf,
-        /// Where to accept peers.
-        #[arg(long, default_value = "0.0.0.0:6881")]
-        listen: SocketAddr,
+        /// Where to accept peers (default: the first free port of 0.0.0.0:6881 to 6889).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
         /// Keep seeding once complete, until Ctrl-C or SIGTERM.
         #[arg(long)]
         seed: bool,
         /// A peer to connect to, besides those the trackers give (repeatable).
-        #[arg(long = "peer")]
+        #[arg(long = "peer", value_name = "ADDR:PORT")]
         peers: Vec<SocketAddr>,
     },
     /// A whole swarm on 127.0.0.1: our tracker, one seeder and N downloaders, with live
     /// progress and a final check that every copy matches.
     Demo {
-        /// How many downloaders.
-        #[arg(long, default_value_t = 3)]
+        /// How many downloaders, from 1 to 32.
+        #[arg(long, value_name = "N", default_value_t = 3)]
         peers: usize,
-        /// The payload's size in MiB.
-        #[arg(long, default_value_t = 64)]
+        /// The payload's size in MiB, from 1 to 16384.
+        #[arg(long, value_name = "MiB", default_value_t = 64)]
         size: u64,
         /// Keep the files afterwards (they are removed by default).
         #[arg(long)]
         keep: bool,
         /// Write the graph of the first downloader's components, taken half-way, to this
         /// file (Graphviz dot).
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         dot: Option<PathBuf>,
     },
     /// Check data already on disk, then serve it until Ctrl-C or SIGTERM.
     Seed {
         /// The .torrent file.
         file: PathBuf,
-        /// The folder holding the data (the torrent's file or folder is inside it).
-        #[arg(long)]
+        /// The folder holding the data: the torrent's file, or the torrent's folder for a
+        /// multi-file torrent, is inside it.
+        #[arg(long, value_name = "DIR")]
         data: PathBuf,
-        /// Where to accept peers.
-        #[arg(long, default_value = "0.0.0.0:6881")]
-        listen: SocketAddr,
+        /// Where to accept peers (default: the first free port of 0.0.0.0:6881 to 6889).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
         /// A peer to connect to, besides those the trackers give (repeatable).
-        #[arg(long = "peer")]
+        #[arg(long = "peer", value_name = "ADDR:PORT")]
         peers: Vec<SocketAddr>,
     },
 }
@@ -188,17 +190,58 @@ fn make(
         )
         .into());
     }
+    check_tracker_url(tracker)?;
     let maker = TorrentMaker::new(tracker);
     let mut req = maker.request_for(path.clone());
+    if req.title.is_empty() {
+        // `.`, `..`, `dir/..`: the name is the folder's real one.
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        req.title = real
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                format!(
+                    "{}: a folder with no name cannot be a torrent",
+                    real.display()
+                )
+            })?;
+    }
     req.log2_piece_size_bytes = piece_size.trailing_zeros() as u8;
     req.comment = comment.unwrap_or_default();
     let bytes = maker.make_with(&req, private)?;
     let m = Metainfo::from_bytes(&bytes)?;
     let output = output.unwrap_or_else(|| PathBuf::from(format!("{}.torrent", m.info.name)));
+    let replaced = output.exists();
     std::fs::write(&output, &bytes)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    println!("{}", m.info_hash);
-    Ok(())
+    print_all(&format!(
+        "wrote {}{}\ninfo-hash: {}\n",
+        output.display(),
+        if replaced {
+            " (replacing the file that was there)"
+        } else {
+            ""
+        },
+        m.info_hash
+    ))
+}
+
+/// Refuses a tracker URL no client could announce to.
+fn check_tracker_url(url: &str) -> Result<(), String> {
+    use kamaelia_torrent::tracker::http::TrackerUrl;
+    match TrackerUrl::parse(url) {
+        Ok(u)
+            if ["http", "https", "udp"].contains(&u.scheme.as_str())
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "--tracker \"{url}\" is not a tracker URL: give http://, https:// or \
+             udp://HOST:PORT, e.g. http://127.0.0.1:6969/announce"
+        )),
+    }
 }
 
 fn human(bytes: u64) -> String {
@@ -217,18 +260,30 @@ fn human(bytes: u64) -> String {
 }
 
 /// Reads and checks a .torrent, refusing a huge file before reading it: no .torrent is
-/// larger than a bencoded document may be.
+/// larger than a bencoded document may be. A device or a pipe reports no size, so the limit
+/// also holds while reading.
 fn read_torrent(file: &Path) -> Result<(Vec<u8>, Metainfo), String> {
+    use std::io::Read;
+    let max = kamaelia_torrent::bencode::MAX_DOCUMENT;
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
-    let size = std::fs::metadata(file).map_err(cannot)?.len();
-    if size > kamaelia_torrent::bencode::MAX_DOCUMENT as u64 {
+    let f = std::fs::File::open(file).map_err(cannot)?;
+    let size = f.metadata().map_err(cannot)?.len();
+    if size > max as u64 {
         return Err(format!(
-            "{}: {size} bytes is too large for a torrent file (at most {})",
+            "{}: {size} bytes is too large for a torrent file (at most {max})",
             file.display(),
-            kamaelia_torrent::bencode::MAX_DOCUMENT
         ));
     }
-    let bytes = std::fs::read(file).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    f.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > max {
+        return Err(format!(
+            "{}: more than {max} bytes is too large for a torrent file",
+            file.display()
+        ));
+    }
     let m = Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
     Ok((bytes, m))
 }
@@ -267,7 +322,7 @@ fn info(file: &Path) -> CliResult {
     print_all(&text)
 }
 
-fn tracker(listen: std::net::SocketAddr) -> CliResult {
+fn tracker(listen: SocketAddr) -> CliResult {
     use kamaelia_torrent::tracker::server::Tracker;
     let sched = axon::Scheduler::new();
     let (server, addr) = Tracker::new()
@@ -276,12 +331,106 @@ fn tracker(listen: std::net::SocketAddr) -> CliResult {
     sched.spawn(server);
     let stop = sched.stop_handle();
     ctrlc::set_handler(move || stop.stop()).map_err(|e| format!("cannot catch signals: {e}"))?;
-    println!("tracker listening on http://{addr}/announce (Ctrl-C to stop)");
+    if addr.ip().is_unspecified() {
+        // No client can announce to 0.0.0.0: show the URL that works on this machine.
+        let here = match addr {
+            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        };
+        println!(
+            "tracker listening on all addresses, port {}: announce to http://{here}/announce \
+             (from another machine, with this one's address) (Ctrl-C to stop)",
+            addr.port(),
+        );
+    } else {
+        println!("tracker listening on http://{addr}/announce (Ctrl-C to stop)");
+    }
     let report = sched.run();
     if !report.failures.is_empty() {
         return Err(format!("the tracker failed: {}", report.failures[0].error).into());
     }
     Ok(())
+}
+
+/// The ports `download` and `seed` try, in order, when not given `--listen`.
+const PEER_PORTS: std::ops::RangeInclusive<u16> = 6881..=6889;
+
+/// Where to accept peers: `--listen` if given (failing clearly if it is taken), else the first
+/// free port of [`PEER_PORTS`] on all addresses, said on standard output.
+fn peer_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
+    use std::net::TcpListener;
+    if let Some(addr) = listen {
+        return match TcpListener::bind(addr) {
+            Ok(_) => Ok(addr),
+            Err(e) => Err(format!(
+                "cannot listen for peers on {addr}: {e} (choose another with --listen)"
+            )),
+        };
+    }
+    let (first, last) = (*PEER_PORTS.start(), *PEER_PORTS.end());
+    for port in PEER_PORTS {
+        let addr = SocketAddr::from(([0, 0, 0, 0], port));
+        match TcpListener::bind(addr) {
+            Ok(_) => {
+                let skipped = match port - first {
+                    0 => String::new(),
+                    1 => format!(" ({first} is in use)"),
+                    _ => format!(" ({first} to {} are in use)", port - 1),
+                };
+                println!("listening for peers on {addr}{skipped}");
+                return Ok(addr);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => {
+                return Err(format!(
+                    "cannot listen for peers on {addr}: {e} (choose another with --listen)"
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "cannot listen for peers: ports {first} to {last} of 0.0.0.0 are all in use \
+         (choose another with --listen)"
+    ))
+}
+
+/// What `seed --data` must name, for `info`'s torrent.
+fn data_hint(info: &kamaelia_torrent::metainfo::Info) -> String {
+    if info.multi_file {
+        format!(
+            "--data is the folder that holds the torrent's folder {}/",
+            info.name
+        )
+    } else {
+        format!("--data is the folder that holds {}", info.name)
+    }
+}
+
+/// The first file of `info` that is missing or too short under `folder`, said as the path
+/// looked for (empty files are skipped: they hold no piece).
+fn first_gap(folder: &Path, info: &kamaelia_torrent::metainfo::Info) -> Option<String> {
+    let base = folder.join(&info.name);
+    info.files.iter().filter(|f| f.length > 0).find_map(|f| {
+        let path = if info.multi_file {
+            base.join(f.relative_path())
+        } else {
+            base.clone()
+        };
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("{} is missing", path.display()))
+            }
+            Err(e) => Some(format!("cannot read {}: {e}", path.display())),
+            Ok(meta) if !meta.is_file() => Some(format!("{} is not a file", path.display())),
+            Ok(meta) if meta.len() < f.length => Some(format!(
+                "{} is {} bytes, the torrent expects {}",
+                path.display(),
+                meta.len(),
+                f.length
+            )),
+            Ok(_) => None,
+        }
+    })
 }
 
 /// What `download` and `seed` are for.
@@ -302,7 +451,7 @@ enum Mode {
 fn transfer(
     file: &Path,
     folder: PathBuf,
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
     peers: Vec<SocketAddr>,
     mode: Mode,
 ) -> CliResult {
@@ -313,14 +462,29 @@ fn transfer(
     use std::sync::{Arc, Mutex};
 
     let (raw, m) = read_torrent(file)?;
-    if mode == Mode::Seed && !folder.is_dir() {
-        return Err(format!("--data {}: no such folder", folder.display()).into());
+    let mut incomplete_note = String::new();
+    if mode == Mode::Seed {
+        match std::fs::metadata(&folder) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "--data {} is not a folder ({})",
+                    folder.display(),
+                    data_hint(&m.info)
+                )
+                .into())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("--data {}: no such folder", folder.display()).into())
+            }
+            Err(e) => return Err(format!("--data {}: {e}", folder.display()).into()),
+        }
+        incomplete_note = match first_gap(&folder, &m.info) {
+            Some(gap) => format!("; {gap} ({})", data_hint(&m.info)),
+            None => "; every file is there and long enough, but pieces of them differ".into(),
+        };
     }
-    // Fail early and clearly if the address is taken.
-    drop(
-        std::net::TcpListener::bind(listen)
-            .map_err(|e| format!("cannot listen for peers on {listen}: {e}"))?,
-    );
+    let listen = peer_address(listen)?;
     let config = ClientConfig {
         listen,
         save_folder: folder.clone(),
@@ -342,6 +506,7 @@ fn transfer(
         m.info.total_length(),
         mode == Mode::Download { seed: false },
         mode == Mode::Seed,
+        incomplete_note,
         interrupted,
         outcome.clone(),
     ));

@@ -32,6 +32,8 @@ pub struct Progress {
     total: u64,
     exit_when_complete: bool,
     must_be_complete: bool,
+    /// Added to the error when the data is found incomplete (what is missing, what to do).
+    incomplete_note: String,
     interrupted: Arc<AtomicBool>,
     outcome: Outcome,
 }
@@ -42,6 +44,7 @@ impl Progress {
         total: u64,
         exit_when_complete: bool,
         must_be_complete: bool,
+        incomplete_note: String,
         interrupted: Arc<AtomicBool>,
         outcome: Outcome,
     ) -> Progress {
@@ -50,6 +53,7 @@ impl Progress {
             total,
             exit_when_complete,
             must_be_complete,
+            incomplete_note,
             interrupted,
             outcome,
         }
@@ -76,6 +80,16 @@ fn line(s: &TorrentStats) -> String {
         s.num_peers,
         s.num_seeds,
         eta(s)
+    )
+}
+
+/// The line shown while seeding.
+fn seeding_line(s: &TorrentStats) -> String {
+    format!(
+        "seeding: up {:7.2} MiB/s  uploaded {:.2} MiB  peers {}",
+        mib(s.up_rate),
+        mib(s.up_total as f64),
+        s.num_peers
     )
 }
 
@@ -132,15 +146,16 @@ impl Component for Progress {
                         }
                         TorrentState::Downloading if self.must_be_complete => {
                             finish(Err(format!(
-                                "the data is not complete: {:.1}% of it matches the torrent",
-                                s.fraction_done * 100.0
+                                "the data is not complete: {:.1}% of it matches the torrent{}",
+                                s.fraction_done * 100.0,
+                                self.incomplete_note
                             )));
                             return stop(&ctx, true);
                         }
                         TorrentState::Downloading => {
                             let percent = (s.fraction_done * 1000.0) as u32;
                             if tty {
-                                print!("\r{}", line(s));
+                                print!("\r{}\x1b[K", line(s));
                                 let _ = std::io::stdout().flush();
                             } else if percent / 100 != last_percent / 100
                                 || last_line.elapsed() >= Duration::from_secs(10)
@@ -151,10 +166,21 @@ impl Component for Progress {
                             last_percent = percent;
                         }
                         TorrentState::Seeding => {
-                            if !announced_seeding {
-                                announced_seeding = true;
+                            if announced_seeding {
+                                // Seeding until Ctrl-C: a live line on a terminal, else a
+                                // plain one every 10 s.
                                 if tty {
-                                    println!("\r{}", line(s));
+                                    print!("\r{}\x1b[K", seeding_line(s));
+                                    let _ = std::io::stdout().flush();
+                                } else if last_line.elapsed() >= Duration::from_secs(10) {
+                                    println!("{}", seeding_line(s));
+                                    last_line = Instant::now();
+                                }
+                            } else {
+                                announced_seeding = true;
+                                last_line = Instant::now();
+                                if tty {
+                                    println!("\r{}\x1b[K", line(s));
                                 }
                                 if !self.must_be_complete {
                                     println!(
