@@ -172,6 +172,9 @@ pub struct TorrentStats {
     pub state: TorrentState,
     /// Seconds left at the current rate, when downloading and the rate is known.
     pub eta_seconds: Option<u64>,
+    /// Why the torrent stopped, when it stopped because something failed (a write to the
+    /// disk): in words, naming the file or folder.
+    pub error: Option<String>,
 }
 
 impl TorrentStats {
@@ -231,6 +234,7 @@ mod tests {
             num_seeds: 0,
             state: TorrentState::Downloading,
             eta_seconds: None,
+            error: None,
         };
         let u = TIPCTorrentStatusUpdate {
             torrent_id: 3,

@@ -47,6 +47,13 @@ pub enum StorageError {
     },
     /// The operating system failed us.
     Io(io::Error),
+    /// The operating system failed us on this file (or on making its folder).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        error: io::Error,
+    },
 }
 
 impl std::fmt::Display for StorageError {
@@ -61,6 +68,7 @@ impl std::fmt::Display for StorageError {
                 "block (piece {piece}, offset {begin}, {length} bytes) is outside the torrent"
             ),
             StorageError::Io(e) => write!(f, "disk: {e}"),
+            StorageError::File { path, error } => write!(f, "{}: {error}", path.display()),
         }
     }
 }
@@ -157,6 +165,22 @@ impl Storage {
         Ok(f.file.as_ref().expect("just opened"))
     }
 
+    /// File `i`, opened as [`open`](Storage::open) does; an error names the file.
+    fn open_named(&mut self, i: usize, write: bool) -> Result<&File, StorageError> {
+        if let Err(error) = self.open(i, write) {
+            return Err(self.file_error(i, error));
+        }
+        Ok(self.files[i].file.as_ref().expect("just opened"))
+    }
+
+    /// `error`, met on file `i`, with the file's path.
+    fn file_error(&self, i: usize, error: io::Error) -> StorageError {
+        StorageError::File {
+            path: self.files[i].path.clone(),
+            error,
+        }
+    }
+
     /// The (file, offset in file, part of the block) spans of a block at stream offset `at`.
     fn pieces_of(&self, at: u64, len: usize) -> Vec<(usize, u64, std::ops::Range<usize>)> {
         let files = &self.files;
@@ -167,8 +191,8 @@ impl Storage {
     pub fn write_block(&mut self, piece: u32, begin: u32, data: &[u8]) -> Result<(), StorageError> {
         let at = self.span(piece, begin, data.len() as u32)?;
         for (i, within, range) in self.pieces_of(at, data.len()) {
-            let file = self.open(i, true)?;
-            write_all_at(file, &data[range], within)?;
+            let file = self.open_named(i, true)?;
+            write_all_at(file, &data[range], within).map_err(|e| self.file_error(i, e))?;
         }
         Ok(())
     }
@@ -192,8 +216,8 @@ impl Storage {
                 .filter(|(r, _)| !r.is_empty())
                 .map(|(r, &(_, _, data))| &data[r])
                 .collect();
-            let file = self.open(i, true)?;
-            write_all_vectored_at(file, &parts, within)?;
+            let file = self.open_named(i, true)?;
+            write_all_vectored_at(file, &parts, within).map_err(|e| self.file_error(i, e))?;
         }
         Ok(())
     }
@@ -239,8 +263,9 @@ impl Storage {
                 .iter_mut()
                 .zip(parts_in(lengths, &range).map(|r| r.len()))
                 .collect();
-            let file = self.open(i, false)?;
-            read_exact_vectored_appending(file, &mut parts, within)?;
+            let file = self.open_named(i, false)?;
+            read_exact_vectored_appending(file, &mut parts, within)
+                .map_err(|e| self.file_error(i, e))?;
         }
         Ok(out)
     }
@@ -256,8 +281,9 @@ impl Storage {
         // Not zeroed first: each part is read into the vector's spare room as it grows.
         let mut buf = Vec::with_capacity(length as usize);
         for (i, within, range) in self.pieces_of(at, length as usize) {
-            let file = self.open(i, false)?;
-            read_exact_at_appending(file, &mut buf, range.len(), within)?;
+            let file = self.open_named(i, false)?;
+            read_exact_at_appending(file, &mut buf, range.len(), within)
+                .map_err(|e| self.file_error(i, e))?;
         }
         if buf.len() != length as usize {
             // The files end before the block (cannot happen for a block inside the torrent).

@@ -758,3 +758,61 @@ fn cli_output_within(child: std::process::Child, limit: std::time::Duration) -> 
         }
     }
 }
+
+// review: a download that cannot write says so in one line naming the file, without the
+// engine's log lines
+#[test]
+fn a_download_that_cannot_write_names_the_file_in_one_line() {
+    let d = temp_dir("cli-cannot-write");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(d.join("w.bin"), &data).unwrap();
+    let t = d.join("w.torrent");
+    std::fs::write(
+        &t,
+        kamaelia_torrent::metainfo::TorrentBuilder::new("w.bin", 16384)
+            .single_file(&data)
+            .to_bytes(),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let seeder = format!("127.0.0.1:{port}");
+    let (mut child, rx) = spawn_lines(&[
+        "seed",
+        t.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--listen",
+        &seeder,
+    ]);
+    lines_until(&mut child, &rx, |l| l.starts_with("seeding w.bin"));
+    // Where the file should go, a folder is in the way.
+    let out = d.join("out");
+    std::fs::create_dir_all(out.join("w.bin")).unwrap();
+    let o = cli_within(
+        &[
+            "download",
+            t.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--peer",
+            &seeder,
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    let status = sigterm_and_wait(&mut child, "seed");
+    assert!(status.success(), "{status:?}");
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&out.join("w.bin").display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains(" WARN ") && !err.contains(" ERROR "), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

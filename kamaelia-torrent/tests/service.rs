@@ -64,6 +64,7 @@ fn stats() -> TorrentStats {
         num_seeds: 0,
         state: TorrentState::Downloading,
         eta_seconds: None,
+        error: None,
     }
 }
 

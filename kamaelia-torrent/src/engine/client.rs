@@ -438,7 +438,8 @@ fn start(
     torrents: &HashMap<u32, Torrent>,
 ) -> Result<Start, TIPCTorrentStartFail> {
     let fail = |reason: String| {
-        log::warn!("{}: torrent not started: {reason}", ctx.name());
+        // Said in the reply (TIPCTorrentStartFail); logged for whoever reads logs only.
+        log::info!("{}: torrent not started: {reason}", ctx.name());
         TIPCTorrentStartFail { reason }
     };
     if let Some(e) = listen_error {

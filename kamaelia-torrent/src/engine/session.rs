@@ -200,6 +200,8 @@ impl Peer {
 /// The session's working state.
 struct State {
     cfg: SessionConfig,
+    /// Why the torrent stopped, if a failure stopped it.
+    error: Option<String>,
     picker: Option<Picker>,
     total: u64,
     state: TorrentState,
@@ -251,6 +253,7 @@ impl Component for TorrentSession {
         let seed = u64::from_le_bytes(cfg.peer_id.0[12..20].try_into().unwrap_or([7; 8]))
             ^ cfg.torrent_id as u64;
         let mut s = State {
+            error: None,
             candidates: cfg.peers.iter().copied().collect(),
             // Past MAX_KNOWN_PEERS given peers, the rest are dialled once but not kept to
             // dial again.
@@ -497,9 +500,11 @@ impl State {
                 }
             }
             StorageEvent::Failed { error } => {
+                // Said in the last status update (`TorrentStats::error`), and logged.
                 self.state = TorrentState::Stopped;
                 self.status_now = true;
-                log::error!("{}: {error}", ctx.name());
+                self.error = Some(error.clone());
+                log::info!("{}: {error}", ctx.name());
                 return Err(error);
             }
         }
@@ -985,6 +990,7 @@ impl State {
             state: self.state,
             eta_seconds: (self.state == TorrentState::Downloading && down_rate >= 1.0)
                 .then(|| (left as f64 / down_rate).ceil() as u64),
+            error: self.error.clone(),
         }
     }
 

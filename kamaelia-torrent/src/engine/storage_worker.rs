@@ -402,7 +402,7 @@ impl Writer {
         if let Err(e) = storage.write_run(&parts) {
             return Some(StorageEvent::Failed {
                 error: format!(
-                    "writing piece {} under {}: {e}",
+                    "cannot write piece {} under {}: {e}",
                     run[0].0.piece,
                     root.display()
                 ),

@@ -392,12 +392,17 @@ pub fn make_torrent(lab: &Lab, name: &str, src: &Path, tracker: &str, piece: u64
         .arg(&path)
         .output()
         .expect("run kamaelia-torrent make");
-    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let hash = said
+        .lines()
+        .find_map(|l| l.strip_prefix("info-hash: "))
+        .unwrap_or("")
+        .to_string();
     lab.check(out.status.success() && hash.len() == 40, || {
         format!(
             "kamaelia-torrent make failed ({}): {}{}",
             out.status,
-            hash,
+            said,
             String::from_utf8_lossy(&out.stderr)
         )
     });

@@ -119,9 +119,26 @@ enum Command {
 fn main() -> ExitCode {
     // Before any thread starts: freed blocks are kept for reuse, not faulted in again.
     kamaelia_torrent::allocator::tune_for_streaming();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format_timestamp_millis()
-        .init();
+    // Warnings (a tracker that cannot be reached, say) as plain lines, like the errors;
+    // RUST_LOG=debug gives the engine's detail, with times and where each line comes from.
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    if std::env::var_os("RUST_LOG").is_none() {
+        use std::io::Write;
+        logger.format(|out, record| {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(out, "kamaelia-torrent: {level}: {}", record.args())
+        });
+    } else {
+        logger.format_timestamp_millis();
+    }
+    logger.init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Make {

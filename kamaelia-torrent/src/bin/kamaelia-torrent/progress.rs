@@ -141,7 +141,10 @@ impl Component for Progress {
                     match s.state {
                         TorrentState::Checking => continue,
                         TorrentState::Stopped => {
-                            finish(Err("the torrent stopped (see the log above)".into()));
+                            finish(Err(s
+                                .error
+                                .clone()
+                                .unwrap_or_else(|| "the torrent stopped".into())));
                             return stop(&ctx, true);
                         }
                         TorrentState::Downloading if self.must_be_complete => {
