@@ -144,13 +144,7 @@ fn tracker_runs_until_sigterm() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(
-        first.contains(&format!("http://{listen}/announce")),
-        "{first}"
-    );
+    let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
     let answer = kamaelia_torrent::tracker::client::TrackerClient::default().announce(
         &format!("http://{listen}/announce"),
         &kamaelia_torrent::tracker::announce::AnnounceRequest {
@@ -165,8 +159,14 @@ fn tracker_runs_until_sigterm() {
             key: 0,
         },
     );
-    assert!(answer.is_ok(), "{answer:?}");
+    // Stopped before anything is asserted, so that a failure leaves no tracker running.
     let status = sigterm_and_wait(&mut child, "the tracker");
+    assert!(read.is_ok(), "{read:?}");
+    assert!(
+        first.contains(&format!("http://{listen}/announce")),
+        "{first}"
+    );
+    assert!(answer.is_ok(), "{answer:?}");
     assert!(status.success(), "{status:?}");
 }
 
