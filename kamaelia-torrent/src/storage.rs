@@ -370,25 +370,41 @@ impl Storage {
     /// missing empty file is created (no piece holds a byte of it, so nothing else would make
     /// it), and a file longer than the torrent says is cut to its length. Files already right
     /// are not touched. The error names the file.
-    pub fn finish_files(&mut self) -> Result<(), (PathBuf, io::Error)> {
-        for i in 0..self.files.len() {
-            let (path, length) = (self.files[i].path.clone(), self.files[i].length);
-            let on_disk = match std::fs::metadata(&path) {
+    pub fn finish_files(&self) -> Result<(), StorageError> {
+        for f in &self.files {
+            let failed = |error| StorageError::File {
+                path: f.path.clone(),
+                error,
+            };
+            // Through handles of their own, not kept: a torrent may list thousands of empty
+            // files, and keeping a descriptor for each could run out of them at the very end.
+            match std::fs::metadata(&f.path) {
                 Ok(m) if m.is_dir() => {
                     let e = io::Error::new(io::ErrorKind::IsADirectory, "a folder is in the way");
-                    return Err((path, e));
+                    return Err(failed(e));
                 }
-                Ok(m) => Some(m.len()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                Err(e) => return Err((path, e)),
-            };
-            let needs_work = match on_disk {
-                None => true, // only an empty file can be missing from a complete torrent
-                Some(len) => len > length,
-            };
-            if needs_work {
-                // Opening to write creates the file (and its folders) and cuts it to length.
-                self.open(i, true).map_err(|e| (path, e))?;
+                Ok(m) if m.len() > f.length => {
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&f.path)
+                        .and_then(|h| h.set_len(f.length))
+                        .map_err(failed)?;
+                }
+                Ok(_) => {}
+                // Only an empty file can be missing from a complete torrent.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if let Some(parent) = f.path.parent() {
+                        std::fs::create_dir_all(parent).map_err(failed)?;
+                    }
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&f.path)
+                        .and_then(|h| h.set_len(f.length))
+                        .map_err(failed)?;
+                }
+                Err(e) => return Err(failed(e)),
             }
         }
         Ok(())
@@ -861,7 +877,7 @@ mod tests {
         let mut long = a.clone();
         long.extend_from_slice(b"tail");
         std::fs::write(d.join("fin/a"), &long).unwrap();
-        let mut s = Storage::new(&d, &info);
+        let s = Storage::new(&d, &info);
         s.finish_files().unwrap();
         assert_eq!(std::fs::read(d.join("fin/a")).unwrap(), a);
         assert_eq!(std::fs::metadata(d.join("fin/deep/e")).unwrap().len(), 0);
@@ -872,10 +888,14 @@ mod tests {
         // A folder where an empty file should be: an error naming it.
         std::fs::remove_file(d.join("fin/z")).unwrap();
         std::fs::create_dir_all(d.join("fin/z")).unwrap();
-        let mut s = Storage::new(&d, &info);
-        let (path, e) = s.finish_files().unwrap_err();
-        assert_eq!(path, d.join("fin/z"));
-        assert_eq!(e.kind(), io::ErrorKind::IsADirectory);
+        let s = Storage::new(&d, &info);
+        match s.finish_files() {
+            Err(StorageError::File { path, error }) => {
+                assert_eq!(path, d.join("fin/z"));
+                assert_eq!(error.kind(), io::ErrorKind::IsADirectory);
+            }
+            other => panic!("{other:?}"),
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -217,6 +217,49 @@ fn a_long_answer_trickling_in_is_read_whole() {
     h.join().unwrap();
 }
 
+/// A long answer from a tracker that keeps the connection open (it ignores our `Connection:
+/// close`) is taken once the tracker pauses, not left to time out.
+#[test]
+fn a_long_answer_on_a_connection_kept_open_is_taken() {
+    use kamaelia_torrent::tracker::announce::AnnounceResponse;
+    let peers: Vec<SocketAddr> = (0..20_000u32)
+        .map(|i| SocketAddr::from(([127, 2, (i >> 8) as u8, i as u8], 2000)))
+        .collect();
+    let body = AnnounceResponse {
+        interval: 1800,
+        min_interval: None,
+        peers: peers.clone(),
+        complete: None,
+        incomplete: None,
+        warning: None,
+        tracker_id: None,
+    }
+    .to_bencode(true);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let h = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(&http_answer(&body));
+            // Held open until the client has its answer, or for 20 s.
+            let _ = done_rx.recv_timeout(Duration::from_secs(20));
+        }
+    });
+    let client = TrackerClient {
+        http_timeout: Duration::from_secs(10),
+        ..quick()
+    };
+    let got = client.announce(
+        &url,
+        &request(InfoHash([4; 20]), b"-KR0100-dddddddddddd", 1),
+    );
+    let _ = done_tx.send(());
+    h.join().unwrap();
+    assert_eq!(got.unwrap().peers, peers);
+}
+
 // new: issue 4 (failure reason and garbage answers are errors, not hangs)
 #[test]
 fn failure_reasons_and_garbage_are_errors() {

@@ -159,6 +159,16 @@ pub enum PeerCommand {
 /// assert!(limit.take_for(at("127.0.0.1:7001")).is_none(), "four in all");
 /// drop(first);
 /// assert!(limit.take_for(at("192.0.2.7:6884")).is_some(), "its place is free again");
+///
+/// // IPv4 peers on a dual-stack listener count as themselves; an IPv6 /64 counts as one.
+/// let limit = ConnectionLimit::new(10).per_address(1);
+/// let _v4 = limit.take_for(at("192.0.2.9:1")).unwrap();
+/// assert!(limit.take_for(at("[::ffff:192.0.2.9]:2")).is_none());
+/// let _v6 = limit.take_for(at("[2001:db8:0:1::5]:1")).unwrap();
+/// assert!(limit.take_for(at("[2001:db8:0:1:ffff::6]:1")).is_none(), "same /64");
+/// assert!(limit.take_for(at("[2001:db8:0:2::5]:1")).is_some(), "another /64");
+/// let _l1 = limit.take_for(at("[::ffff:127.0.0.1]:1")).unwrap();
+/// assert!(limit.take_for(at("[::ffff:127.0.0.1]:2")).is_some(), "loopback, mapped or not");
 /// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionLimit {
@@ -237,7 +247,7 @@ impl ConnectionLimit {
     /// A place for one more connection from `peer`, if there is room in all and for its
     /// address (a loopback address counts only in the total).
     pub fn take_for(&self, peer: SocketAddr) -> Option<Slot> {
-        let ip = peer.ip();
+        let ip = address_key(peer.ip());
         if ip.is_loopback() {
             return self.take();
         }
@@ -250,6 +260,19 @@ impl ConnectionLimit {
         counts.insert(ip, n + 1);
         slot.address = Some((ip, self.by_address.clone()));
         Some(slot)
+    }
+}
+
+/// What a connection from `ip` counts under: an IPv4 address (also when it comes as
+/// `::ffff:a.b.c.d` on a dual-stack listener), or an IPv6 address's /64 network, which one
+/// host commonly holds whole.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        other => other,
     }
 }
 

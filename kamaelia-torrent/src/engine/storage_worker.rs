@@ -207,20 +207,19 @@ impl ThreadedComponent for StorageWorker {
             }
         }
         let mut failed = false;
-        // The pieces on disk and verified, to know when the torrent becomes complete.
+        // The pieces on disk and verified, and how many are still missing, to know when the
+        // torrent becomes complete (counted, not looked for: a torrent may have millions).
         let mut verified = have.clone();
+        let mut missing = pieces - have.count();
         let finish_up = |storage: &mut Storage| -> Option<StorageEvent> {
             if !self.finish_files {
                 return None;
             }
-            storage
-                .finish_files()
-                .err()
-                .map(|(path, e)| StorageEvent::Failed {
-                    error: format!("cannot finish the file {}: {e}", path.display()),
-                })
+            storage.finish_files().err().map(|e| StorageEvent::Failed {
+                error: format!("cannot finish the files: {e}"),
+            })
         };
-        let failure = match verified.is_complete() {
+        let failure = match missing == 0 {
             true => finish_up(&mut storage),
             false => None,
         };
@@ -280,9 +279,9 @@ impl ThreadedComponent for StorageWorker {
                                 _ => storage.verify_piece(piece),
                             };
                             // The last piece: the files are finished before it is told.
-                            if ok && !verified.is_complete() {
-                                verified.set(piece as usize);
-                                if verified.is_complete() {
+                            if ok && !verified.has(piece as usize) && verified.set(piece as usize) {
+                                missing -= 1;
+                                if missing == 0 {
                                     if let Some(failure) = finish_up(&mut storage) {
                                         return Some(failure);
                                     }

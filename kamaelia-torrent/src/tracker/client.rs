@@ -37,7 +37,7 @@ impl Default for TrackerClient {
 pub const STOP_CHECK: Duration = Duration::from_millis(200);
 
 /// An HTTP answer up to this size is parsed again after every read (real answers are a few
-/// hundred bytes); a longer one only as it doubles, and at its end.
+/// hundred bytes); a longer one only as it doubles, when the tracker pauses, and at its end.
 const QUICK_PARSE: usize = 64 * 1024;
 
 /// Never stopping: for the plain forms of the calls.
@@ -165,9 +165,11 @@ impl TrackerClient {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 16 * 1024];
             // Parsing looks at the whole answer again: past QUICK_PARSE bytes, try it only
-            // each time the answer has doubled, and at its end (we ask the tracker to close),
-            // so that a hostile tracker trickling megabytes costs linear time, not quadratic.
-            let mut parse_at = 0;
+            // when the answer has doubled since, when the tracker pauses (a read waits
+            // STOP_CHECK in vain: it may have sent all and be keeping the connection open),
+            // and at its end, so that a hostile tracker trickling megabytes costs linear time,
+            // not quadratic.
+            let mut parsed = 0;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -181,21 +183,26 @@ impl TrackerClient {
                 }
                 s.set_read_timeout(Some(left.min(STOP_CHECK)))
                     .map_err(io_err)?;
-                let n = match s.read(&mut chunk) {
-                    Ok(n) => n,
+                let (n, pause) = match s.read(&mut chunk) {
+                    Ok(n) => (n, false),
                     Err(e) => match io_err(e) {
                         // A slice of the wait passed: look at `stop` and the deadline again.
-                        TrackerError::Timeout(_) => continue,
+                        TrackerError::Timeout(_) => (0, true),
                         other => return Err(other),
                     },
                 };
+                let at_eof = n == 0 && !pause;
                 buf.extend_from_slice(&chunk[..n]);
-                let skip = buf.len() > QUICK_PARSE && buf.len() < parse_at;
-                if n > 0 && skip && buf.len() <= http::MAX_MESSAGE {
+                let due = at_eof
+                    || (pause && buf.len() > parsed)
+                    || buf.len() <= QUICK_PARSE
+                    || buf.len() >= 2 * parsed
+                    || buf.len() > http::MAX_MESSAGE;
+                if !due || (pause && buf.len() == parsed) {
                     continue;
                 }
-                parse_at = 2 * buf.len();
-                if let Some(resp) = http::parse_response(&buf, n == 0)? {
+                parsed = buf.len();
+                if let Some(resp) = http::parse_response(&buf, at_eof)? {
                     if resp.status != 200 {
                         return Err(TrackerError::BadResponse(format!(
                             "{url}: HTTP status {}",
@@ -204,7 +211,7 @@ impl TrackerClient {
                     }
                     return AnnounceResponse::from_bencode(&resp.body);
                 }
-                if n == 0 {
+                if at_eof {
                     return Err(TrackerError::BadResponse(format!(
                         "{url}: closed without an answer"
                     )));
