@@ -755,8 +755,9 @@ mod tests {
     }
 
     #[test]
-    fn a_path_of_a_hundred_thousand_parts_is_read_in_one_pass() {
-        // This took 12 s when every prefix of every path was looked up.
+    fn a_path_of_a_hundred_thousand_parts_is_accepted() {
+        // Taking 12 s when every prefix of every path was looked up, in milliseconds now (a
+        // speed this test does not time: it only keeps the case in the suite).
         let deep = vec!["a"; 100_000];
         let m = Metainfo::from_bytes(&files_torrent(&[deep])).unwrap();
         assert_eq!(m.info.files[0].path.len(), 100_000);

@@ -117,6 +117,11 @@ impl Storage {
         &self.root
     }
 
+    /// Where each of the torrent's files is kept, with its length, in the torrent's order.
+    pub fn files(&self) -> impl Iterator<Item = (&Path, u64)> {
+        self.files.iter().map(|f| (f.path.as_path(), f.length))
+    }
+
     /// Where a piece's block lies in the stream of all files, if it is inside the torrent.
     fn span(&self, piece: u32, begin: u32, length: u32) -> Result<u64, StorageError> {
         let out = || StorageError::OutOfRange {

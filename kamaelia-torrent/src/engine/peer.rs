@@ -18,7 +18,8 @@
 //!
 //! Back-pressure: the `inbox` holds a few chunks only; while the session's `peers` inbox is
 //! full the connection stops decoding, so the socket stops being read and TCP slows the peer
-//! down. Bytes refused by a full socket inbox are kept and sent when it has room.
+//! down. Bytes refused by a full socket inbox are kept and sent when it has room, up to
+//! [`MAX_UNSENT`]: a peer that lets more wait than that does not read, and is closed.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};

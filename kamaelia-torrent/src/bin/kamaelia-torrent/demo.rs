@@ -384,7 +384,8 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
         match from_peers.recv_timeout(Duration::from_millis(250)) {
             Ok(Report::Status(i, s)) => {
                 if s.state == TorrentState::Stopped {
-                    failure = Some(format!("peer {i}: its torrent stopped (see the log)"));
+                    let why = s.error.as_deref().unwrap_or("its torrent stopped");
+                    failure = Some(format!("peer {i}: {why}"));
                 }
                 latest[i] = Some(s)
             }
@@ -433,7 +434,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let _ = tracker_thread.join();
     let took = match (failure, done_at) {
         (None, Some(took)) => took,
-        (_, None) if interrupted.load(Ordering::SeqCst) => return Err(stopped().into()),
+        (None, None) if interrupted.load(Ordering::SeqCst) => return Err(stopped().into()),
         (failure, _) => return Err(failure.unwrap_or_else(stopped).into()),
     };
     println!(

@@ -226,10 +226,27 @@ fn make(
     }
     req.log2_piece_size_bytes = piece_size.trailing_zeros() as u8;
     req.comment = comment.unwrap_or_default();
+    let output = output.unwrap_or_else(|| PathBuf::from(format!("{}.torrent", req.title)));
+    let replaced = output.exists();
+    // An earlier .torrent inside the folder would be hashed into the new one, which then
+    // describes a file it replaces.
+    if replaced && path.is_dir() {
+        let inside = std::fs::canonicalize(&output)
+            .ok()
+            .zip(std::fs::canonicalize(&path).ok())
+            .is_some_and(|(o, p)| o.starts_with(p));
+        if inside {
+            return Err(format!(
+                "{} is inside {}, so the new torrent would hold it: remove it, or write \
+                 elsewhere with --output",
+                output.display(),
+                path.display()
+            )
+            .into());
+        }
+    }
     let bytes = maker.make_with(&req, private)?;
     let m = Metainfo::from_bytes(&bytes)?;
-    let output = output.unwrap_or_else(|| PathBuf::from(format!("{}.torrent", m.info.name)));
-    let replaced = output.exists();
     std::fs::write(&output, &bytes)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     print_all(&format!(
@@ -426,27 +443,20 @@ fn data_hint(info: &kamaelia_torrent::metainfo::Info) -> String {
 /// The first file of `info` that is missing or too short under `folder`, said as the path
 /// looked for (empty files are skipped: they hold no piece).
 fn first_gap(folder: &Path, info: &kamaelia_torrent::metainfo::Info) -> Option<String> {
-    let base = folder.join(&info.name);
-    info.files.iter().filter(|f| f.length > 0).find_map(|f| {
-        let path = if info.multi_file {
-            base.join(f.relative_path())
-        } else {
-            base.clone()
-        };
-        match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Some(format!("{} is missing", path.display()))
-            }
-            Err(e) => Some(format!("cannot read {}: {e}", path.display())),
-            Ok(meta) if !meta.is_file() => Some(format!("{} is not a file", path.display())),
-            Ok(meta) if meta.len() < f.length => Some(format!(
-                "{} is {} bytes, the torrent expects {}",
-                path.display(),
-                meta.len(),
-                f.length
-            )),
-            Ok(_) => None,
+    let storage = kamaelia_torrent::storage::Storage::new(folder, info);
+    let mut files = storage.files().filter(|&(_, length)| length > 0);
+    files.find_map(|(path, length)| match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("{} is missing", path.display()))
         }
+        Err(e) => Some(format!("cannot read {}: {e}", path.display())),
+        Ok(meta) if !meta.is_file() => Some(format!("{} is not a file", path.display())),
+        Ok(meta) if meta.len() < length => Some(format!(
+            "{} is {} bytes, the torrent expects {length}",
+            path.display(),
+            meta.len(),
+        )),
+        Ok(_) => None,
     })
 }
 
