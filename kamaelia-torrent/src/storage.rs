@@ -394,6 +394,12 @@ impl Storage {
                         .open(&f.path)
                         .and_then(|h| h.set_len(f.length))
                         .map_err(failed)?;
+                    log::warn!(
+                        "cut {} from {} to {} bytes, the torrent's length",
+                        f.path.display(),
+                        m.len(),
+                        f.length
+                    );
                 }
                 Ok(_) => {}
                 // Only an empty file can be missing from a complete torrent.

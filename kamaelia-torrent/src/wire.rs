@@ -377,9 +377,12 @@ impl WireMessage {
                 length,
             } => three(out, 8, *index, *begin, *length),
             WireMessage::Other { id, len } => {
+                // Its payload as zeros (what it held is not kept); the length prefix counts
+                // the id, so at most u32::MAX - 1 of them.
+                let len = (*len).min(u32::MAX - 1);
                 out.extend_from_slice(&(len + 1).to_be_bytes());
                 out.push(*id);
-                out.extend(std::iter::repeat_n(0u8, *len as usize));
+                out.extend(std::iter::repeat_n(0u8, len as usize));
             }
         }
     }

@@ -816,3 +816,59 @@ fn a_download_that_cannot_write_names_the_file_in_one_line() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+// review: a download into a folder that already holds every piece, in a longer file, cuts the
+// file to the torrent's length and says so; `seed` leaves the same file as it is
+#[test]
+fn download_cuts_a_longer_complete_file_and_says_so_seed_does_not() {
+    let d = temp_dir("cli-cut");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 239) as u8).collect();
+    let t = d.join("c.torrent");
+    std::fs::write(
+        &t,
+        kamaelia_torrent::metainfo::TorrentBuilder::new("c.bin", 16384)
+            .single_file(&data)
+            .to_bytes(),
+    )
+    .unwrap();
+    let mut longer = data.clone();
+    longer.extend_from_slice(&[9u8; 5000]);
+    std::fs::write(d.join("c.bin"), &longer).unwrap();
+
+    let (mut child, rx) = spawn_lines(&[
+        "seed",
+        t.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    lines_until(&mut child, &rx, |l| l.starts_with("seeding c.bin"));
+    let status = sigterm_and_wait(&mut child, "seed");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        std::fs::read(d.join("c.bin")).unwrap(),
+        longer,
+        "seed changed it"
+    );
+
+    let o = cli_within(
+        &[
+            "download",
+            t.to_str().unwrap(),
+            "-o",
+            d.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("kamaelia-torrent: warning: cut "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(d.join("c.bin")).unwrap(), data);
+    std::fs::remove_dir_all(&d).unwrap();
+}
