@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kamaelia_torrent::axon::{self, BoxSpec, Component, ComponentResult, Ctx};
+
+use super::progress::bar;
 use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
 use kamaelia_torrent::ipc::{
     TIPCCreateNewTorrent, TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
@@ -180,11 +182,6 @@ fn sha1_of(path: &Path, interrupted: &AtomicBool) -> std::io::Result<String> {
         }
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn bar(fraction: f64, width: usize) -> String {
-    let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
-    format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
 }
 
 /// One row of the live display, at most 79 columns (so an 80-column terminal does not wrap

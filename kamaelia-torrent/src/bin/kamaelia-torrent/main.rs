@@ -124,8 +124,15 @@ fn main() -> ExitCode {
     let mut logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
     if std::env::var_os("RUST_LOG").is_none() {
-        use std::io::Write;
-        logger.format(|out, record| {
+        use std::io::{IsTerminal, Write};
+        // On a terminal, a warning first clears the live status line it would be written
+        // into (the status line is redrawn below it).
+        let clear = if std::io::stderr().is_terminal() {
+            "\r\x1b[K"
+        } else {
+            ""
+        };
+        logger.format(move |out, record| {
             let level = match record.level() {
                 log::Level::Error => "error",
                 log::Level::Warn => "warning",
@@ -133,7 +140,7 @@ fn main() -> ExitCode {
                 log::Level::Debug => "debug",
                 log::Level::Trace => "trace",
             };
-            writeln!(out, "kamaelia-torrent: {level}: {}", record.args())
+            writeln!(out, "{clear}kamaelia-torrent: {level}: {}", record.args())
         });
     } else {
         logger.format_timestamp_millis();

@@ -83,6 +83,27 @@ fn line(s: &TorrentStats) -> String {
     )
 }
 
+/// `[####......]`: `fraction` of `width` marks.
+pub fn bar(fraction: f64, width: usize) -> String {
+    let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
+}
+
+/// The live line on a terminal: a bar, then what [`line`] says, in at most 79 columns (an
+/// 80-column terminal does not wrap it, so `\r` redraws it in place).
+fn bar_line(s: &TorrentStats) -> String {
+    format!(
+        "{} {:5.1}% down {:6.1} up {:6.1} MiB/s peers {} ({} seeds) ETA {}",
+        bar(s.fraction_done, 8),
+        s.fraction_done * 100.0,
+        mib(s.down_rate),
+        mib(s.up_rate),
+        s.num_peers,
+        s.num_seeds,
+        eta(s)
+    )
+}
+
 /// The line shown while seeding.
 fn seeding_line(s: &TorrentStats) -> String {
     format!(
@@ -158,7 +179,7 @@ impl Component for Progress {
                         TorrentState::Downloading => {
                             let percent = (s.fraction_done * 1000.0) as u32;
                             if tty {
-                                print!("\r{}\x1b[K", line(s));
+                                print!("\r{}\x1b[K", bar_line(s));
                                 let _ = std::io::stdout().flush();
                             } else if percent / 100 != last_percent / 100
                                 || last_line.elapsed() >= Duration::from_secs(10)
@@ -183,7 +204,7 @@ impl Component for Progress {
                                 announced_seeding = true;
                                 last_line = Instant::now();
                                 if tty {
-                                    println!("\r{}\x1b[K", line(s));
+                                    println!("\r{}\x1b[K", bar_line(s));
                                 }
                                 if !self.must_be_complete {
                                     println!(
@@ -218,4 +239,35 @@ fn stop(ctx: &Ctx, now: bool) -> ComponentResult {
         ctx.send(ProducerFinished::default(), "signal")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kamaelia_torrent::ipc::TorrentState;
+
+    #[test]
+    fn the_terminal_line_has_a_bar_and_fits_in_79_columns() {
+        let mut s = TorrentStats {
+            fraction_done: 0.5,
+            down_rate: 9999.9 * 1048576.0,
+            up_rate: 9999.9 * 1048576.0,
+            down_total: 0,
+            up_total: 0,
+            num_peers: 50,
+            num_seeds: 50,
+            state: TorrentState::Downloading,
+            eta_seconds: Some(99 * 3600 + 59 * 60 + 59),
+            error: None,
+        };
+        let wide = bar_line(&s);
+        assert!(wide.starts_with("[####....]  50.0% down"), "{wide}");
+        assert!(
+            wide.chars().count() <= 79,
+            "{} columns: {wide}",
+            wide.chars().count()
+        );
+        s.fraction_done = 1.0;
+        assert!(bar_line(&s).starts_with("[########] 100.0%"));
+    }
 }
