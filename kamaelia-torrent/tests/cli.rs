@@ -19,6 +19,25 @@ fn cli(args: &[&str]) -> Output {
     tool().args(args).output().expect("run kamaelia-torrent")
 }
 
+/// `len` bytes (`i % modulus` each) written as `d/<name>`, and their single-file torrent (no
+/// tracker) as `d/<stem>.torrent`; returns the torrent's path and the bytes.
+fn single_file_torrent(
+    d: &Path,
+    name: &str,
+    len: u32,
+    modulus: u32,
+) -> (std::path::PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i % modulus) as u8).collect();
+    std::fs::write(d.join(name), &data).unwrap();
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let t = d.join(format!("{stem}.torrent"));
+    let bytes = kamaelia_torrent::metainfo::TorrentBuilder::new(name, 16384)
+        .single_file(&data)
+        .to_bytes();
+    std::fs::write(&t, bytes).unwrap();
+    (t, data)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -150,20 +169,7 @@ fn tracker_runs_until_sigterm() {
         .unwrap();
     let mut first = String::new();
     let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
-    let answer = kamaelia_torrent::tracker::client::TrackerClient::default().announce(
-        &format!("http://{listen}/announce"),
-        &kamaelia_torrent::tracker::announce::AnnounceRequest {
-            info_hash: kamaelia_torrent::metainfo::InfoHash([1; 20]),
-            peer_id: kamaelia_torrent::tracker::announce::PeerId([2; 20]),
-            port: 6881,
-            uploaded: 0,
-            downloaded: 0,
-            left: 0,
-            event: None,
-            numwant: None,
-            key: 0,
-        },
-    );
+    let answer = announce_to(&format!("http://{listen}/announce"), 1);
     // Stopped before anything is asserted, so that a failure leaves no tracker running.
     let status = sigterm_and_wait(&mut child, "the tracker");
     assert!(read.is_ok(), "{read:?}");
@@ -173,6 +179,28 @@ fn tracker_runs_until_sigterm() {
     );
     assert!(answer.is_ok(), "{answer:?}");
     assert!(status.success(), "{status:?}");
+}
+
+/// One announce to `url` (a seed of torrent `[n; 20]`), as a client would send it.
+fn announce_to(
+    url: &str,
+    n: u8,
+) -> Result<kamaelia_torrent::tracker::announce::AnnounceResponse, impl std::fmt::Debug> {
+    use kamaelia_torrent::tracker::announce::{AnnounceRequest, PeerId};
+    kamaelia_torrent::tracker::client::TrackerClient::default().announce(
+        url,
+        &AnnounceRequest {
+            info_hash: kamaelia_torrent::metainfo::InfoHash([n; 20]),
+            peer_id: PeerId([n.wrapping_add(1); 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: None,
+            numwant: None,
+            key: 0,
+        },
+    )
 }
 
 /// Sends SIGTERM to `child` and waits up to 30 s for it to end (then kills it and fails).
@@ -291,16 +319,7 @@ fn seed_verifies_then_serves_until_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
     let d = temp_dir("cli-seed-term");
-    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-    std::fs::write(d.join("x.bin"), &data).unwrap();
-    let t = d.join("x.torrent");
-    std::fs::write(
-        &t,
-        kamaelia_torrent::metainfo::TorrentBuilder::new("x.bin", 16384)
-            .single_file(&data)
-            .to_bytes(),
-    )
-    .unwrap();
+    let (t, _) = single_file_torrent(&d, "x.bin", 100_000, 253);
     let mut child = tool()
         .args(["seed", t.to_str().unwrap(), "--data", d.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0"])
@@ -396,16 +415,7 @@ fn lines_until(
 #[test]
 fn seed_takes_the_next_free_port_and_a_taken_listen_is_a_clear_error() {
     let d = temp_dir("cli-ports");
-    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(d.join("p.bin"), &data).unwrap();
-    let t = d.join("p.torrent");
-    std::fs::write(
-        &t,
-        kamaelia_torrent::metainfo::TorrentBuilder::new("p.bin", 16384)
-            .single_file(&data)
-            .to_bytes(),
-    )
-    .unwrap();
+    let (t, _) = single_file_torrent(&d, "p.bin", 50_000, 251);
     // 6881 is taken: by us, or already by something else.
     let _held = std::net::TcpListener::bind("0.0.0.0:6881");
     let (mut child, rx) =
@@ -676,20 +686,7 @@ fn tracker_on_all_addresses_prints_a_usable_url() {
         .read_line(&mut first)
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/announce");
-    let answer = kamaelia_torrent::tracker::client::TrackerClient::default().announce(
-        &url,
-        &kamaelia_torrent::tracker::announce::AnnounceRequest {
-            info_hash: kamaelia_torrent::metainfo::InfoHash([3; 20]),
-            peer_id: kamaelia_torrent::tracker::announce::PeerId([4; 20]),
-            port: 6881,
-            uploaded: 0,
-            downloaded: 0,
-            left: 0,
-            event: None,
-            numwant: None,
-            key: 0,
-        },
-    );
+    let answer = announce_to(&url, 3);
     // Stopped before any assertion, so that a failing test leaves no tracker running.
     let status = sigterm_and_wait(&mut child, "the tracker");
     assert!(first.contains(&url), "{first}");
@@ -765,16 +762,7 @@ fn cli_output_within(child: std::process::Child, limit: std::time::Duration) -> 
 #[test]
 fn a_download_that_cannot_write_names_the_file_in_one_line() {
     let d = temp_dir("cli-cannot-write");
-    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
-    std::fs::write(d.join("w.bin"), &data).unwrap();
-    let t = d.join("w.torrent");
-    std::fs::write(
-        &t,
-        kamaelia_torrent::metainfo::TorrentBuilder::new("w.bin", 16384)
-            .single_file(&data)
-            .to_bytes(),
-    )
-    .unwrap();
+    let (t, _) = single_file_torrent(&d, "w.bin", 200_000, 241);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -822,15 +810,7 @@ fn a_download_that_cannot_write_names_the_file_in_one_line() {
 #[test]
 fn download_cuts_a_longer_complete_file_and_says_so_seed_does_not() {
     let d = temp_dir("cli-cut");
-    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 239) as u8).collect();
-    let t = d.join("c.torrent");
-    std::fs::write(
-        &t,
-        kamaelia_torrent::metainfo::TorrentBuilder::new("c.bin", 16384)
-            .single_file(&data)
-            .to_bytes(),
-    )
-    .unwrap();
+    let (t, data) = single_file_torrent(&d, "c.bin", 100_000, 239);
     let mut longer = data.clone();
     longer.extend_from_slice(&[9u8; 5000]);
     std::fs::write(d.join("c.bin"), &longer).unwrap();

@@ -162,15 +162,12 @@ fn http_answer(body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A long answer that trickles in is read whole: 20,000 compact peers in a chunked body of
-/// one-byte chunks (720 KB), written 1,460 bytes at a time, then the connection closed. (Past
-/// 64 KiB the client parses only as the answer doubles, and at its end: parsing after every
-/// read made such an answer cost quadratic time.)
-#[test]
-fn a_long_answer_trickling_in_is_read_whole() {
+/// 20,000 loopback peers (127.`net`.x.y, never dialled: only parsed) and the compact answer
+/// (120 KB) that lists them.
+fn twenty_thousand_peers(net: u8) -> (Vec<SocketAddr>, Vec<u8>) {
     use kamaelia_torrent::tracker::announce::AnnounceResponse;
     let peers: Vec<SocketAddr> = (0..20_000u32)
-        .map(|i| SocketAddr::from(([127, 1, (i >> 8) as u8, i as u8], 1000 + (i % 50) as u16)))
+        .map(|i| SocketAddr::from(([127, net, (i >> 8) as u8, i as u8], 1000 + (i % 50) as u16)))
         .collect();
     let body = AnnounceResponse {
         interval: 1800,
@@ -182,6 +179,16 @@ fn a_long_answer_trickling_in_is_read_whole() {
         tracker_id: None,
     }
     .to_bencode(true);
+    (peers, body)
+}
+
+/// A long answer that trickles in is read whole: 20,000 compact peers in a chunked body of
+/// one-byte chunks (720 KB), written 1,460 bytes at a time, then the connection closed. (Past
+/// 64 KiB the client parses only as the answer doubles, and at its end: parsing after every
+/// read made such an answer cost quadratic time.)
+#[test]
+fn a_long_answer_trickling_in_is_read_whole() {
+    let (peers, body) = twenty_thousand_peers(1);
     let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for &b in &body {
         answer.extend_from_slice(b"1\r\n");
@@ -221,20 +228,7 @@ fn a_long_answer_trickling_in_is_read_whole() {
 /// close`) is taken once the tracker pauses, not left to time out.
 #[test]
 fn a_long_answer_on_a_connection_kept_open_is_taken() {
-    use kamaelia_torrent::tracker::announce::AnnounceResponse;
-    let peers: Vec<SocketAddr> = (0..20_000u32)
-        .map(|i| SocketAddr::from(([127, 2, (i >> 8) as u8, i as u8], 2000)))
-        .collect();
-    let body = AnnounceResponse {
-        interval: 1800,
-        min_interval: None,
-        peers: peers.clone(),
-        complete: None,
-        incomplete: None,
-        warning: None,
-        tracker_id: None,
-    }
-    .to_bencode(true);
+    let (peers, body) = twenty_thousand_peers(2);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/announce", l.local_addr().unwrap());
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();

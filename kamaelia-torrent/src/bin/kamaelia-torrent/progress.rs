@@ -71,9 +71,10 @@ fn eta(s: &TorrentStats) -> String {
     }
 }
 
+/// The status in words: percent, rates, peers, ETA.
 fn line(s: &TorrentStats) -> String {
     format!(
-        "{:5.1}%  down {:7.2} MiB/s  up {:7.2} MiB/s  peers {} (seeds {})  ETA {}",
+        "{:5.1}% down {:6.1} up {:6.1} MiB/s peers {} ({} seeds) ETA {}",
         s.fraction_done * 100.0,
         mib(s.down_rate),
         mib(s.up_rate),
@@ -92,16 +93,7 @@ pub fn bar(fraction: f64, width: usize) -> String {
 /// The live line on a terminal: a bar, then what [`line`] says, in at most 79 columns (an
 /// 80-column terminal does not wrap it, so `\r` redraws it in place).
 fn bar_line(s: &TorrentStats) -> String {
-    format!(
-        "{} {:5.1}% down {:6.1} up {:6.1} MiB/s peers {} ({} seeds) ETA {}",
-        bar(s.fraction_done, 8),
-        s.fraction_done * 100.0,
-        mib(s.down_rate),
-        mib(s.up_rate),
-        s.num_peers,
-        s.num_seeds,
-        eta(s)
-    )
+    format!("{} {}", bar(s.fraction_done, 8), line(s))
 }
 
 /// The line shown while seeding.
