@@ -342,6 +342,16 @@ impl AnnounceResponse {
     /// Encodes the answer as a tracker sends it: compact (`peers` as bytes, `peers6` for IPv6)
     /// or as a list of dictionaries.
     pub fn to_bencode(&self, compact: bool) -> Vec<u8> {
+        self.encode(compact, &[])
+    }
+
+    /// The answer as a list of dictionaries, each with its peer's id (BEP 3's form; `ids[i]`
+    /// is the id of `peers[i]`, and a peer without one gets none).
+    pub fn to_bencode_with_ids(&self, ids: &[PeerId]) -> Vec<u8> {
+        self.encode(false, ids)
+    }
+
+    fn encode(&self, compact: bool, ids: &[PeerId]) -> Vec<u8> {
         let mut d: Vec<(&str, Value)> = vec![("interval", Value::Int(self.interval as i64))];
         if let Some(m) = self.min_interval {
             d.push(("min interval", Value::Int(m as i64)));
@@ -367,11 +377,16 @@ impl AnnounceResponse {
                 Value::List(
                     self.peers
                         .iter()
-                        .map(|p| {
-                            Value::dict([
+                        .enumerate()
+                        .map(|(i, p)| {
+                            let mut entry = vec![
                                 ("ip", Value::bytes(p.ip().to_string())),
                                 ("port", Value::Int(p.port() as i64)),
-                            ])
+                            ];
+                            if let Some(id) = ids.get(i) {
+                                entry.push(("peer id", Value::bytes(id.0.to_vec())));
+                            }
+                            Value::dict(entry)
                         })
                         .collect(),
                 ),

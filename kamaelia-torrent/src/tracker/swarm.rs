@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::announce::{failure_bencode, AnnounceResponse};
+use super::announce::{failure_bencode, AnnounceResponse, PeerId};
 use super::http::{self, Request};
 use crate::bencode::{self, Value};
 
@@ -131,18 +131,18 @@ impl Swarms {
             let seeds = s.values().filter(|p| p.left == 0).count() as u32;
             (seeds, s.len() as u32 - seeds)
         });
-        let peers: Vec<SocketAddr> = swarm
+        let (ids, peers): (Vec<PeerId>, Vec<SocketAddr>) = swarm
             .map(|s| {
                 s.iter()
                     .filter(|(id, _)| **id != peer_id)
                     // A seed needs no other seeds.
                     .filter(|(_, p)| left > 0 || p.left > 0)
-                    .map(|(_, p)| p.addr)
+                    .map(|(id, p)| (PeerId(*id), p.addr))
                     .take(want)
-                    .collect()
+                    .unzip()
             })
             .unwrap_or_default();
-        AnnounceResponse {
+        let answer = AnnounceResponse {
             interval: INTERVAL.as_secs() as u32,
             min_interval: Some(60),
             peers,
@@ -150,8 +150,14 @@ impl Swarms {
             incomplete: Some(incomplete),
             warning: None,
             tracker_id: None,
+        };
+        // Each peer's id in the list of dictionaries, unless the client asks for none (BEP 23).
+        let no_peer_id = req.param("no_peer_id").is_some_and(|v| v == b"1");
+        match (compact, no_peer_id) {
+            (true, _) => answer.to_bencode(true),
+            (false, true) => answer.to_bencode(false),
+            (false, false) => answer.to_bencode_with_ids(&ids),
         }
-        .to_bencode(compact)
     }
 
     /// Answers a scrape: counts for the torrents asked about (all, if none is named).
@@ -226,6 +232,40 @@ mod tests {
         assert_eq!(s.peer_count(&[1; 20]), 1);
         s.expire(now + INTERVAL * 3);
         assert_eq!(s.peer_count(&[1; 20]), 0);
+    }
+
+    #[test]
+    fn dictionary_answers_give_each_peer_its_id_unless_asked_not_to() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        let remote: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        s.announce(&req(1, 7, 7001, 10, ""), remote, now);
+        let ask = |extra: &str| {
+            let q = format!(
+                "GET /announce?info_hash={}&peer_id={}&port=7002&left=5&compact=0{extra} \
+                 HTTP/1.0\r\n\r\n",
+                url_encode(&[1; 20]),
+                url_encode(&[8; 20])
+            );
+            http::parse_request(q.as_bytes()).unwrap().unwrap().0
+        };
+        let peer_ids = |answer: &[u8]| -> Vec<Option<Vec<u8>>> {
+            let v = bencode::decode(answer).unwrap();
+            let list = v.get("peers").and_then(Value::as_list).unwrap().to_vec();
+            list.iter()
+                .map(|p| {
+                    p.get("peer id")
+                        .and_then(Value::as_bytes)
+                        .map(<[u8]>::to_vec)
+                })
+                .collect()
+        };
+        let with = s.announce(&ask(""), remote, now);
+        assert_eq!(peer_ids(&with), vec![Some(vec![7u8; 20])]);
+        let parsed = AnnounceResponse::from_bencode(&with).unwrap();
+        assert_eq!(parsed.peers, vec!["127.0.0.1:7001".parse().unwrap()]);
+        let without = s.announce(&ask("&no_peer_id=1"), remote, now);
+        assert_eq!(peer_ids(&without), vec![None]);
     }
 
     #[test]
