@@ -120,7 +120,9 @@ impl Component for TwoSourceListifier {
 fn main() {
     let tracker = torrent_args::option("--tracker")
         .unwrap_or_else(|| "http://127.0.0.1:6969/announce".to_string());
-    let config = torrent_args::client_config();
+    let mut config = torrent_args::client_config();
+    // A seeder serves its files as they are (as the `seed` command does).
+    config.finish_files = false;
     let graph = graphline! {
         FILENAMEREADER = ConsoleReader::new().prompt(">>> ").eol(""),
         FILENAMESPLITTER = Fanout::new(["toNamer", "toTorrentMaker"]),
