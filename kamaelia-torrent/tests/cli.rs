@@ -270,7 +270,7 @@ fn demo_runs_a_swarm_and_every_copy_matches() {
         "no terminal codes when stdout is not a terminal"
     );
     // review: the live rows fit an 80-column terminal (a wrapped row breaks the redraw)
-    let rows: Vec<&str> = out.lines().filter(|l| l.contains('%')).collect();
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains(": [")).collect();
     assert!(!rows.is_empty(), "{out}");
     for row in rows {
         assert!(row.chars().count() <= 79, "{} columns: {row:?}", row.len());

@@ -36,8 +36,9 @@ use super::CliResult;
 enum Report {
     Status(usize, TorrentStats),
     Failed(usize, String),
-    /// A snapshot of a downloader's running graph, taken half-way.
-    Graph(axon::Topology),
+    /// A snapshot of a downloader's running graph, taken half-way, and how far it had got
+    /// when it was taken (a fast download may pass half-way between two status updates).
+    Graph(axon::Topology, f64),
 }
 
 const INBOXES: &[BoxSpec] = &[
@@ -48,6 +49,9 @@ const OUTBOXES: &[BoxSpec] = &[
     BoxSpec::new("outbox", "Not used"),
     BoxSpec::new("signal", "Stops the TorrentPatron at the end of the demo"),
 ];
+
+/// How often each peer reports its status.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 /// Passes one peer's status to the main thread; stops its patron when the demo ends.
 struct Reporter {
@@ -73,7 +77,8 @@ impl Component for Reporter {
                 let report = if let Some(u) = m.downcast_ref::<TIPCTorrentStatusUpdate>() {
                     if snapshot && u.stats.fraction_done >= 0.5 {
                         snapshot = false;
-                        let _ = self.to_main.send(Report::Graph(ctx.topology()));
+                        let graph = Report::Graph(ctx.topology(), u.stats.fraction_done);
+                        let _ = self.to_main.send(graph);
                     }
                     Report::Status(self.index, u.stats.clone())
                 } else if let Some(f) = m.downcast_ref::<TIPCTorrentStartFail>() {
@@ -106,7 +111,7 @@ fn peer(
         let config = ClientConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             save_folder: folder.clone(),
-            status_interval: Duration::from_millis(250),
+            status_interval: STATUS_EVERY,
             ..ClientConfig::default()
         };
         let patron = root.create(TorrentPatron::new(TorrentClient::factory(config)));
@@ -186,16 +191,34 @@ fn sha1_of(path: &Path, interrupted: &AtomicBool) -> std::io::Result<String> {
 
 /// One row of the live display, at most 79 columns (so an 80-column terminal does not wrap
 /// it and the redraw stays in place): "downloader 32: [##############] 100.0%  down 1234.5
-/// up 1234.5 MiB/s  peers 32".
-fn row(index: usize, s: Option<&TorrentStats>) -> String {
+/// up 1234.5 MiB/s  peers 32". A downloader that is done shows how long it took and its
+/// average rate instead (the live rates are measured in whole seconds, so they understate a
+/// download shorter than one).
+fn row(index: usize, s: Option<&TorrentStats>, done: Option<(Duration, u64)>) -> String {
     let who = if index == 0 {
         "seeder".to_string()
     } else {
         format!("downloader {index}")
     };
-    match s {
-        None => format!("{who:>13}: starting"),
-        Some(s) => format!(
+    match (s, done) {
+        (None, _) => format!("{who:>13}: starting"),
+        // The seeder only sends: what it has sent in all says more than its rate at the end.
+        (Some(s), _) if index == 0 => format!(
+            "{who:>13}: {} {:5.1}%  up {:6.1} MiB/s  sent {:.1} MiB  peers {}",
+            bar(s.fraction_done, 14),
+            s.fraction_done * 100.0,
+            s.up_rate / 1048576.0,
+            s.up_total as f64 / 1048576.0,
+            s.num_peers
+        ),
+        (Some(s), Some((took, size_mib))) => format!(
+            "{who:>13}: {} {:5.1}%  done in {:.2} s, {:.1} MiB/s",
+            bar(s.fraction_done, 14),
+            s.fraction_done * 100.0,
+            took.as_secs_f64(),
+            size_mib as f64 / took.as_secs_f64().max(0.001)
+        ),
+        (Some(s), None) => format!(
             "{who:>13}: {} {:5.1}%  down {:6.1}  up {:6.1} MiB/s  peers {}",
             bar(s.fraction_done, 14),
             s.fraction_done * 100.0,
@@ -227,7 +250,7 @@ impl Drop for Cleanup {
 
 /// Summarises a downloader's graph (components by kind, linkages) and writes it as Graphviz
 /// dot if asked.
-fn describe_graph(t: &axon::Topology, dot: Option<&Path>) -> CliResult {
+fn describe_graph(t: &axon::Topology, done: f64, dot: Option<&Path>) -> CliResult {
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
     for c in &t.components {
         // Names are "<Label>_<n>"; count by label.
@@ -236,7 +259,8 @@ fn describe_graph(t: &axon::Topology, dot: Option<&Path>) -> CliResult {
     }
     let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     println!(
-        "downloader 1 half-way: {} components ({}), {} linkages",
+        "downloader 1 at {:.0}%: {} components ({}), {} linkages",
+        done * 100.0,
         t.components.len(),
         parts.join(", "),
         t.linkages.len()
@@ -371,15 +395,25 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
 
     let tty = std::io::stdout().is_terminal();
     let mut latest: Vec<Option<TorrentStats>> = vec![None; peers + 1];
+    // When each downloader was done (and the payload's size, for its average).
+    let mut finished: Vec<Option<(Duration, u64)>> = vec![None; peers + 1];
     let mut failure = None;
     let mut last_print = Instant::now();
     let mut printed_lines = 0;
     let download_start = Instant::now();
     let mut done_at = None;
-    let mut graph: Option<axon::Topology> = None;
+    let mut graph: Option<(axon::Topology, f64)> = None;
+    // Once every downloader is done, the last frame waits (a little) for the seeder's next
+    // status, so that it shows what the seeder sent in all, not its status from before.
+    let mut last_frame: Option<Instant> = None;
+    let mut seeder_updated = false;
     while done_at.is_none() && failure.is_none() && !interrupted.load(Ordering::SeqCst) {
-        match from_peers.recv_timeout(Duration::from_millis(250)) {
+        match from_peers.recv_timeout(Duration::from_millis(50)) {
             Ok(Report::Status(i, s)) => {
+                seeder_updated |= i == 0 && last_frame.is_some();
+                if i > 0 && s.state == TorrentState::Seeding && finished[i].is_none() {
+                    finished[i] = Some((download_start.elapsed(), size_mib));
+                }
                 if s.state == TorrentState::Stopped {
                     let why = s.error.as_deref().unwrap_or("its torrent stopped");
                     failure = Some(format!("peer {i}: {why}"));
@@ -387,7 +421,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
                 latest[i] = Some(s)
             }
             Ok(Report::Failed(i, why)) => failure = Some(format!("peer {i}: {why}")),
-            Ok(Report::Graph(t)) => graph = Some(t),
+            Ok(Report::Graph(t, done)) => graph = Some((t, done)),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 failure = Some("every peer ended early".to_string())
@@ -396,17 +430,24 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
         let all_done = latest[1..]
             .iter()
             .all(|s| s.as_ref().is_some_and(|s| s.state == TorrentState::Seeding));
-        if all_done {
-            done_at = Some(download_start.elapsed());
+        if all_done && last_frame.is_none() {
+            last_frame = Some(Instant::now() + STATUS_EVERY + Duration::from_millis(100));
         }
-        if all_done || last_print.elapsed() >= Duration::from_millis(if tty { 250 } else { 2000 }) {
+        let frame_now = last_frame.is_some_and(|t| seeder_updated || Instant::now() >= t);
+        if frame_now {
+            done_at = finished[1..].iter().flatten().map(|&(t, _)| t).max();
+        }
+        if frame_now
+            || (last_frame.is_none()
+                && last_print.elapsed() >= Duration::from_millis(if tty { 250 } else { 2000 }))
+        {
             last_print = Instant::now();
             if tty && printed_lines > 0 {
                 print!("\x1b[{printed_lines}A");
             }
             printed_lines = 0;
             for (i, s) in latest.iter().enumerate() {
-                let line = row(i, s.as_ref());
+                let line = row(i, s.as_ref(), finished[i]);
                 if tty {
                     println!("{line}\x1b[K");
                 } else {
@@ -469,8 +510,8 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
             }
         );
     }
-    if let Some(t) = &graph {
-        describe_graph(t, dot.as_deref())?;
+    if let Some((t, done)) = &graph {
+        describe_graph(t, *done, dot.as_deref())?;
         cleanup.unwritten_dot = None;
     } else if let Some(path) = &dot {
         println!(
