@@ -273,7 +273,8 @@ fn demo_runs_a_swarm_and_every_copy_matches() {
     let rows: Vec<&str> = out.lines().filter(|l| l.contains(": [")).collect();
     assert!(!rows.is_empty(), "{out}");
     for row in rows {
-        assert!(row.chars().count() <= 79, "{} columns: {row:?}", row.len());
+        let columns = row.chars().count();
+        assert!(columns <= 79, "{columns} columns: {row:?}");
     }
 }
 

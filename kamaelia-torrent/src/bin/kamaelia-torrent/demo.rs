@@ -204,11 +204,14 @@ fn row(index: usize, s: Option<&TorrentStats>, done: Option<(Duration, u64)>) ->
         (None, _) => format!("{who:>13}: starting"),
         // The seeder only sends: what it has sent in all says more than its rate at the end.
         (Some(s), _) if index == 0 => format!(
-            "{who:>13}: {} {:5.1}%  up {:6.1} MiB/s  sent {:.1} MiB  peers {}",
-            bar(s.fraction_done, 14),
-            s.fraction_done * 100.0,
+            "{who:>13}: {:<16} up {:6.1} MiB/s  sent {:>10}  peers {}",
+            if s.state == TorrentState::Seeding {
+                "seeding"
+            } else {
+                "checking"
+            },
             s.up_rate / 1048576.0,
-            s.up_total as f64 / 1048576.0,
+            amount(s.up_total),
             s.num_peers
         ),
         (Some(s), Some((took, size_mib))) => format!(
@@ -226,6 +229,16 @@ fn row(index: usize, s: Option<&TorrentStats>, done: Option<(Duration, u64)>) ->
             s.up_rate / 1048576.0,
             s.num_peers
         ),
+    }
+}
+
+/// `bytes` in MiB, or in GiB from 1,000 MiB on: at most 10 columns for any demo.
+fn amount(bytes: u64) -> String {
+    let mib = bytes as f64 / 1048576.0;
+    if mib < 1000.0 {
+        format!("{mib:.1} MiB")
+    } else {
+        format!("{:.1} GiB", mib / 1024.0)
     }
 }
 
@@ -403,14 +416,18 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     let download_start = Instant::now();
     let mut done_at = None;
     let mut graph: Option<(axon::Topology, f64)> = None;
-    // Once every downloader is done, the last frame waits (a little) for the seeder's next
-    // status, so that it shows what the seeder sent in all, not its status from before.
+    // Once every downloader is done, the last frame waits (a little) for the seeder's status
+    // from after that, so that it shows what the seeder sent in all.
     let mut last_frame: Option<Instant> = None;
-    let mut seeder_updated = false;
+    // Seeder statuses since then: the first may have been made before the last downloader
+    // finished (each peer reports from its own thread), the second was not.
+    let mut seeder_updates = 0;
     while done_at.is_none() && failure.is_none() && !interrupted.load(Ordering::SeqCst) {
         match from_peers.recv_timeout(Duration::from_millis(50)) {
             Ok(Report::Status(i, s)) => {
-                seeder_updated |= i == 0 && last_frame.is_some();
+                if i == 0 && last_frame.is_some() {
+                    seeder_updates += 1;
+                }
                 if i > 0 && s.state == TorrentState::Seeding && finished[i].is_none() {
                     finished[i] = Some((download_start.elapsed(), size_mib));
                 }
@@ -431,9 +448,9 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
             .iter()
             .all(|s| s.as_ref().is_some_and(|s| s.state == TorrentState::Seeding));
         if all_done && last_frame.is_none() {
-            last_frame = Some(Instant::now() + STATUS_EVERY + Duration::from_millis(100));
+            last_frame = Some(Instant::now() + 2 * STATUS_EVERY + Duration::from_millis(100));
         }
-        let frame_now = last_frame.is_some_and(|t| seeder_updated || Instant::now() >= t);
+        let frame_now = last_frame.is_some_and(|t| seeder_updates >= 2 || Instant::now() >= t);
         if frame_now {
             done_at = finished[1..].iter().flatten().map(|&(t, _)| t).max();
         }
@@ -527,4 +544,68 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
     }
     println!("every copy matches (sha1 {want})");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(
+        state: TorrentState,
+        fraction: f64,
+        rate: f64,
+        total: u64,
+        peers: u32,
+    ) -> TorrentStats {
+        TorrentStats {
+            fraction_done: fraction,
+            down_rate: rate,
+            up_rate: rate,
+            down_total: total,
+            up_total: total,
+            num_peers: peers,
+            num_seeds: peers,
+            state,
+            eta_seconds: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn every_row_fits_in_79_columns_at_the_widest() {
+        let fast = 9999.9 * 1048576.0;
+        let most_sent = 16 * 1024 * 32 * 1048576u64; // --size 16384 --peers 32, once each
+        let rows = [
+            row(
+                0,
+                Some(&stats(TorrentState::Seeding, 1.0, fast, most_sent, 32)),
+                None,
+            ),
+            row(
+                0,
+                Some(&stats(TorrentState::Checking, 0.5, 0.0, 0, 0)),
+                None,
+            ),
+            row(
+                32,
+                Some(&stats(TorrentState::Downloading, 0.5, fast, 0, 32)),
+                None,
+            ),
+            row(
+                32,
+                Some(&stats(TorrentState::Seeding, 1.0, 0.0, 0, 0)),
+                Some((Duration::from_secs(99_999), 16384)),
+            ),
+            row(32, None, None),
+        ];
+        for r in rows {
+            assert!(
+                r.chars().count() <= 79,
+                "{} columns: {r}",
+                r.chars().count()
+            );
+        }
+        assert_eq!(amount(64 << 20), "64.0 MiB");
+        assert_eq!(amount(2000 << 20), "2.0 GiB");
+    }
 }

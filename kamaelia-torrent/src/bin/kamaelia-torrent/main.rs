@@ -94,8 +94,8 @@ enum Command {
         /// Keep the files afterwards (they are removed by default).
         #[arg(long)]
         keep: bool,
-        /// Write the graph of the first downloader's components, taken half-way, to this
-        /// file (Graphviz dot).
+        /// Write the graph of the first downloader's components, taken at its first status
+        /// half-way or later (its end, for a fast download), to this file (Graphviz dot).
         #[arg(long, value_name = "FILE")]
         dot: Option<PathBuf>,
     },

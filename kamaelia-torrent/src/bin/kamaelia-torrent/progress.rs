@@ -66,6 +66,8 @@ fn mib(bytes: f64) -> f64 {
 
 fn eta(s: &TorrentStats) -> String {
     match s.eta_seconds {
+        // Capped so that the line keeps its width: past 99 hours the number says little.
+        Some(t) if t >= 100 * 3600 => ">99h".to_string(),
         Some(t) => format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60),
         None => "-".to_string(),
     }
@@ -120,12 +122,18 @@ impl Component for Progress {
         let mut last_line = Instant::now() - Duration::from_secs(60);
         let mut last_percent = u32::MAX;
         let mut announced_seeding = false;
+        // A live line drawn with `\r` and not yet ended: an error ends it first, so that the
+        // error (on standard error) starts a line of its own.
+        let line_open = std::cell::Cell::new(false);
         let finish = |result: Result<(), String>| {
+            if result.is_err() && line_open.replace(false) {
+                println!();
+            }
             *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         };
         let stop_now: bool = 'run: loop {
             if self.interrupted.load(Ordering::SeqCst) {
-                if tty {
+                if line_open.replace(false) {
                     println!();
                 }
                 if self.must_be_complete || announced_seeding {
@@ -172,6 +180,7 @@ impl Component for Progress {
                             let percent = (s.fraction_done * 1000.0) as u32;
                             if tty {
                                 print!("\r{}\x1b[K", bar_line(s));
+                                line_open.set(true);
                                 let _ = std::io::stdout().flush();
                             } else if percent / 100 != last_percent / 100
                                 || last_line.elapsed() >= Duration::from_secs(10)
@@ -187,6 +196,7 @@ impl Component for Progress {
                                 // plain one every 10 s.
                                 if tty {
                                     print!("\r{}\x1b[K", seeding_line(s));
+                                    line_open.set(true);
                                     let _ = std::io::stdout().flush();
                                 } else if last_line.elapsed() >= Duration::from_secs(10) {
                                     println!("{}", seeding_line(s));
@@ -197,6 +207,7 @@ impl Component for Progress {
                                 last_line = Instant::now();
                                 if tty {
                                     println!("\r{}\x1b[K", bar_line(s));
+                                    line_open.set(false);
                                 }
                                 if !self.must_be_complete {
                                     println!(
@@ -259,6 +270,8 @@ mod tests {
             "{} columns: {wide}",
             wide.chars().count()
         );
+        s.eta_seconds = Some(5000 * 3600);
+        assert!(bar_line(&s).ends_with("ETA >99h"), "{}", bar_line(&s));
         s.fraction_done = 1.0;
         assert!(bar_line(&s).starts_with("[########] 100.0%"));
     }
