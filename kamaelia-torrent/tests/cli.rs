@@ -156,11 +156,7 @@ fn make_refuses_bad_arguments() {
 #[test]
 fn tracker_runs_until_sigterm() {
     use std::io::{BufRead, BufReader};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = tool()
         .args(["tracker", "--listen", &listen])
@@ -179,6 +175,15 @@ fn tracker_runs_until_sigterm() {
     );
     assert!(answer.is_ok(), "{answer:?}");
     assert!(status.success(), "{status:?}");
+}
+
+/// A loopback port free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One announce to `url` (a seed of torrent `[n; 20]`), as a client would send it.
@@ -672,11 +677,7 @@ fn seed_names_the_missing_file_and_what_data_should_be() {
 #[test]
 fn tracker_on_all_addresses_prints_a_usable_url() {
     use std::io::{BufRead, BufReader};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = tool()
         .args(["tracker", "--listen", &format!("0.0.0.0:{port}")])
         .stdout(std::process::Stdio::piped())
@@ -764,11 +765,7 @@ fn cli_output_within(child: std::process::Child, limit: std::time::Duration) -> 
 fn a_download_that_cannot_write_names_the_file_in_one_line() {
     let d = temp_dir("cli-cannot-write");
     let (t, _) = single_file_torrent(&d, "w.bin", 200_000, 241);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let seeder = format!("127.0.0.1:{port}");
     let (mut child, rx) = spawn_lines(&[
         "seed",
