@@ -146,24 +146,11 @@ impl Storage {
         let f = &mut self.files[i];
         // A file first opened for reading (to verify it) is opened again to be written.
         if f.file.is_none() || (write && !f.writable) {
-            if write {
-                if let Some(parent) = f.path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-            }
-            let file = OpenOptions::new()
-                .read(true)
-                .write(write)
-                .create(write)
-                .truncate(false)
-                .open(&f.path)?;
-            if write {
-                let len = file.metadata()?.len();
-                if len > f.length {
-                    file.set_len(f.length)?;
-                }
-                reserve(&file, f.length, len)?;
-            }
+            let file = if write {
+                open_to_write(&f.path, f.length)?
+            } else {
+                File::open(&f.path)?
+            };
             f.file = Some(file);
             f.writable = write;
         }
@@ -389,11 +376,7 @@ impl Storage {
                     return Err(failed(e));
                 }
                 Ok(m) if m.len() > f.length => {
-                    OpenOptions::new()
-                        .write(true)
-                        .open(&f.path)
-                        .and_then(|h| h.set_len(f.length))
-                        .map_err(failed)?;
+                    open_to_write(&f.path, f.length).map_err(failed)?;
                     log::warn!(
                         "cut {} from {} to {} bytes, the torrent's length",
                         f.path.display(),
@@ -404,16 +387,7 @@ impl Storage {
                 Ok(_) => {}
                 // Only an empty file can be missing from a complete torrent.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if let Some(parent) = f.path.parent() {
-                        std::fs::create_dir_all(parent).map_err(failed)?;
-                    }
-                    OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&f.path)
-                        .and_then(|h| h.set_len(f.length))
-                        .map_err(failed)?;
+                    open_to_write(&f.path, f.length).map_err(failed)?;
                 }
                 Err(e) => return Err(failed(e)),
             }
@@ -447,6 +421,26 @@ fn parts_in<'a>(
             0..0
         }
     })
+}
+
+/// Opens the file at `path` to read and write: made (with its folders) if missing, cut to
+/// `length` if longer, and given its full length with its blocks reserved (see [`reserve`]).
+fn open_to_write(path: &Path, length: u64) -> io::Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    if len > length {
+        file.set_len(length)?;
+    }
+    reserve(&file, length, len.min(length))?;
+    Ok(file)
 }
 
 /// Gives `file` (now `len` bytes) its full `length`, with its disk blocks reserved where the

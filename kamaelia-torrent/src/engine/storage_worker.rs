@@ -211,7 +211,7 @@ impl ThreadedComponent for StorageWorker {
         // torrent becomes complete (counted, not looked for: a torrent may have millions).
         let mut verified = have.clone();
         let mut missing = pieces - have.count();
-        let finish_up = |storage: &mut Storage| -> Option<StorageEvent> {
+        let finish_up = |storage: &Storage| -> Option<StorageEvent> {
             if !self.finish_files {
                 return None;
             }
@@ -219,9 +219,10 @@ impl ThreadedComponent for StorageWorker {
                 error: format!("cannot finish the files: {e}"),
             })
         };
-        let failure = match missing == 0 {
-            true => finish_up(&mut storage),
-            false => None,
+        let failure = if missing == 0 {
+            finish_up(&storage)
+        } else {
+            None
         };
         match failure {
             Some(event) => {
@@ -282,7 +283,7 @@ impl ThreadedComponent for StorageWorker {
                             if ok && !verified.has(piece as usize) && verified.set(piece as usize) {
                                 missing -= 1;
                                 if missing == 0 {
-                                    if let Some(failure) = finish_up(&mut storage) {
+                                    if let Some(failure) = finish_up(&storage) {
                                         return Some(failure);
                                     }
                                 }
