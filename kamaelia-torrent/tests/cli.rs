@@ -177,6 +177,21 @@ fn tracker_runs_until_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
+/// `download` of torrent `t` into `out`, listening on a free loopback port, with `extra`
+/// arguments; killed (failing the test) after 60 s.
+fn download_into(t: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "download",
+        t.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    cli_within(&args, std::time::Duration::from_secs(60))
+}
+
 /// A loopback port free a moment ago.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -779,19 +794,7 @@ fn a_download_that_cannot_write_names_the_file_in_one_line() {
     // Where the file should go, a folder is in the way.
     let out = d.join("out");
     std::fs::create_dir_all(out.join("w.bin")).unwrap();
-    let o = cli_within(
-        &[
-            "download",
-            t.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--peer",
-            &seeder,
-        ],
-        std::time::Duration::from_secs(60),
-    );
+    let o = download_into(&t, &out, &["--peer", &seeder]);
     let status = sigterm_and_wait(&mut child, "seed");
     assert!(status.success(), "{status:?}");
     assert_one_line_error(&o);
@@ -830,17 +833,7 @@ fn download_cuts_a_longer_complete_file_and_says_so_seed_does_not() {
         "seed changed it"
     );
 
-    let o = cli_within(
-        &[
-            "download",
-            t.to_str().unwrap(),
-            "-o",
-            d.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        std::time::Duration::from_secs(60),
-    );
+    let o = download_into(&t, &d, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("kamaelia-torrent: warning: cut "),

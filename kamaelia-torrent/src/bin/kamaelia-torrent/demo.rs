@@ -408,8 +408,8 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
 
     let tty = std::io::stdout().is_terminal();
     let mut latest: Vec<Option<TorrentStats>> = vec![None; peers + 1];
-    // When each downloader was done (and the payload's size, for its average).
-    let mut finished: Vec<Option<(Duration, u64)>> = vec![None; peers + 1];
+    // When each downloader was done.
+    let mut finished: Vec<Option<Duration>> = vec![None; peers + 1];
     let mut failure = None;
     let mut last_print = Instant::now();
     let mut printed_lines = 0;
@@ -429,7 +429,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
                     seeder_updates += 1;
                 }
                 if i > 0 && s.state == TorrentState::Seeding && finished[i].is_none() {
-                    finished[i] = Some((download_start.elapsed(), size_mib));
+                    finished[i] = Some(download_start.elapsed());
                 }
                 if s.state == TorrentState::Stopped {
                     let why = s.error.as_deref().unwrap_or("its torrent stopped");
@@ -452,7 +452,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
         }
         let frame_now = last_frame.is_some_and(|t| seeder_updates >= 2 || Instant::now() >= t);
         if frame_now {
-            done_at = finished[1..].iter().flatten().map(|&(t, _)| t).max();
+            done_at = finished[1..].iter().flatten().max().copied();
         }
         if frame_now
             || (last_frame.is_none()
@@ -464,7 +464,7 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
             }
             printed_lines = 0;
             for (i, s) in latest.iter().enumerate() {
-                let line = row(i, s.as_ref(), finished[i]);
+                let line = row(i, s.as_ref(), finished[i].map(|t| (t, size_mib)));
                 if tty {
                     println!("{line}\x1b[K");
                 } else {
@@ -527,14 +527,10 @@ pub fn demo(peers: usize, size_mib: u64, keep: bool, dot: Option<PathBuf>) -> Cl
             }
         );
     }
+    // Downloader 1 reports its graph before the status that shows it done, so there is one.
     if let Some((t, done)) = &graph {
         describe_graph(t, *done, dot.as_deref())?;
         cleanup.unwritten_dot = None;
-    } else if let Some(path) = &dot {
-        println!(
-            "no graph was taken (the download passed half-way unseen): {} not written",
-            path.display()
-        );
     }
     if keep {
         println!("kept {}", dir.display());
