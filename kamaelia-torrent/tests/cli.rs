@@ -442,8 +442,6 @@ fn seed_takes_the_next_free_port_and_a_taken_listen_is_a_clear_error() {
     let (mut child, rx) =
         spawn_lines(&["seed", t.to_str().unwrap(), "--data", d.to_str().unwrap()]);
     let seen = lines_until(&mut child, &rx, |l| l.starts_with("seeding p.bin"));
-    let status = sigterm_and_wait(&mut child, "seed");
-    assert!(status.success(), "{status:?}");
     let port: u16 = seen
         .iter()
         .find_map(|l| l.strip_prefix("listening for peers on 0.0.0.0:"))
@@ -451,6 +449,11 @@ fn seed_takes_the_next_free_port_and_a_taken_listen_is_a_clear_error() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no `listening for peers` line in {seen:?}"));
     assert!((6882..=6889).contains(&port), "{seen:?}");
+    // The port said is the one the client holds (not one tried, let go and bound again).
+    let again = std::net::TcpListener::bind(("0.0.0.0", port));
+    assert!(again.is_err(), "port {port} is free while the seeder runs");
+    let status = sigterm_and_wait(&mut child, "seed");
+    assert!(status.success(), "{status:?}");
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

@@ -144,8 +144,43 @@ pub struct TorrentClient {
 impl TorrentClient {
     /// A client with `config`; it binds its listening socket now. If that fails the client
     /// still runs, and answers every create request with a [`TIPCTorrentStartFail`] saying
-    /// why.
+    /// why. To learn of the failure at once instead, use [`TorrentClient::try_new`].
     pub fn new(config: ClientConfig) -> TorrentClient {
+        let addr = config.listen;
+        let (parts, bound) = TorrentClient::bind(config);
+        let listener = bound.map_err(|e| format!("cannot listen for peers on {addr}: {e}"));
+        parts.with_listener(listener)
+    }
+
+    /// A client with `config`, or the error that binding its listening socket met (the
+    /// address in use, say), so that the caller can choose another address before anything
+    /// runs: no window in which another program could take the port.
+    ///
+    /// ```
+    /// use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+    ///
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let config = ClientConfig {
+    ///     listen: taken.local_addr().unwrap(),
+    ///     ..ClientConfig::default()
+    /// };
+    /// let err = TorrentClient::try_new(config).err().unwrap();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    ///
+    /// let config = ClientConfig {
+    ///     listen: "127.0.0.1:0".parse().unwrap(),
+    ///     ..ClientConfig::default()
+    /// };
+    /// let client = TorrentClient::try_new(config).unwrap();
+    /// assert_ne!(client.local_addr().unwrap().port(), 0);
+    /// ```
+    pub fn try_new(config: ClientConfig) -> std::io::Result<TorrentClient> {
+        let (parts, bound) = TorrentClient::bind(config);
+        Ok(parts.with_listener(Ok(bound?)))
+    }
+
+    /// The client's parts, and its listening socket bound to `config.listen` (or why not).
+    fn bind(config: ClientConfig) -> (Unbound, std::io::Result<ServerCore>) {
         let peer_id = config.peer_id.unwrap_or_else(PeerId::generate);
         let prefix = format!(
             "torrent-session/{}/{}/",
@@ -154,23 +189,53 @@ impl TorrentClient {
         );
         let p = prefix.clone();
         let limit = ConnectionLimit::new(MAX_INCOMING).per_address(MAX_INCOMING_PER_ADDRESS);
-        let listener = ServerCore::bind(config.listen, move |info| {
+        let bound = ServerCore::bind(config.listen, move |info| {
             PeerConnection::incoming_limited(info.peer, peer_id, &p, limit.take_for(info.peer))
         })
-        .map(|core| core.with_socket_config(socket_config(PeerClose::HalfClose)))
-        .map_err(|e| format!("cannot listen for peers on {}: {e}", config.listen));
-        TorrentClient {
+        .map(|core| core.with_socket_config(socket_config(PeerClose::HalfClose)));
+        let parts = Unbound {
             config,
             peer_id,
             prefix,
-            listener,
-        }
+        };
+        (parts, bound)
     }
 
     /// A factory for [`TorrentService`](crate::service::TorrentService): each client it makes
     /// has `config`.
     pub fn factory(config: ClientConfig) -> ClientFactory {
         Arc::new(move || AnyComponent::new(TorrentClient::new(config.clone())))
+    }
+
+    /// A factory for [`TorrentService`](crate::service::TorrentService) that hands out this
+    /// client (already listening) the first time, and after that (should a service be
+    /// started again) a new client with the same configuration on the same address.
+    ///
+    /// ```
+    /// use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+    ///
+    /// let config = ClientConfig {
+    ///     listen: "127.0.0.1:0".parse().unwrap(),
+    ///     ..ClientConfig::default()
+    /// };
+    /// let client = TorrentClient::try_new(config).unwrap();
+    /// let port = client.local_addr().unwrap().port();
+    /// let factory = client.into_factory();
+    /// assert_eq!(axon::Component::label(&factory()), "TorrentClient");
+    /// // The first client is gone and its port free: the next one binds it again.
+    /// let _next = factory();
+    /// assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+    /// ```
+    pub fn into_factory(self) -> ClientFactory {
+        let config = ClientConfig {
+            listen: self.local_addr().unwrap_or(self.config.listen),
+            ..self.config.clone()
+        };
+        let first = std::sync::Mutex::new(Some(self));
+        Arc::new(move || {
+            let first = first.lock().unwrap_or_else(|e| e.into_inner()).take();
+            AnyComponent::new(first.unwrap_or_else(|| TorrentClient::new(config.clone())))
+        })
     }
 
     /// The address peers can reach this client on, if it could listen.
@@ -181,6 +246,24 @@ impl TorrentClient {
     /// Our peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+}
+
+/// A [`TorrentClient`] before its listener is settled.
+struct Unbound {
+    config: ClientConfig,
+    peer_id: PeerId,
+    prefix: String,
+}
+
+impl Unbound {
+    fn with_listener(self, listener: Result<ServerCore, String>) -> TorrentClient {
+        TorrentClient {
+            config: self.config,
+            peer_id: self.peer_id,
+            prefix: self.prefix,
+            listener,
+        }
     }
 }
 

@@ -396,37 +396,44 @@ fn tracker(listen: SocketAddr) -> CliResult {
 /// The ports `download` and `seed` try, in order, when not given `--listen`.
 const PEER_PORTS: std::ops::RangeInclusive<u16> = 6881..=6889;
 
-/// Where to accept peers: `--listen` if given (failing clearly if it is taken), else the first
-/// free port of [`PEER_PORTS`] on all addresses, said on standard output.
-fn peer_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
-    use std::net::TcpListener;
+/// The torrent client, listening where peers are to reach it: at `--listen` if given (failing
+/// clearly if it is taken), else on the first free port of [`PEER_PORTS`] on all addresses,
+/// said on standard output. The client keeps the socket it bound, so no other program can
+/// take the port between the choice and the start.
+fn listening_client(
+    listen: Option<SocketAddr>,
+    config: kamaelia_torrent::engine::client::ClientConfig,
+) -> Result<kamaelia_torrent::engine::client::TorrentClient, String> {
+    use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+    let cannot = |addr: SocketAddr, e: std::io::Error| {
+        format!("cannot listen for peers on {addr}: {e} (choose another with --listen)")
+    };
     if let Some(addr) = listen {
-        return match TcpListener::bind(addr) {
-            Ok(_) => Ok(addr),
-            Err(e) => Err(format!(
-                "cannot listen for peers on {addr}: {e} (choose another with --listen)"
-            )),
+        let config = ClientConfig {
+            listen: addr,
+            ..config
         };
+        return TorrentClient::try_new(config).map_err(|e| cannot(addr, e));
     }
     let (first, last) = (*PEER_PORTS.start(), *PEER_PORTS.end());
     for port in PEER_PORTS {
         let addr = SocketAddr::from(([0, 0, 0, 0], port));
-        match TcpListener::bind(addr) {
-            Ok(_) => {
+        let config = ClientConfig {
+            listen: addr,
+            ..config.clone()
+        };
+        match TorrentClient::try_new(config) {
+            Ok(client) => {
                 let skipped = match port - first {
                     0 => String::new(),
                     1 => format!(" ({first} is in use)"),
                     _ => format!(" ({first} to {} are in use)", port - 1),
                 };
                 println!("listening for peers on {addr}{skipped}");
-                return Ok(addr);
+                return Ok(client);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
-            Err(e) => {
-                return Err(format!(
-                    "cannot listen for peers on {addr}: {e} (choose another with --listen)"
-                ))
-            }
+            Err(e) => return Err(cannot(addr, e)),
         }
     }
     Err(format!(
@@ -489,7 +496,7 @@ fn transfer(
     peers: Vec<SocketAddr>,
     mode: Mode,
 ) -> CliResult {
-    use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
+    use kamaelia_torrent::engine::client::ClientConfig;
     use kamaelia_torrent::ipc::TIPCCreateNewTorrent;
     use kamaelia_torrent::patron::TorrentPatron;
     use std::sync::atomic::AtomicBool;
@@ -518,15 +525,14 @@ fn transfer(
             None => "; every file is there and long enough, but pieces of them differ".into(),
         };
     }
-    let listen = peer_address(listen)?;
     let config = ClientConfig {
-        listen,
         save_folder: folder.clone(),
         peers,
         // `seed` serves the data as it finds it, and changes no file.
         finish_files: mode != Mode::Seed,
         ..ClientConfig::default()
     };
+    let client = listening_client(listen, config)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
@@ -534,7 +540,8 @@ fn transfer(
     let outcome = Arc::new(Mutex::new(None));
     let sched = axon::Scheduler::new();
     let root = sched.root();
-    let patron = root.create(TorrentPatron::new(TorrentClient::factory(config)));
+    // The service's client is the one already listening.
+    let patron = root.create(TorrentPatron::new(client.into_factory()));
     let progress = root.create(progress::Progress::new(
         m.info.name.clone(),
         m.info.total_length(),
