@@ -24,10 +24,18 @@
 //! book.failed(b, t0);
 //! assert!(book.due(t0 + Duration::from_secs(30)).is_empty());
 //! assert_eq!(book.due(t0 + Duration::from_secs(61)), vec![b]);
+//!
+//! // At most so many addresses of one host (loopback aside): a tracker that names a thousand
+//! // ports of one machine cannot turn us into a thousand connections against it.
+//! let mut book = AddressBook::new(100, Duration::from_secs(60)).per_host(2);
+//! let host = |port| std::net::SocketAddr::from(([192, 0, 2, 7], port));
+//! assert!(book.learn(host(1)) && book.learn(host(2)));
+//! assert!(!book.learn(host(3)), "a third port of the same host");
+//! assert!(book.learn("192.0.2.8:3".parse().unwrap()), "another host");
 //! ```
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// The addresses a session may dial, at most `max` of them, and those whose dial (or whose
@@ -42,6 +50,9 @@ pub struct AddressBook {
     evictable: BTreeSet<(Instant, SocketAddr)>,
     max: usize,
     redial_after: Duration,
+    /// How many known addresses each host has (see [`host_key`]; loopback not counted).
+    per_host: HashMap<IpAddr, usize>,
+    max_per_host: usize,
 }
 
 impl AddressBook {
@@ -54,7 +65,17 @@ impl AddressBook {
             evictable: BTreeSet::new(),
             max,
             redial_after,
+            per_host: HashMap::new(),
+            max_per_host: usize::MAX,
         }
+    }
+
+    /// The same book, holding at most `max` addresses of one host (an IPv4 address, or an
+    /// IPv6 /64 network; loopback addresses are not limited): a further port of a host that
+    /// has that many is not taken.
+    pub fn per_host(mut self, max: usize) -> AddressBook {
+        self.max_per_host = max;
+        self
     }
 
     /// Remembers `addr`. True if it was new. When the book is full, the known address that
@@ -64,18 +85,40 @@ impl AddressBook {
         if self.known.contains(&addr) {
             return false;
         }
+        let host = host_key(addr.ip());
+        let limited = !host.is_loopback();
+        if limited && self.per_host.get(&host).copied().unwrap_or(0) >= self.max_per_host {
+            return false;
+        }
         if self.known.len() >= self.max {
             let Some((_, old)) = self.evictable.pop_first() else {
                 return false;
             };
             // Its failure stays on record (for at most the redial time, see `due`): if a
             // tracker names it again, it still waits out the redial time.
-            self.known.remove(&old);
+            self.forget(old);
         }
         if let Some(&at) = self.failed.get(&addr) {
             self.evictable.insert((at, addr));
         }
+        if limited {
+            *self.per_host.entry(host).or_insert(0) += 1;
+        }
         self.known.insert(addr)
+    }
+
+    /// Takes a known address out of `known` and its host's count.
+    fn forget(&mut self, addr: SocketAddr) {
+        if !self.known.remove(&addr) {
+            return;
+        }
+        let host = host_key(addr.ip());
+        if let Some(n) = self.per_host.get_mut(&host) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_host.remove(&host);
+            }
+        }
     }
 
     /// True if `addr` is in the book (an address to dial again, not the passing port of a
@@ -155,6 +198,35 @@ mod tests {
     }
 
     #[test]
+    fn a_host_has_at_most_its_share_and_a_forgotten_address_frees_a_place() {
+        let t0 = Instant::now();
+        let host = |port| SocketAddr::from(([203, 0, 113, 9], port));
+        let mut book = AddressBook::new(4, Duration::from_secs(60)).per_host(2);
+        assert!(book.learn(host(1)) && book.learn(host(2)));
+        assert!(!book.learn(host(3)));
+        // The same host as IPv4-mapped IPv6 counts as itself; one IPv6 /64 counts once.
+        let mapped: SocketAddr = "[::ffff:203.0.113.9]:4".parse().unwrap();
+        assert!(!book.learn(mapped));
+        let v6 = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(book.learn(v6("[2001:db8::1]:1")));
+        assert!(book.learn(v6("[2001:db8::2:1]:1")));
+        assert!(!book.learn(v6("[2001:db8::ffff]:1")), "the same /64");
+        // Loopback is never limited per host (local swarms share 127.0.0.1).
+        let mut local = AddressBook::new(100, Duration::from_secs(60)).per_host(2);
+        assert!((1..=50).all(|p| local.learn(addr(p))));
+        // The book is full (4): when host(1) fails it is the one forgotten for a new
+        // address, and its host gets that place back.
+        book.failed(host(1), t0);
+        let other = SocketAddr::from(([198, 51, 100, 1], 1));
+        assert!(book.learn(other));
+        assert!(!book.is_known(host(1)));
+        book.failed(other, t0);
+        assert!(book.learn(host(3)));
+        assert!(!book.is_known(other) && book.is_known(host(3)));
+        assert!(!book.learn(host(5)), "the host holds its two again");
+    }
+
+    #[test]
     fn it_never_holds_more_than_its_bound() {
         let t0 = Instant::now();
         let mut book = AddressBook::new(50, Duration::from_secs(60));
@@ -202,5 +274,18 @@ mod tests {
         assert!(book.due(later).is_empty());
         assert!(!book.has_failed(addr(1)) && !book.has_failed(addr(40_000)));
         assert!(book.is_known(addr(1)));
+    }
+}
+
+/// What a peer's address counts under when its connections are limited per host: an IPv4
+/// address (also when it comes as `::ffff:a.b.c.d` on a dual-stack socket), or an IPv6
+/// address's /64 network, which one host commonly holds whole.
+pub(crate) fn host_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        other => other,
     }
 }

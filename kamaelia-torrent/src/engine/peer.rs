@@ -33,6 +33,7 @@ use axon::internet::tcp_server::{PeerClose, SocketConfig};
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess};
 use axon::{BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
 
+use super::addresses::host_key;
 use super::picker::PeerKey;
 use crate::metainfo::InfoHash;
 use crate::tracker::announce::PeerId;
@@ -248,7 +249,7 @@ impl ConnectionLimit {
     /// A place for one more connection from `peer`, if there is room in all and for its
     /// address (a loopback address counts only in the total).
     pub fn take_for(&self, peer: SocketAddr) -> Option<Slot> {
-        let ip = address_key(peer.ip());
+        let ip = host_key(peer.ip());
         if ip.is_loopback() {
             return self.take();
         }
@@ -261,19 +262,6 @@ impl ConnectionLimit {
         counts.insert(ip, n + 1);
         slot.address = Some((ip, self.by_address.clone()));
         Some(slot)
-    }
-}
-
-/// What a connection from `ip` counts under: an IPv4 address (also when it comes as
-/// `::ffff:a.b.c.d` on a dual-stack listener), or an IPv6 address's /64 network, which one
-/// host commonly holds whole.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) if !v6.is_loopback() => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-        other => other,
     }
 }
 

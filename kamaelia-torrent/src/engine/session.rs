@@ -65,6 +65,11 @@ pub const MAX_HASH_FAILS: u32 = 3;
 /// The most peer addresses a session remembers (to dial, or dialled before).
 pub const MAX_KNOWN_PEERS: usize = 5000;
 
+/// The most addresses of one host (an IPv4 address or an IPv6 /64; loopback aside) a session
+/// remembers, so dials: a tracker naming many ports of one machine cannot aim our
+/// connections at it.
+pub const MAX_KNOWN_PER_HOST: usize = 8;
+
 /// The fewest and most requests kept outstanding at one peer.
 const MIN_PIPELINE: usize = 32;
 const MAX_PIPELINE: usize = 250;
@@ -258,7 +263,8 @@ impl Component for TorrentSession {
             // Past MAX_KNOWN_PEERS given peers, the rest are dialled once but not kept to
             // dial again.
             book: {
-                let mut book = AddressBook::new(MAX_KNOWN_PEERS, REDIAL_AFTER);
+                let mut book =
+                    AddressBook::new(MAX_KNOWN_PEERS, REDIAL_AFTER).per_host(MAX_KNOWN_PER_HOST);
                 for &p in &cfg.peers {
                     book.learn(p);
                 }
