@@ -3,8 +3,9 @@
 //! [`RateMeter`] keeps a fixed ring of one-second buckets, one per second of the window, so
 //! its memory never grows and [`RateMeter::add`] is O(1). It never reads the clock: every
 //! call is given the current [`Instant`], which keeps it pure and easy to test. The rate
-//! covers the last `window` seconds, or the time since the first sample while the meter is
-//! younger than its window, so a new connection is not reported as slow.
+//! covers the last `window` seconds (the current one as far as it has gone), or the time since
+//! the first sample while the meter is younger than its window (at least a second), so a new
+//! connection is not reported as slow.
 //!
 //! ```
 //! use kamaelia_torrent::engine::rate::RateMeter;
@@ -16,7 +17,8 @@
 //!     meter.add(16_384, start + Duration::from_secs(s));
 //! }
 //! assert_eq!(meter.total(), 163_840);
-//! assert_eq!(meter.rate(start + Duration::from_secs(9)), 16_384.0);
+//! // Ten blocks in the ten seconds since the first: the first came at the start.
+//! assert_eq!(meter.rate(start + Duration::from_secs(10)), 16_384.0);
 //! // Long after the last sample nothing is flowing any more.
 //! assert_eq!(meter.rate(start + Duration::from_secs(60)), 0.0);
 //! ```
@@ -85,17 +87,27 @@ impl RateMeter {
         let Some(epoch) = self.epoch else {
             return 0.0;
         };
-        let current = now.saturating_duration_since(epoch).as_secs();
+        let elapsed = now.saturating_duration_since(epoch);
+        let current = elapsed.as_secs();
         let len = self.buckets.len() as u64;
-        // The window is the current second plus the `len - 1` before it.
+        // The window is the current second (so far) plus the `len - 1` before it.
         let oldest = current.saturating_sub(len - 1);
         let bytes: u64 = self
             .buckets
             .iter()
             .filter(|b| b.bytes > 0 && b.second >= oldest && b.second <= current)
             .fold(0u64, |sum, b| sum.saturating_add(b.bytes));
-        let span = (current + 1).min(len);
-        bytes as f64 / span as f64
+        // The time those bytes took: since the first sample while the meter is younger than
+        // its window (but at least a second, so that the first few samples do not read as a
+        // burst of any speed), else the whole seconds before the current one plus as much of
+        // it as has passed. Dividing by whole seconds instead understated the rate, by up to
+        // half just after a second began.
+        let span = if current < len {
+            elapsed.as_secs_f64().max(1.0)
+        } else {
+            (len - 1) as f64 + f64::from(elapsed.subsec_nanos()) / 1e9
+        };
+        bytes as f64 / span
     }
 
     /// All bytes ever added.
@@ -132,65 +144,82 @@ mod tests {
         assert_eq!(m.window(), secs(20));
     }
 
+    /// Adds an even flow of `per_second` bytes from `from` up to (not including) `to`, in
+    /// samples 10 ms apart: how a transfer of many small blocks looks to the meter.
+    fn flow(m: &mut RateMeter, t0: Instant, from: Duration, to: Duration, per_second: u64) {
+        let mut t = from;
+        while t < to {
+            m.add(per_second / 100, t0 + t);
+            t += Duration::from_millis(10);
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn close(rate: f64, want: f64) -> bool {
+        (rate - want).abs() <= want * 0.01
+    }
+
     #[test]
     fn one_sample_is_finite() {
         let t0 = Instant::now();
         let mut m = RateMeter::default();
         m.add(1000, t0);
-        for now in [
-            t0,
-            t0 + Duration::from_millis(1),
-            t0 + secs(5),
-            t0 + secs(100),
-        ] {
+        for now in [t0, t0 + ms(1), t0 + secs(5), t0 + secs(100)] {
             let r = m.rate(now);
             assert!(r.is_finite() && r >= 0.0, "rate {r}");
         }
+        // Within its first second a meter counts a whole second, not a burst of any speed.
         assert_eq!(m.rate(t0), 1000.0);
-        assert_eq!(m.rate(t0 + secs(4)), 200.0);
+        assert_eq!(m.rate(t0 + ms(1)), 1000.0);
+        assert_eq!(m.rate(t0 + secs(4)), 250.0);
     }
 
     #[test]
-    fn steady_rate_over_window() {
+    fn steady_rate_over_window_at_any_point_of_a_second() {
         let t0 = Instant::now();
         let mut m = RateMeter::new(secs(20));
-        for s in 0..40 {
-            // Four 250-byte blocks spread over each second.
-            for q in 0..4 {
-                m.add(250, t0 + secs(s) + Duration::from_millis(q * 250));
-            }
+        let mut done = Duration::ZERO;
+        // Checked just after a second begins, in its middle and at its end: the current
+        // second counts for as much of it as has passed.
+        for now in [ms(39_010), ms(39_500), ms(39_990), ms(45_050)] {
+            flow(&mut m, t0, done, now, 1000);
+            done = now;
+            let r = m.rate(t0 + now);
+            assert!(close(r, 1000.0), "{r} at {now:?}");
         }
-        assert_eq!(m.rate(t0 + secs(39)), 1000.0);
-        assert_eq!(m.rate(t0 + secs(39) + Duration::from_millis(900)), 1000.0);
-        assert_eq!(m.total(), 40_000);
     }
 
     #[test]
     fn young_meter_averages_since_first_sample() {
         let t0 = Instant::now();
         let mut m = RateMeter::new(secs(20));
-        for s in 0..5 {
-            m.add(2000, t0 + secs(s));
+        let mut done = Duration::ZERO;
+        // 1.1 s in, whole seconds would have said 2,200 bytes in 2 s: 1,100 a second.
+        for now in [ms(1_100), ms(2_050), ms(4_500)] {
+            flow(&mut m, t0, done, now, 2000);
+            done = now;
+            let r = m.rate(t0 + now);
+            assert!(close(r, 2000.0), "{r} at {now:?}");
         }
-        assert_eq!(m.rate(t0 + secs(4)), 2000.0);
     }
 
     #[test]
     fn rate_decays_after_window_expires() {
         let t0 = Instant::now();
         let mut m = RateMeter::new(secs(10));
-        for s in 0..10 {
-            m.add(500, t0 + secs(s));
-        }
-        assert_eq!(m.rate(t0 + secs(9)), 500.0);
-        // Five seconds later half the window is empty.
-        assert_eq!(m.rate(t0 + secs(14)), 250.0);
-        assert_eq!(m.rate(t0 + secs(19)), 0.0);
+        flow(&mut m, t0, Duration::ZERO, secs(10), 500);
+        assert!(close(m.rate(t0 + secs(10)), 500.0));
+        // At 15 s the window is [6 s, 15 s]: 4 s of flow in its 9 s.
+        assert!(close(m.rate(t0 + secs(15)), 2000.0 / 9.0));
+        assert_eq!(m.rate(t0 + secs(20)), 0.0);
         assert_eq!(m.rate(t0 + secs(1000)), 0.0);
         assert_eq!(m.total(), 5000);
         // A new burst after a long pause is measured over the full window.
-        m.add(1000, t0 + secs(1000));
-        assert_eq!(m.rate(t0 + secs(1000)), 100.0);
+        m.add(1000, t0 + secs(1000) + ms(500));
+        assert!(close(m.rate(t0 + secs(1000) + ms(500)), 1000.0 / 9.5));
     }
 
     #[test]
@@ -200,7 +229,8 @@ mod tests {
         m.add(100, t0);
         m.add(100, t0 + secs(10));
         m.add(100, t0 + secs(5)); // same bucket as second 10, but older: outside the window
-        assert_eq!(m.rate(t0 + secs(10)), 20.0);
+                                  // The window at 10 s is [6 s, 10 s].
+        assert_eq!(m.rate(t0 + secs(10)), 25.0);
         assert_eq!(m.total(), 300);
     }
 
@@ -214,7 +244,8 @@ mod tests {
         }
         assert_eq!(m.buckets.len(), before);
         assert_eq!(m.total(), 100_000 * 16_384);
-        assert_eq!(m.rate(t0 + secs(99_999)), 16_384.0);
+        // Twenty samples of the window's twenty seconds, the last just before it ends.
+        assert!(close(m.rate(t0 + secs(99_999) + ms(999)), 16_384.0));
     }
 
     #[test]
