@@ -192,8 +192,8 @@ fn sha1_of(path: &Path, interrupted: &AtomicBool) -> std::io::Result<String> {
 /// One row of the live display, at most 79 columns (so an 80-column terminal does not wrap
 /// it and the redraw stays in place): "downloader 32: [##############] 100.0%  down 1234.5
 /// up 1234.5 MiB/s  peers 32". A downloader that is done shows how long it took and its
-/// average rate instead (the live rates are measured in whole seconds, so they understate a
-/// download shorter than one).
+/// average rate instead (a live rate counts at least a second, so it understates a download
+/// shorter than one, and after the end it only falls).
 fn row(index: usize, s: Option<&TorrentStats>, done: Option<(Duration, u64)>) -> String {
     let who = if index == 0 {
         "seeder".to_string()
