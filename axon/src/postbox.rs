@@ -7,6 +7,8 @@
 //! resolves the chain at once, so a send is one push into the sink's storage however many
 //! linkages the message crosses.
 
+use std::collections::HashMap;
+
 use crate::error::BoxKind;
 use crate::ids::ComponentId;
 use crate::message::Message;
@@ -99,6 +101,41 @@ impl PostBox {
         self.more_upstream = owners;
     }
 
+    /// Adds `owner` to those woken when an item is collected (it is not among them yet).
+    fn add_upstream_owner(&mut self, owner: ComponentId) {
+        match self.upstream {
+            Upstream::None => {
+                self.first_upstream = owner;
+                self.upstream = Upstream::One;
+            }
+            Upstream::One => {
+                self.more_upstream.push(owner);
+                self.upstream = Upstream::Many;
+            }
+            Upstream::Many => self.more_upstream.push(owner),
+        }
+    }
+
+    /// Takes `owner` out of those woken when an item is collected (it is among them). The
+    /// order of the others may change: they are all woken together.
+    fn remove_upstream_owner(&mut self, owner: ComponentId) {
+        if self.upstream == Upstream::None {
+            return;
+        }
+        if self.first_upstream == owner {
+            match self.more_upstream.pop() {
+                Some(next) => self.first_upstream = next,
+                None => self.upstream = Upstream::None,
+            }
+        } else if let Some(at) = self.more_upstream.iter().position(|&o| o == owner) {
+            self.more_upstream.swap_remove(at);
+        }
+        if self.upstream == Upstream::Many && self.more_upstream.is_empty() {
+            self.upstream = Upstream::One;
+            self.more_upstream = Vec::new();
+        }
+    }
+
     /// The size limit, if any.
     pub fn limit(&self) -> Option<usize> {
         (self.limit != usize::MAX).then_some(self.limit)
@@ -139,6 +176,12 @@ pub(crate) struct Boxes {
     /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
     /// which marks an empty cache entry; 64 bits, so that it never comes round again.
     pub epoch: u64,
+    /// For each final box with outboxes upstream: how many of those outboxes each owner has
+    /// (an owner is woken once however many of its outboxes lead to the box). Kept as links
+    /// come and go, so that a link costs the size of the chain it moves, not of everything
+    /// already leading to the same box: a server whose every connection reports to one inbox
+    /// would otherwise pay for all the others at each connection.
+    upstream_counts: HashMap<BoxId, HashMap<ComponentId, u32>>,
 }
 
 impl Default for Boxes {
@@ -150,6 +193,7 @@ impl Default for Boxes {
             base,
             free: Vec::new(),
             epoch: 1,
+            upstream_counts: HashMap::new(),
         }
     }
 }
@@ -224,6 +268,7 @@ impl Boxes {
         b.set_limit(None);
         b.set_upstream_owners(Vec::new());
         let left = b.storage.drain_to_vec();
+        self.upstream_counts.remove(&id);
         self.bump_epoch();
         self.free.push(id);
         left
@@ -278,11 +323,14 @@ impl Boxes {
         self.get_mut(src).target = dst;
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
+        // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
         self.get_mut(src).set_upstream_owners(Vec::new());
+        self.upstream_counts.remove(&src);
+        let owners = self.outbox_owners(src, true);
+        self.count_owners(new_sink, &owners, true);
         let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
         let moved = !waiting.is_empty();
         self.get_mut(new_sink).storage.append(&mut waiting);
-        self.recompute_wakes(new_sink);
         Ok(moved.then_some(new_sink))
     }
 
@@ -294,8 +342,12 @@ impl Boxes {
         self.get_mut(dst).sources.retain(|&s| s != src);
         self.get_mut(src).target = NO_TARGET;
         self.retarget(src, src);
-        self.recompute_wakes(old_sink);
-        self.recompute_wakes(src);
+        let owners = self.outbox_owners(src, true);
+        self.count_owners(old_sink, &owners, false);
+        // `src` is a final box again, collected from on behalf of the outboxes before it
+        // (not of itself, which `outbox_owners` put first).
+        let itself = usize::from(self.get(src).kind == BoxKind::Outbox);
+        self.count_owners(src, &owners[itself..], true);
     }
 
     /// Sets the sink of `root` and everything upstream of it.
@@ -308,18 +360,51 @@ impl Boxes {
         }
     }
 
-    /// The owners of every outbox whose chain ends at `sink`.
-    fn recompute_wakes(&mut self, sink: BoxId) {
-        let mut owners: Vec<ComponentId> = Vec::new();
-        let mut stack = self.get(sink).sources.clone();
+    /// The owners of the outboxes in the tree of boxes that lead to `root` (and of `root`
+    /// itself if `with_root`, first), once per outbox.
+    fn outbox_owners(&self, root: BoxId, with_root: bool) -> Vec<ComponentId> {
+        let mut owners = Vec::new();
+        let top = self.get(root);
+        if with_root && top.kind == BoxKind::Outbox {
+            owners.push(top.owner);
+        }
+        let mut stack = top.sources.clone();
         while let Some(b) = stack.pop() {
             let pb = self.get(b);
-            if pb.kind == BoxKind::Outbox && !owners.contains(&pb.owner) {
+            if pb.kind == BoxKind::Outbox {
                 owners.push(pb.owner);
             }
             stack.extend_from_slice(&pb.sources);
         }
-        self.get_mut(sink).set_upstream_owners(owners);
+        owners
+    }
+
+    /// Counts `owners` (one per outbox) in or out of those upstream of the final box `sink`,
+    /// adding an owner to its wakes when its first outbox arrives and taking it out when its
+    /// last one leaves.
+    fn count_owners(&mut self, sink: BoxId, owners: &[ComponentId], add: bool) {
+        if owners.is_empty() {
+            return;
+        }
+        let mut counts = self.upstream_counts.remove(&sink).unwrap_or_default();
+        for &owner in owners {
+            if add {
+                let n = counts.entry(owner).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    self.get_mut(sink).add_upstream_owner(owner);
+                }
+            } else if let Some(n) = counts.get_mut(&owner) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(&owner);
+                    self.get_mut(sink).remove_upstream_owner(owner);
+                }
+            }
+        }
+        if !counts.is_empty() {
+            self.upstream_counts.insert(sink, counts);
+        }
     }
 }
 
@@ -380,5 +465,82 @@ mod tests {
             offset_of!(PostBox, kind) + 1,
         ];
         assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
+    }
+
+    /// Every final box's wakes, worked out from scratch: the owners of all outboxes upstream.
+    fn wakes_from_scratch(boxes: &Boxes, b: BoxId) -> Vec<ComponentId> {
+        let mut owners = boxes.outbox_owners(b, false);
+        owners.sort_by_key(|o| o.index);
+        owners.dedup();
+        owners
+    }
+
+    #[test]
+    fn wakes_kept_as_links_come_and_go_match_a_fresh_count() {
+        // Random links and unlinks among 40 boxes of 6 owners (two outboxes and an inbox
+        // each, and more), checked after every step against a count from scratch.
+        let mut boxes = Boxes::default();
+        let all: Vec<BoxId> = (0..40u32)
+            .map(|n| {
+                let kind = if n % 3 == 2 {
+                    BoxKind::Inbox
+                } else {
+                    BoxKind::Outbox
+                };
+                boxes.insert(id(n % 6), kind)
+            })
+            .collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut links = 0;
+        for _ in 0..5_000 {
+            let (src, dst) = (all[next(all.len())], all[next(all.len())]);
+            match boxes.get(src).target() {
+                Some(t) => boxes.remove_source(t, src),
+                None => {
+                    if src != dst && boxes.add_source(dst, src).is_ok() {
+                        links += 1;
+                    }
+                }
+            }
+            for &b in &all {
+                let pb = boxes.get(b);
+                let mut kept: Vec<ComponentId> = pb.upstream_owners().collect();
+                kept.sort_by_key(|o| o.index);
+                if pb.target().is_some() {
+                    assert!(kept.is_empty(), "box {b} leads on, yet has wakes {kept:?}");
+                } else {
+                    assert_eq!(kept, wakes_from_scratch(&boxes, b), "box {b}");
+                }
+            }
+        }
+        assert!(links > 1_000, "the walk made only {links} links");
+    }
+
+    #[test]
+    fn a_busy_box_keeps_one_count_per_owner_and_drops_them_with_the_links() {
+        // A server's shape: thousands of connections' outboxes into one inbox. The counts
+        // kept per owner are exactly the links, and leave with them.
+        let mut boxes = Boxes::default();
+        let sink = boxes.insert(id(0), BoxKind::Inbox);
+        let outs: Vec<BoxId> = (1..=5_000u32)
+            .map(|n| {
+                let o = boxes.insert(id(n), BoxKind::Outbox);
+                assert!(boxes.add_source(sink, o).is_ok());
+                o
+            })
+            .collect();
+        assert_eq!(boxes.get(sink).upstream_owners().count(), 5_000);
+        assert_eq!(boxes.upstream_counts[&sink].len(), 5_000);
+        for o in outs {
+            boxes.remove_source(sink, o);
+        }
+        assert_eq!(boxes.get(sink).upstream_owners().count(), 0);
+        assert!(boxes.upstream_counts.is_empty());
     }
 }
