@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use crate::component::{BoxSpec, Start, Task};
@@ -48,6 +48,10 @@ pub(crate) struct Comp {
     pub linkages: Vec<u32>,
     /// Linkages, made by anyone, that touch this component's boxes.
     pub link_refs: u32,
+    /// For a component that has added boxes while running (an adaptive one, which may hold
+    /// thousands): its boxes by name, inboxes then outboxes, so that finding one does not
+    /// compare its name with every other. `None` while the declared boxes are all it has.
+    pub by_name: Option<Box<[HashMap<String, BoxId>; 2]>>,
 }
 
 impl Comp {
@@ -59,20 +63,39 @@ impl Comp {
         crate::ids::ComponentName::new(self.label.clone(), self.id)
     }
 
-    fn find(&self, kind: BoxKind, name: &str) -> Option<usize> {
-        let specs = match kind {
-            BoxKind::Inbox => &self.inbox_specs,
-            BoxKind::Outbox => &self.outbox_specs,
+    fn find(&self, kind: BoxKind, name: &str) -> Option<BoxId> {
+        if let Some(index) = &self.by_name {
+            return index[kind_slot(kind)].get(name).copied();
+        }
+        let (ids, specs) = match kind {
+            BoxKind::Inbox => (&self.inboxes, &self.inbox_specs),
+            BoxKind::Outbox => (&self.outboxes, &self.outbox_specs),
         };
-        specs.iter().position(|s| s.name == name)
+        specs.iter().position(|s| s.name == name).map(|i| ids[i])
+    }
+
+    /// Starts the index by name (see `by_name`) from the boxes the component has now.
+    fn index_names(&mut self) {
+        if self.by_name.is_some() {
+            return;
+        }
+        // A name declared twice finds its first box, as the scan does.
+        let named = |ids: &[BoxId], specs: &[BoxSpec]| -> HashMap<String, BoxId> {
+            let mut index = HashMap::with_capacity(ids.len());
+            for (s, &b) in specs.iter().zip(ids) {
+                index.entry(s.name.to_string()).or_insert(b);
+            }
+            index
+        };
+        self.by_name = Some(Box::new([
+            named(&self.inboxes, &self.inbox_specs),
+            named(&self.outboxes, &self.outbox_specs),
+        ]));
     }
 
     pub fn box_id(&self, kind: BoxKind, name: &str) -> Result<BoxId, NoSuchBox> {
         match self.find(kind, name) {
-            Some(i) => Ok(match kind {
-                BoxKind::Inbox => self.inboxes[i],
-                BoxKind::Outbox => self.outboxes[i],
-            }),
+            Some(b) => Ok(b),
             None => Err(NoSuchBox {
                 component: self.name(),
                 kind,
@@ -99,6 +122,14 @@ impl Comp {
             .position(|&x| x == b)
             .map(|i| specs[i].name.to_string())
             .unwrap_or_else(|| "<deleted>".into())
+    }
+}
+
+/// Which of a component's two name indexes holds boxes of `kind`.
+fn kind_slot(kind: BoxKind) -> usize {
+    match kind {
+        BoxKind::Inbox => 0,
+        BoxKind::Outbox => 1,
     }
 }
 
@@ -189,6 +220,9 @@ pub(crate) struct World {
     pub boxes: Boxes,
     links: Vec<(u32, Option<LinkData>)>,
     free_links: Vec<u32>,
+    /// The linkages touching each box (as source or sink), so that deleting a box or
+    /// removing a child finds its linkages without looking at every other.
+    box_links: HashMap<BoxId, Vec<u32>>,
     /// Components to run in the coming cycle.
     pub run_next: Vec<ComponentId>,
     /// Components woken this cycle that are not in the run queue (asleep, or not yet
@@ -226,6 +260,7 @@ impl World {
             boxes: Boxes::default(),
             links: Vec::new(),
             free_links: Vec::new(),
+            box_links: HashMap::new(),
             run_next: Vec::new(),
             wakes: Vec::new(),
             cycle: 2,
@@ -331,6 +366,7 @@ impl World {
             wake_on_end: Vec::new(),
             linkages: Vec::new(),
             link_refs: 0,
+            by_name: None,
         });
         let hot = &mut self.hot[index as usize];
         hot.used = true;
@@ -784,6 +820,9 @@ impl World {
         };
         let gen = self.links[index as usize].0;
         self.links[index as usize].1 = Some(data);
+        for b in [sb, db] {
+            self.box_links.entry(b).or_default().push(index);
+        }
         for c in [source.0, sink.0] {
             if let Some(comp) = self.comp_mut(c) {
                 comp.link_refs += 1;
@@ -841,39 +880,40 @@ impl World {
 
     /// Removes every linkage `owner` made that has `c` as source or sink.
     pub fn unlink_component(&mut self, owner: ComponentId, c: ComponentId) {
-        let Some(o) = self.comp(owner) else { return };
-        let mine: Vec<u32> = o
-            .linkages
+        let Some(comp) = self.comp(c) else { return };
+        // Found through `c`'s own boxes: a server that made thousands of linkages pays for
+        // the few of this child, not for all of its own.
+        let mut mine: Vec<u32> = comp
+            .inboxes
             .iter()
+            .chain(comp.outboxes.iter())
+            .filter_map(|b| self.box_links.get(b))
+            .flatten()
             .copied()
             .filter(|&i| {
                 self.links[i as usize]
                     .1
                     .as_ref()
-                    .is_some_and(|d| d.source == c || d.sink == c)
+                    .is_some_and(|d| d.owner == owner)
             })
             .collect();
-        if let Some(o) = self.comp_mut(owner) {
-            o.linkages.retain(|i| !mine.contains(i));
-        }
-        for i in mine {
-            self.unlink_index(i);
-        }
+        mine.sort_unstable();
+        mine.dedup();
+        self.unlink_indices(&mine);
     }
 
     /// Removes every linkage that touches box `b` of component `c`, whoever made it.
     pub fn unlink_box(&mut self, b: BoxId) {
-        let touching: Vec<(u32, ComponentId)> = self
-            .links
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, d))| {
-                d.as_ref()
-                    .filter(|d| d.source_box == b || d.sink_box == b)
-                    .map(|d| (i as u32, d.owner))
-            })
-            .collect();
-        for (i, owner) in touching {
+        let touching = self.box_links.get(&b).cloned().unwrap_or_default();
+        self.unlink_indices(&touching);
+    }
+
+    /// Removes these linkages, each from its maker's list too.
+    fn unlink_indices(&mut self, indices: &[u32]) {
+        for &i in indices {
+            let Some(owner) = self.links[i as usize].1.as_ref().map(|d| d.owner) else {
+                continue;
+            };
             if let Some(o) = self.comp_mut(owner) {
                 o.linkages.retain(|&x| x != i);
             }
@@ -887,6 +927,14 @@ impl World {
         let Some(d) = entry.1.take() else { return };
         entry.0 = entry.0.wrapping_add(1);
         self.free_links.push(index);
+        for b in [d.source_box, d.sink_box] {
+            if let Some(list) = self.box_links.get_mut(&b) {
+                list.retain(|&x| x != index);
+                if list.is_empty() {
+                    self.box_links.remove(&b);
+                }
+            }
+        }
         self.boxes.remove_source(d.sink_box, d.source_box);
         for c in [d.source, d.sink] {
             if let Some(comp) = self.comp_mut(c) {
@@ -979,7 +1027,10 @@ impl World {
             .position(|&x| x == b)
             .expect("box belongs to comp");
         ids.remove(i);
-        specs.to_mut().remove(i);
+        let spec = specs.to_mut().remove(i);
+        if let Some(index) = &mut comp.by_name {
+            index[kind_slot(kind)].remove(&*spec.name);
+        }
         self.topology_changed();
         Ok(self.boxes.remove(b))
     }
@@ -993,6 +1044,10 @@ impl World {
         }
         let b = self.boxes.insert(c, kind);
         let comp = self.comp_mut(c).expect("checked above");
+        comp.index_names();
+        if let Some(index) = &mut comp.by_name {
+            index[kind_slot(kind)].insert(name.clone(), b);
+        }
         let spec = BoxSpec::owned(name.clone(), "");
         match kind {
             BoxKind::Inbox => {
@@ -1263,5 +1318,112 @@ mod tests {
             next_cycle(&mut w);
         }
         assert_eq!(w.state(c), Some(State::Active));
+    }
+
+    /// The index of linkages by box agrees with the linkages themselves.
+    fn assert_box_links_consistent(w: &World) {
+        let mut by_scan: HashMap<BoxId, Vec<u32>> = HashMap::new();
+        for (i, (_, d)) in w.links.iter().enumerate() {
+            if let Some(d) = d {
+                for b in [d.source_box, d.sink_box] {
+                    by_scan.entry(b).or_default().push(i as u32);
+                }
+            }
+        }
+        let mut kept = w.box_links.clone();
+        for list in kept.values_mut().chain(by_scan.values_mut()) {
+            list.sort_unstable();
+        }
+        assert_eq!(kept, by_scan);
+    }
+
+    #[test]
+    fn removing_a_child_or_a_box_takes_exactly_its_linkages() {
+        // A server's shape: one parent, many children, each linked both ways through boxes
+        // the parent adds per child; children and boxes then go in a shuffled order.
+        let mut w = World::new(1);
+        let parent = component(&mut w, "Server");
+        let other = component(&mut w, "Other");
+        let mut kids = Vec::new();
+        for n in 0..200 {
+            let kid = component(&mut w, "Conn");
+            let out = w.add_box(parent, BoxKind::Outbox, "toConn").unwrap();
+            w.link(
+                parent,
+                (parent, &out),
+                (kid, "control"),
+                Passthrough::Normal,
+                None,
+            )
+            .unwrap();
+            w.link(
+                parent,
+                (kid, "signal"),
+                (parent, "control"),
+                Passthrough::Normal,
+                None,
+            )
+            .unwrap();
+            // A linkage to the child that someone else made stays when the parent lets go.
+            if n % 10 == 0 {
+                w.link(
+                    other,
+                    (kid, "outbox"),
+                    (other, "inbox"),
+                    Passthrough::Normal,
+                    None,
+                )
+                .unwrap();
+            }
+            kids.push((kid, out));
+        }
+        assert_box_links_consistent(&w);
+        let before = w.all_linkages().len();
+        assert_eq!(before, 200 * 2 + 20);
+        for (n, (kid, out)) in kids.iter().enumerate().rev() {
+            if n % 2 == 0 {
+                w.unlink_component(parent, *kid);
+                assert!(w.delete_box(parent, BoxKind::Outbox, out).is_ok());
+            } else {
+                assert!(w.delete_box(parent, BoxKind::Outbox, out).is_ok());
+                w.unlink_component(parent, *kid);
+            }
+            assert_box_links_consistent(&w);
+        }
+        let left = w.all_linkages();
+        assert_eq!(left.len(), 20);
+        assert!(left.iter().all(|l| l.sink == other));
+        assert_eq!(w.linkages_made_by(parent).len(), 0);
+    }
+
+    #[test]
+    fn boxes_added_and_deleted_while_running_are_found_by_name() {
+        let mut w = World::new(1);
+        let c = component(&mut w, "Adaptive");
+        let declared = w.box_of(c, BoxKind::Inbox, "inbox").unwrap();
+        let names: Vec<String> = (0..100)
+            .map(|_| w.add_box(c, BoxKind::Inbox, "inbox").unwrap())
+            .collect();
+        // The declared box keeps its name; each added one got a fresh one.
+        assert_eq!(w.box_of(c, BoxKind::Inbox, "inbox").unwrap(), declared);
+        assert!(names.iter().all(|n| n != "inbox" && n.starts_with("inbox")));
+        for n in names.iter().step_by(2) {
+            assert!(w.delete_box(c, BoxKind::Inbox, n).is_ok());
+        }
+        for (i, n) in names.iter().enumerate() {
+            let found = w.box_of(c, BoxKind::Inbox, n);
+            assert_eq!(found.is_ok(), i % 2 == 1, "{n}");
+            if let Ok(b) = found {
+                assert_eq!(w.comp(c).unwrap().box_name(BoxKind::Inbox, b), *n);
+            }
+        }
+        // An outbox of an inbox's name is another box; the declared outboxes are still there.
+        let out = w.add_box(c, BoxKind::Outbox, &names[1]).unwrap();
+        assert_eq!(out, names[1]);
+        assert!(w.box_of(c, BoxKind::Outbox, "outbox").is_ok());
+        assert_ne!(
+            w.box_of(c, BoxKind::Outbox, &out).unwrap(),
+            w.box_of(c, BoxKind::Inbox, &names[1]).unwrap()
+        );
     }
 }
