@@ -4,7 +4,18 @@
 //! Differences from the original, on purpose (spec (f) 5-6):
 //!
 //! - Each time it runs it handles *every* message waiting (the original handled one per
-//!   scheduler cycle): all of `inbox` first, then all of `torrent-inbox`, then `control`.
+//!   scheduler cycle): all of `torrent-inbox` first, then all of `inbox`, then `control`.
+//!   (Replies first, so that it knows whether its service has stopped before it passes on
+//!   anything: see the next point.)
+//! - If its service is told to stop (on
+//!   [`SHUTDOWN_SERVICE_NAME`](crate::service::SHUTDOWN_SERVICE_NAME)) while the patron runs, the
+//!   service replies to what it was sent and then says [`TorrentServiceStopped`] (not passed
+//!   on). From then on the patron answers each create request itself, with a
+//!   `TIPCTorrentStartFail` whose reason is [`SERVICE_STOPPED`], so that every create request
+//!   still gets exactly one reply, in order; other requests are logged and dropped. It does
+//!   not start a new service: the old one was told to stop, and stopping the shared client
+//!   is what that asks. (The original's requests went to a service that no longer answered.)
+//!   The patron itself runs on until it is told to stop.
 //! - It stops on `ProducerFinished`, `ShutdownMicroprocess` or the legacy `Shutdown` on
 //!   `control` (the original only on `Shutdown`, so a Pipeline's cascading `ProducerFinished`
 //!   did not stop it). Other control messages are ignored, as in the original.
@@ -20,8 +31,10 @@ use std::borrow::Cow;
 use axon::ipc::{stop_kind, ProducerFinished};
 use axon::{BoxSpec, Component, ComponentResult, Ctx, Message};
 
-use crate::ipc::{TIPCServiceAdd, TIPCServicePassOn, TIPCServiceRemove};
-use crate::service::{ClientFactory, TorrentService};
+use crate::ipc::{TIPCServiceAdd, TIPCServicePassOn, TIPCServiceRemove, TIPCTorrentStartFail};
+use crate::service::{
+    is_create, ClientFactory, TorrentService, TorrentServiceStopped, SERVICE_STOPPED,
+};
 
 const INBOXES: &[BoxSpec] = &[
     BoxSpec::new(
@@ -70,9 +83,11 @@ const OUTBOXES: &[BoxSpec] = &[
 ///     AnyComponent::new(component("FakeClient", |ctx| async move {
 ///         loop {
 ///             while ctx.data_ready("inbox") > 0 {
-///                 let _request: TIPCCreateNewTorrent = ctx.recv_as("inbox")?;
-///                 let created = TIPCNewTorrentCreated { torrent_id: 1, save_folder: "./x".into() };
-///                 ctx.send(created, "outbox")?;
+///                 // (A patron leaving has its torrents closed: TIPCCloseTorrent, ignored here.)
+///                 if ctx.recv("inbox")?.is::<TIPCCreateNewTorrent>() {
+///                     let created = TIPCNewTorrentCreated { torrent_id: 1, save_folder: "./x".into() };
+///                     ctx.send(created, "outbox")?;
+///                 }
 ///             }
 ///             if ctx.data_ready("control") > 0 {
 ///                 return Ok(());
@@ -135,18 +150,38 @@ impl Component for TorrentPatron {
             },
             "torrent-outbox",
         )?;
+        // The service has said it stopped: nothing more goes to it.
+        let mut service_stopped = false;
         let stop: Message = 'run: loop {
-            while ctx.data_ready("inbox") > 0 {
-                let message = ctx.recv("inbox")?;
-                let wrapped = TIPCServicePassOn {
-                    reply_service: reply_service.clone(),
-                    message,
-                };
-                ctx.send(wrapped, "torrent-outbox")?;
-            }
+            // Replies first: a request passed on below reaches a service that has not yet
+            // said it stopped, so it is answered before that word (see the module docs).
             while ctx.data_ready("torrent-inbox") > 0 {
                 let m = ctx.recv("torrent-inbox")?;
-                ctx.send(m, "outbox")?;
+                if m.is::<TorrentServiceStopped>() {
+                    log::info!("{}: the torrent service has stopped", ctx.name());
+                    service_stopped = true;
+                } else {
+                    ctx.send(m, "outbox")?;
+                }
+            }
+            while ctx.data_ready("inbox") > 0 {
+                let message = ctx.recv("inbox")?;
+                if !service_stopped {
+                    let wrapped = TIPCServicePassOn {
+                        reply_service: reply_service.clone(),
+                        message,
+                    };
+                    ctx.send(wrapped, "torrent-outbox")?;
+                } else if is_create(&message) {
+                    let reason = SERVICE_STOPPED.to_string();
+                    ctx.send(TIPCTorrentStartFail { reason }, "outbox")?;
+                } else {
+                    log::debug!(
+                        "{}: {} dropped: the torrent service has stopped",
+                        ctx.name(),
+                        message.type_name()
+                    );
+                }
             }
             while ctx.data_ready("control") > 0 {
                 let m = ctx.recv("control")?;
@@ -158,7 +193,9 @@ impl Component for TorrentPatron {
             ctx.pause();
             ctx.yield_now().await;
         };
-        ctx.send(TIPCServiceRemove { reply_service }, "torrent-outbox")?;
+        if !service_stopped {
+            ctx.send(TIPCServiceRemove { reply_service }, "torrent-outbox")?;
+        }
         let out = if stop.is::<ProducerFinished>() {
             Message::new(ProducerFinished::from(me))
         } else {

@@ -16,8 +16,12 @@
 //!
 //! Differences from the original, on purpose (spec (f) 3-5):
 //!
-//! - Removing a patron really unlinks and deletes its outbox and forgets its torrents (the
-//!   original unlinked nothing, deleted nothing and kept the maps).
+//! - Removing a patron really unlinks and deletes its outbox, and closes its torrents: the
+//!   client is sent a `TIPCCloseTorrent` for each torrent the patron owns (and for one
+//!   created for it after it left), and the service forgets them. The original only deleted
+//!   the outbox and kept the maps, so a patron that left while others stayed left its
+//!   torrents running with no owner: nobody could close them (a patron may close only its
+//!   own) and their status went nowhere, until the last patron left.
 //! - A status update for a torrent nobody owns is logged and dropped, not a `KeyError`.
 //! - A patron may close only its own torrents. A `TIPCCloseTorrent` for a torrent it does not
 //!   own (another patron's, or an unknown id) is not passed to the client: the patron gets a
@@ -33,8 +37,17 @@
 //!   answered get a [`TIPCTorrentStartFail`].
 //! - `ProducerFinished`, `ShutdownMicroprocess` and the legacy `Shutdown` on `control` all stop
 //!   the service the same way (the original knew `shutdown` only, and returned at once without
-//!   stopping its client or deregistering): what is waiting on `notify` and `inbox` is handled
-//!   first, then the client is stopped, then the names are deregistered.
+//!   stopping its client or deregistering): both names are deregistered at once, so that a
+//!   patron arriving from then on makes a fresh service instead of joining this dying one;
+//!   what is waiting on `notify` and `inbox` is handled, then the client is stopped and waited
+//!   for. Its last answers are routed, the create requests it did not answer get a
+//!   [`TIPCTorrentStartFail`], and so do those the patrons sent meanwhile ("the torrent
+//!   service has stopped"). Last, in the same run as it ends, the service sends
+//!   [`TorrentServiceStopped`] to each patron still there: every reply to that patron's
+//!   earlier requests comes before it, and the patron answers its later create requests
+//!   itself (see [`TorrentPatron`](crate::patron::TorrentPatron)), so that each create request
+//!   still gets exactly one reply. A service told to stop does not start again by itself: it
+//!   was told to stop the shared client, and a patron that wants one again can start afresh.
 //! - If the client ends on its own while patrons remain, the requests it did not answer get a
 //!   [`TIPCTorrentStartFail`], and so do later create requests; other requests are logged and
 //!   dropped.
@@ -100,6 +113,23 @@ const OUTBOXES: &[BoxSpec] = &[
 
 /// The base name of the outbox made for each patron.
 const CLIENT_OUTBOX: &str = "clientoutbox";
+
+/// Sent by a [`TorrentService`] that was told to stop to each of its patrons (on their reply
+/// inbox), after every reply to their earlier requests and just before the service ends. A
+/// [`TorrentPatron`](crate::patron::TorrentPatron) then answers each later create request
+/// itself with a [`TIPCTorrentStartFail`] ([`SERVICE_STOPPED`]), and sends nothing more to
+/// the service.
+///
+/// ```
+/// use kamaelia_torrent::service::TorrentServiceStopped;
+/// assert_eq!(TorrentServiceStopped, TorrentServiceStopped::default());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TorrentServiceStopped;
+
+/// The reason in the [`TIPCTorrentStartFail`] that answers a create request made after the
+/// service was told to stop.
+pub const SERVICE_STOPPED: &str = "the torrent service has stopped";
 
 /// Shares one torrent client among many patrons (Kamaelia's `TorrentService`, rule C4; see
 /// the module documentation for the routing and for what differs from the original).
@@ -238,12 +268,22 @@ struct State {
     pending: VecDeque<ReplyService>,
     /// The current client, while it runs.
     client: Option<ComponentId>,
+    /// The service was told to stop: it is ending, and will not start a client again.
+    stopping: bool,
 }
 
 /// Sends a line to the (normally unlinked) `debug` outbox and to the log.
 fn debug(ctx: &Ctx, text: String) {
     log::debug!("{}: {}", ctx.name(), text);
     let _ = ctx.send(text, "debug");
+}
+
+/// Whether `m` is a create request, in any of the forms [`TorrentService`] takes.
+pub(crate) fn is_create(m: &Message) -> bool {
+    m.is::<TIPCCreateNewTorrent>()
+        || m.is::<Vec<u8>>()
+        || m.is::<String>()
+        || m.is::<&'static str>()
 }
 
 /// A create request in any of its forms, as a `TIPCCreateNewTorrent`; other messages back.
@@ -316,14 +356,42 @@ impl State {
         }
     }
 
-    /// Kamaelia's `removeClient`, fixed: unlink and delete the outbox, forget the torrents.
-    /// Its place in the queue of create requests stays, so that the replies stay in step.
-    fn remove_client(&mut self, ctx: &Ctx, rs: &ReplyService) -> Result<(), Error> {
+    /// Kamaelia's `removeClient`, fixed: unlink and delete the outbox, close the patron's
+    /// torrents and forget them (the original deleted the outbox only, and left the torrents
+    /// running with no owner). Its place in the queue of create requests stays, so that the
+    /// replies stay in step.
+    fn remove_client(&mut self, ctx: &Ctx, rs: &ReplyService) -> ComponentResult {
         if let Some((outbox, linkage)) = self.outbox_for.remove(rs) {
             ctx.unlink(&linkage);
             ctx.delete_outbox(&outbox)?;
         }
+        let mut owned: Vec<u32> = self
+            .belongs_to
+            .iter()
+            .filter(|&(_, owner)| owner == rs)
+            .map(|(&id, _)| id)
+            .collect();
+        owned.sort_unstable();
         self.belongs_to.retain(|_, owner| owner != rs);
+        for torrent_id in owned {
+            self.close_orphan(ctx, torrent_id, rs)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the client to close `torrent_id`, whose owner `rs` has left.
+    fn close_orphan(&self, ctx: &Ctx, torrent_id: u32, rs: &ReplyService) -> ComponentResult {
+        if self.client.is_none() {
+            return Ok(());
+        }
+        debug(
+            ctx,
+            format!(
+                "closing torrent {torrent_id}: its patron {} has left",
+                ctx.name_of(rs.0)
+            ),
+        );
+        ctx.send(TIPCCloseTorrent { torrent_id }, "outbox")?;
         Ok(())
     }
 
@@ -333,7 +401,11 @@ impl State {
         let inner = match as_create(p.message) {
             Ok(create) => {
                 if self.client.is_none() {
-                    let reason = "the torrent client has ended".to_string();
+                    let reason = if self.stopping {
+                        SERVICE_STOPPED.to_string()
+                    } else {
+                        "the torrent client has ended".to_string()
+                    };
                     self.send_to_patron(ctx, TIPCTorrentStartFail { reason }, &rs);
                 } else {
                     self.pending.push_back(rs);
@@ -400,8 +472,11 @@ impl State {
                 if let Some(rs) = self.next_pending(ctx, "TIPCNewTorrentCreated") {
                     if self.outbox_for.contains_key(&rs) {
                         self.belongs_to.insert(created.torrent_id, rs.clone());
+                        self.send_to_patron(ctx, created, &rs);
+                    } else {
+                        // Its patron left before the answer: nobody would own it.
+                        self.close_orphan(ctx, created.torrent_id, &rs)?;
                     }
-                    self.send_to_patron(ctx, created, &rs);
                 }
             } else if m.is::<TIPCTorrentAlreadyDownloading>() {
                 if let Some(rs) = self.next_pending(ctx, "TIPCTorrentAlreadyDownloading") {
@@ -435,6 +510,15 @@ impl State {
         }
         self.belongs_to.clear();
     }
+
+    /// The last word to each patron still here: the service has stopped.
+    fn tell_patrons_stopped(&self, ctx: &Ctx) {
+        let mut patrons: Vec<&ReplyService> = self.outbox_for.keys().collect();
+        patrons.sort();
+        for rs in patrons {
+            self.send_to_patron(ctx, TorrentServiceStopped, rs);
+        }
+    }
 }
 
 /// Makes, links and starts a client (Kamaelia's `initTorrentClient`).
@@ -466,6 +550,7 @@ impl Component for TorrentService {
             belongs_to: HashMap::new(),
             pending: VecDeque::new(),
             client: Some(start_client(&ctx, &self.factory)?),
+            stopping: false,
         };
         loop {
             st.drain_notify(&ctx)?;
@@ -487,7 +572,13 @@ impl Component for TorrentService {
                     debug(&ctx, format!("{} on control ignored", m.type_name()));
                 }
             }
-            if stop || st.outbox_for.is_empty() {
+            if stop && !st.stopping {
+                // Told to stop: nobody may join from now on (a patron arriving makes a fresh
+                // service); the patrons here hear of it last, once their replies are out.
+                st.stopping = true;
+                TorrentService::end_torrent_services(&ctx, ctx.id());
+            }
+            if st.stopping || st.outbox_for.is_empty() {
                 // Stop the client and wait for it to end (C4 step 5).
                 if let Some(c) = st.client {
                     ctx.send(ShutdownMicroprocess::default(), "signal")?;
@@ -502,11 +593,18 @@ impl Component for TorrentService {
                     }
                     st.client_gone(&ctx);
                 }
-                if !stop && ctx.data_ready("notify") > 0 {
+                if !st.stopping && ctx.data_ready("notify") > 0 {
                     // A patron arrived while the client was stopping: start afresh.
                     debug(&ctx, "restarting the torrent client".to_string());
                     st.client = Some(start_client(&ctx, &self.factory)?);
                     continue;
+                }
+                if st.stopping {
+                    // What patrons sent while the client stopped: creates fail, in order,
+                    // after the replies to their earlier ones; then the last word. No yield
+                    // from here on, so nothing can reach `notify` unanswered.
+                    st.drain_notify(&ctx)?;
+                    st.tell_patrons_stopped(&ctx);
                 }
                 TorrentService::end_torrent_services(&ctx, ctx.id());
                 return Ok(());

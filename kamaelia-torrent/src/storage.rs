@@ -31,6 +31,9 @@ pub struct Storage {
     piece_length: u64,
     total: u64,
     hashes: Vec<[u8; 20]>,
+    /// A file longer than the torrent says may be cut to its length (see
+    /// [`Storage::finishing`]).
+    may_cut: bool,
 }
 
 /// Why storage refused or failed.
@@ -109,7 +112,38 @@ impl Storage {
             piece_length: info.piece_length,
             total: info.total_length(),
             hashes: info.pieces.clone(),
+            may_cut: true,
         }
+    }
+
+    /// Whether this storage may change files beyond writing blocks (default true): the
+    /// setting [`ClientConfig::finish_files`](crate::engine::client::ClientConfig::finish_files)
+    /// (off for `seed`, which promises to change no file). When it is off a file longer than
+    /// the torrent says is never cut, not even when a block is first written into it (writes
+    /// within the torrent's length still happen, and a shorter file is still given its
+    /// length); [`finish_files`](Self::finish_files) is then not to be called.
+    ///
+    /// ```
+    /// use kamaelia_torrent::metainfo::{hash_pieces, Metainfo, TorrentBuilder};
+    /// use kamaelia_torrent::storage::Storage;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("kt-finishing-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let data = vec![7u8; 1024];
+    /// let raw = TorrentBuilder::new("f.bin", 1024)
+    ///     .with_hashed_files(vec![(vec!["f.bin".into()], 1024)], hash_pieces(&data, 1024), false)
+    ///     .to_bytes();
+    /// let info = Metainfo::from_bytes(&raw).unwrap().info;
+    /// std::fs::write(dir.join("f.bin"), vec![0u8; 4096]).unwrap(); // longer than the torrent
+    /// let mut storage = Storage::new(&dir, &info).finishing(false);
+    /// storage.write_block(0, 0, &data).unwrap();
+    /// assert_eq!(std::fs::metadata(dir.join("f.bin")).unwrap().len(), 4096); // not cut
+    /// assert!(storage.verify_piece(0));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn finishing(mut self, finish: bool) -> Storage {
+        self.may_cut = finish;
+        self
     }
 
     /// The download folder.
@@ -147,7 +181,7 @@ impl Storage {
         // A file first opened for reading (to verify it) is opened again to be written.
         if f.file.is_none() || (write && !f.writable) {
             let file = if write {
-                open_to_write(&f.path, f.length)?
+                open_to_write(&f.path, f.length, self.may_cut)?
             } else {
                 File::open(&f.path)?
             };
@@ -376,7 +410,7 @@ impl Storage {
                     return Err(failed(e));
                 }
                 Ok(m) if m.len() > f.length => {
-                    open_to_write(&f.path, f.length).map_err(failed)?;
+                    open_to_write(&f.path, f.length, true).map_err(failed)?;
                     log::warn!(
                         "cut {} from {} to {} bytes, the torrent's length",
                         f.path.display(),
@@ -387,7 +421,7 @@ impl Storage {
                 Ok(_) => {}
                 // Only an empty file can be missing from a complete torrent.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    open_to_write(&f.path, f.length).map_err(failed)?;
+                    open_to_write(&f.path, f.length, true).map_err(failed)?;
                 }
                 Err(e) => return Err(failed(e)),
             }
@@ -424,8 +458,9 @@ fn parts_in<'a>(
 }
 
 /// Opens the file at `path` to read and write: made (with its folders) if missing, cut to
-/// `length` if longer, and given its full length with its blocks reserved (see [`reserve`]).
-fn open_to_write(path: &Path, length: u64) -> io::Result<File> {
+/// `length` if longer and `may_cut` (else left longer), and given its full length with its
+/// blocks reserved (see [`reserve`]).
+fn open_to_write(path: &Path, length: u64, may_cut: bool) -> io::Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -436,7 +471,7 @@ fn open_to_write(path: &Path, length: u64) -> io::Result<File> {
         .truncate(false)
         .open(path)?;
     let len = file.metadata()?.len();
-    if len > length {
+    if len > length && may_cut {
         file.set_len(length)?;
     }
     reserve(&file, length, len.min(length))?;

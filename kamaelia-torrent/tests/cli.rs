@@ -846,3 +846,144 @@ fn download_cuts_a_longer_complete_file_and_says_so_seed_does_not() {
     assert_eq!(std::fs::read(d.join("c.bin")).unwrap(), data);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+// lifecycle review: a file-size limit (`ulimit -f`) is an error on stderr, not a silent
+// death by SIGXFSZ (the demo writes a 1 MiB payload; the limit is 64 KiB)
+#[test]
+fn a_file_size_limit_is_a_clear_error_not_a_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = temp_dir("cli-fsize");
+    let bin = env!("CARGO_BIN_EXE_kamaelia-torrent");
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -f 128 && exec \"$0\" demo --size 1 --peers 1",
+            bin,
+        ])
+        .env_remove("RUST_LOG")
+        .env("TMPDIR", &d)
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.signal(),
+        None,
+        "killed by a signal: {:?}",
+        o.status
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?} {}", o.status, stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("File too large"), "{err}");
+    assert!(err.starts_with("kamaelia-torrent: "), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+// lifecycle review: while `seed` stops (its tracker never answers `stopped`), a second
+// SIGTERM exits at once with status 130 and one line; before, it was ignored
+#[test]
+fn a_second_sigterm_exits_at_once_with_130() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    // A tracker that answers every announce but `stopped`, which it holds unanswered.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/announce", l.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut conn in l.incoming().flatten() {
+            let mut buf = vec![0u8; 4096];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            let line = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let stopped = line.contains("event=stopped");
+            s.lock().unwrap().push(line);
+            if stopped {
+                held.push(conn);
+                continue;
+            }
+            let body = b"d8:intervali1800e5:peers0:e";
+            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+    });
+    let d = temp_dir("cli-twice");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.join("t.bin"), &data).unwrap();
+    let t = d.join("t.torrent");
+    let bytes = kamaelia_torrent::metainfo::TorrentBuilder::new("t.bin", 16384)
+        .single_file(&data)
+        .tracker(&url)
+        .to_bytes();
+    std::fs::write(&t, bytes).unwrap();
+    let (mut child, rx) = spawn_lines(&[
+        "seed",
+        t.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    lines_until(&mut child, &rx, |l| l.starts_with("seeding t.bin"));
+    let until = Instant::now() + Duration::from_secs(30);
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("event=started"))
+    {
+        assert!(Instant::now() < until, "no started announce");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = |child: &std::process::Child| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    term(&child);
+    // The stop is under way once `stopped` reaches the tracker (which will not answer).
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("event=stopped"))
+    {
+        assert!(Instant::now() < until, "no stopped announce");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    term(&child);
+    let status = sigterm_wait(&mut child);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?} {err}");
+    assert!(err.contains("kamaelia-torrent: interrupted again"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Waits up to 30 s for `child` to end (then kills it and fails).
+fn sigterm_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the program did not end within 30 s of its signals");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -822,3 +822,156 @@ fn a_client_ending_by_itself_fails_pending_and_later_creates() {
     assert!(services.is_empty(), "{services:?}");
     assert!(ended);
 }
+
+// ----- lifecycle: a patron leaving while others stay; the service told to stop -------------
+
+/// A patron leaving while another stays: the service closes the leaver's torrents (a
+/// `TIPCCloseTorrent` to the client for each), including one the client created for it after
+/// it left; the other patron's torrent stays open and its status still reaches it.
+#[test]
+fn a_leaving_patrons_torrents_are_closed_while_others_stay() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory(record.clone());
+    let rec = record.clone();
+    let o = scenario(move |ctx| async move {
+        let a = patron(&ctx, &factory).await?;
+        let b = patron(&ctx, &factory).await?;
+        ctx.send(create("a1"), &a.to)?;
+        ctx.send(create("a2"), &a.to)?;
+        wait_for(&ctx, &a.from, 2).await;
+        ctx.send(create("b1"), &b.to)?;
+        wait_for(&ctx, &b.from, 1).await;
+        let created = (drain(&ctx, &a.from)?, drain(&ctx, &b.from)?);
+        // a asks for one more and leaves before the answer can reach it.
+        ctx.send(create("a3"), &a.to)?;
+        leave(&ctx, &a).await?;
+        // b still hears about its own torrent, and only about it.
+        ctx.send(Poke, &b.to)?;
+        wait_for(&ctx, &b.from, 1).await;
+        let b_status = drain(&ctx, &b.from)?;
+        let mut closed = rec.closed.lock().unwrap().clone();
+        closed.sort_unstable();
+        leave(&ctx, &b).await?;
+        Ok((created, b_status, closed))
+    });
+    assert_clean(&o);
+    let ((a, b), b_status, closed) = o.out;
+    assert_eq!(a, vec!["created 1 in ./a1", "created 2 in ./a2"]);
+    assert_eq!(b, vec!["created 3 in ./b1"]);
+    assert_eq!(b_status, vec!["status 3"]);
+    // a's two torrents, and torrent 4 (a3), created after a had left.
+    assert_eq!(closed, vec![1, 2, 4]);
+}
+
+/// A TorrentPatron made from the root: its inbox, control and outbox wired to root boxes.
+struct RootPatron {
+    id: ComponentId,
+    to: String,
+    ctl: String,
+    from: String,
+}
+
+fn root_torrent_patron(sched: &Scheduler, factory: &ClientFactory, tag: &str) -> RootPatron {
+    let root = sched.root();
+    let id = root.create(TorrentPatron::new(factory.clone()));
+    let to = root.add_outbox(&format!("to_{tag}")).unwrap();
+    let ctl = root.add_outbox(&format!("ctl_{tag}")).unwrap();
+    let from = root.add_inbox(&format!("from_{tag}")).unwrap();
+    root.link((root.id(), &to), (id, "inbox")).unwrap();
+    root.link((root.id(), &ctl), (id, "control")).unwrap();
+    root.link((id, "outbox"), (root.id(), &from)).unwrap();
+    root.activate(id).unwrap();
+    RootPatron { id, to, ctl, from }
+}
+
+/// The service told to stop (on `torrentsrvshutdown`) while a patron remains: it deregisters
+/// both names at once, while its client is still stopping, so a patron arriving then gets a
+/// fresh service rather than the dying one; every create request of the remaining patron,
+/// sent while the service stops and after it has ended, gets exactly one reply, in order
+/// (the last ones from the patron itself: "the torrent service has stopped").
+#[test]
+fn a_service_told_to_stop_answers_every_later_create_and_takes_no_newcomer() {
+    let record = Arc::new(Record::default());
+    let factory = fake_factory_with(record.clone(), true);
+    let rec = record.clone();
+    let out = on_own_thread(move |sched| {
+        let root = sched.root();
+        let a = root_torrent_patron(sched, &factory, "a");
+        root.send(create("x"), &a.to).unwrap();
+        step_until(sched, "a's torrent is created", || {
+            root.data_ready(&a.from) == 1
+        });
+        let first = describe(&root, &a.from).unwrap();
+        let (svc, ctl) = root.retrieve_service(SHUTDOWN_SERVICE_NAME).unwrap();
+        let sd = root.add_outbox("sd").unwrap();
+        root.link((root.id(), &sd), (svc, &ctl)).unwrap();
+        root.send(ShutdownMicroprocess::default(), &sd).unwrap();
+        root.send(create("y"), &a.to).unwrap(); // as the service is told to stop
+        step_until(sched, "the client is told to stop", || {
+            rec.stops_seen.load(Ordering::SeqCst) == 1
+        });
+        sched.step(5);
+        root.send(create("z"), &a.to).unwrap(); // while the client stops
+        sched.step(5);
+        let while_stopping = (sched.ctx(svc).is_stopped(svc), root.services());
+        // A newcomer now makes a fresh service, with a fresh client.
+        let b = root_torrent_patron(sched, &factory, "b");
+        root.send(create("x"), &b.to).unwrap();
+        step_until(sched, "b is answered", || root.data_ready(&b.from) == 1);
+        let b_got = describe(&root, &b.from).unwrap();
+        let svc_b = root.retrieve_service(SERVICE_NAME).unwrap().0;
+        // The old client ends at last, and so does the old service.
+        let old = rec.clients.lock().unwrap()[0];
+        sched.ctx(old).deliver(Release, "inbox").unwrap();
+        step_until(sched, "the old service ends", || {
+            sched.ctx(svc).is_stopped(svc)
+        });
+        // After its service has ended, a still gets one reply per create, and a close is
+        // dropped without a reply.
+        root.send(create("w"), &a.to).unwrap();
+        root.send(TIPCCloseTorrent { torrent_id: 1 }, &a.to)
+            .unwrap();
+        root.send(b"v".to_vec(), &a.to).unwrap();
+        sched.step(20);
+        let a_got = drain(&root, &a.from).unwrap();
+        let a_alive = !sched.ctx(a.id).is_stopped(a.id);
+        root.send(Shutdown, &a.ctl).unwrap();
+        root.send(Shutdown, &b.ctl).unwrap();
+        step_until(sched, "the fresh client is told to stop", || {
+            rec.stops_seen.load(Ordering::SeqCst) == 2
+        });
+        let fresh = rec.clients.lock().unwrap()[1];
+        sched.ctx(fresh).deliver(Release, "inbox").unwrap();
+        let end = sched.run();
+        (
+            first,
+            while_stopping,
+            (b_got, svc_b != svc),
+            (a_got, a_alive),
+            (end, root.services(), drain(&root, &a.from).unwrap()),
+        )
+    });
+    let (first, (svc_ended, services), (b_got, fresh_service), (a_got, a_alive), end) = out;
+    assert_eq!(first, "created 1 in ./x");
+    // Still stopping its client, but no longer to be found.
+    assert!(!svc_ended);
+    assert!(services.is_empty(), "{services:?}");
+    assert_eq!(b_got, "created 1 in ./x"); // a fresh client: not "already 1"
+    assert!(fresh_service);
+    // y and z went to the stopping service, w and v came after it ended: one reply each.
+    assert_eq!(a_got.len(), 4, "{a_got:?}");
+    assert!(a_got[0].starts_with("fail: "), "{a_got:?}");
+    let stopped = "fail: the torrent service has stopped".to_string();
+    assert_eq!(
+        a_got[1..],
+        [stopped.clone(), stopped.clone(), stopped],
+        "{a_got:?}"
+    );
+    assert!(a_alive);
+    let (end, services, late) = end;
+    assert!(end.is_clean(), "{end:?}");
+    assert!(services.is_empty(), "{services:?}");
+    assert!(late.is_empty(), "{late:?}");
+    assert_eq!(record.made.load(Ordering::SeqCst), 2);
+    assert_eq!(record.ended.load(Ordering::SeqCst), 2);
+}

@@ -7,10 +7,15 @@
 //! again sooner (see [`NO_PEERS_RETRY`]), so that a leecher that arrived before its seeder
 //! does not wait for the tracker's whole interval.
 //!
+//! The `stopped` announce has one deadline for all trackers, [`STOPPED_DEADLINE`]: it goes
+//! first to the tracker that last answered (the one that knows us), then through the tiers
+//! as usual until one takes it or the deadline passes, so that stopping is prompt however
+//! many dead trackers the .torrent lists.
+//!
 //! | box | what |
 //! |---|---|
 //! | `inbox` | [`AnnounceProgress`]: the torrent's totals, and `completed` when it finishes |
-//! | `control` | any stop message: announce `stopped` (briefly) and end |
+//! | `control` | any stop message: announce `stopped` (within [`STOPPED_DEADLINE`]) and end |
 //! | `outbox` | [`TrackerPeers`] after each successful announce |
 //! | `signal` | [`ProducerFinished`] when it ends |
 
@@ -35,6 +40,10 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
 /// doubles each time the answer is empty, up to the tracker's interval (and never below its
 /// `min interval`).
 pub const NO_PEERS_RETRY: Duration = Duration::from_secs(2);
+
+/// The longest the `stopped` announce may take, all trackers together (each one tried gets
+/// at most 2 s of it over HTTP, one 1 s attempt over UDP).
+pub const STOPPED_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The torrent's totals, sent to the announcer whenever they change much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +100,8 @@ pub struct Announcer {
     client: TrackerClient,
     /// Empty answers in a row while downloading.
     empty: u32,
+    /// The tracker that answered last.
+    last_answered: Option<String>,
 }
 
 impl Announcer {
@@ -111,6 +122,7 @@ impl Announcer {
             left,
             client: TrackerClient::default(),
             empty: 0,
+            last_answered: None,
         }
     }
 
@@ -146,6 +158,7 @@ impl Announcer {
             .announce_tiers_or_stop(&mut self.tiers, &req, stop)
         {
             Ok((url, resp)) => {
+                self.last_answered = Some(url.clone());
                 if let Some(w) = &resp.warning {
                     log::warn!("{}: tracker {url} warns: {w}", ctx.name());
                 }
@@ -254,11 +267,21 @@ impl ThreadedComponent for Announcer {
             ctx.pause(Some(next - now));
         }
         if started && !self.tiers.is_empty() {
-            // Leaving: tell the tracker, but do not keep the torrent waiting for long.
+            // Leaving: tell the tracker, but do not keep the torrent waiting for long: one
+            // deadline for every tracker, the one that knows us first.
             self.client.http_timeout = Duration::from_secs(2);
             self.client.udp_timeout = Duration::from_secs(1);
             self.client.udp_attempts = 1;
-            self.announce(&ctx, &progress, Some(Event::Stopped), &|| ctx.should_stop());
+            if let Some(url) = self.last_answered.clone() {
+                for tier in self.tiers.iter_mut() {
+                    tier.retain(|u| *u != url);
+                }
+                self.tiers.retain(|tier| !tier.is_empty());
+                self.tiers.insert(0, vec![url]);
+            }
+            let deadline = Instant::now() + STOPPED_DEADLINE;
+            let give_up = || ctx.should_stop() || Instant::now() >= deadline;
+            self.announce(&ctx, &progress, Some(Event::Stopped), &give_up);
         }
         let _ = ctx.send(ProducerFinished::default(), "signal");
         Ok(())

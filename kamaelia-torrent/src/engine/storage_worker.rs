@@ -180,7 +180,7 @@ impl ThreadedComponent for StorageWorker {
     }
 
     fn main(self, ctx: ThreadCtx) -> ComponentResult {
-        let mut storage = Storage::new(&self.root, &self.info);
+        let mut storage = Storage::new(&self.root, &self.info).finishing(self.finish_files);
         // The resume check, piece by piece, so that an urgent stop during it is not kept
         // waiting; `ProducerFinished` (finish the work in hand) is kept for after it.
         let pieces = self.info.piece_count();

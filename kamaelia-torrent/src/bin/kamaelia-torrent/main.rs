@@ -8,7 +8,9 @@
 //! kamaelia-torrent seed <FILE> --data <DIR> [--listen <ADDR:PORT>] [--peer <ADDR:PORT>]...
 //! kamaelia-torrent demo [--peers <N>] [--size <MiB>] [--keep] [--dot <FILE>]
 //! ```
-//! Errors end the program with a non-zero status and one line on stderr.
+//! Errors end the program with a non-zero status and one line on stderr. The first Ctrl-C
+//! (or SIGTERM) stops `download`, `seed` and `tracker` cleanly (telling the trackers, within a
+//! few seconds); a second one exits at once, with status 130.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -119,6 +121,7 @@ enum Command {
 fn main() -> ExitCode {
     // Before any thread starts: freed blocks are kept for reuse, not faulted in again.
     kamaelia_torrent::allocator::tune_for_streaming();
+    ignore_file_size_signal();
     // Warnings (a tracker that cannot be reached, say) as plain lines, like the errors;
     // RUST_LOG=debug gives the engine's detail, with times and where each line comes from.
     let mut logger =
@@ -188,6 +191,35 @@ fn main() -> ExitCode {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, which kills the program
+/// without a word; ignored, the write fails with `EFBIG` ("File too large") instead, and the
+/// error is reported like any other. (SIGPIPE is already ignored: Rust's runtime does that
+/// before `main`, so a closed pipe is a write error too.)
+fn ignore_file_size_signal() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sets a signal's disposition to "ignore", before any thread of ours starts; no
+    // handler runs, so nothing can be unsafe in one.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// Catches Ctrl-C and SIGTERM: the first calls `first`, to stop cleanly; a second, while
+/// that stop takes its time (a tracker slow to hear `stopped`, say), exits at once with
+/// status 130 and one line on stderr.
+fn on_interrupt(first: impl Fn() + Send + 'static) -> Result<(), String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let again = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if again.swap(true, Ordering::SeqCst) {
+            eprintln!("kamaelia-torrent: interrupted again: exiting without finishing the stop");
+            std::process::exit(130);
+        }
+        first();
+    })
+    .map_err(|e| format!("cannot catch signals: {e}"))
+}
 
 /// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
 fn print_all(text: &str) -> CliResult {
@@ -371,7 +403,7 @@ fn tracker(listen: SocketAddr) -> CliResult {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     sched.spawn(server);
     let stop = sched.stop_handle();
-    ctrlc::set_handler(move || stop.stop()).map_err(|e| format!("cannot catch signals: {e}"))?;
+    on_interrupt(move || stop.stop())?;
     if addr.ip().is_unspecified() {
         // No client can announce to 0.0.0.0: show the URL that works on this machine.
         let here = match addr {
@@ -535,8 +567,7 @@ fn transfer(
     let client = listening_client(listen, config)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
-        .map_err(|e| format!("cannot catch signals: {e}"))?;
+    on_interrupt(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
     let outcome = Arc::new(Mutex::new(None));
     let sched = axon::Scheduler::new();
     let root = sched.root();

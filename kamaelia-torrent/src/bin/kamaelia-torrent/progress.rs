@@ -73,11 +73,31 @@ fn eta(s: &TorrentStats) -> String {
     }
 }
 
+/// `fraction` as a percentage with one decimal, rounded down, never to 100.0 short of
+/// complete: one bad piece in thousands is "99.9", not "100.0".
+pub fn percent(fraction: f64) -> f64 {
+    let fraction = fraction.clamp(0.0, 1.0);
+    if fraction >= 1.0 {
+        return 100.0;
+    }
+    // A hair above the product: 0.3 * 1000.0 is 299.99999999999994, which is 30.0%.
+    let tenths = (fraction * 1000.0 * (1.0 + 1e-12)).floor().min(999.0);
+    tenths / 10.0
+}
+
+/// Why `seed` refuses data that is not complete.
+fn incomplete(fraction: f64, note: &str) -> String {
+    format!(
+        "the data is not complete: {:.1}% of it matches the torrent{note}",
+        percent(fraction)
+    )
+}
+
 /// The status in words: percent, rates, peers, ETA.
 fn line(s: &TorrentStats) -> String {
     format!(
         "{:5.1}% down {:6.1} up {:6.1} MiB/s peers {} ({} seeds) ETA {}",
-        s.fraction_done * 100.0,
+        percent(s.fraction_done),
         mib(s.down_rate),
         mib(s.up_rate),
         s.num_peers,
@@ -86,9 +106,9 @@ fn line(s: &TorrentStats) -> String {
     )
 }
 
-/// `[####......]`: `fraction` of `width` marks.
+/// `[####......]`: `fraction` of `width` marks, rounded down (full only when complete).
 pub fn bar(fraction: f64, width: usize) -> String {
-    let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    let full = (percent(fraction) / 100.0 * width as f64).floor() as usize;
     format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
 }
 
@@ -169,11 +189,7 @@ impl Component for Progress {
                             return stop(&ctx, true);
                         }
                         TorrentState::Downloading if self.must_be_complete => {
-                            finish(Err(format!(
-                                "the data is not complete: {:.1}% of it matches the torrent{}",
-                                s.fraction_done * 100.0,
-                                self.incomplete_note
-                            )));
+                            finish(Err(incomplete(s.fraction_done, &self.incomplete_note)));
                             return stop(&ctx, true);
                         }
                         TorrentState::Downloading => {
@@ -248,6 +264,36 @@ fn stop(ctx: &Ctx, now: bool) -> ComponentResult {
 mod tests {
     use super::*;
     use kamaelia_torrent::ipc::TorrentState;
+
+    #[test]
+    fn a_percentage_short_of_complete_never_shows_100() {
+        let one_bad_in_5000 = 4999.0 / 5000.0;
+        assert_eq!(percent(one_bad_in_5000), 99.9);
+        assert_eq!(percent(1.0 - 1e-15), 99.9);
+        assert_eq!(percent(1.0), 100.0);
+        assert_eq!(percent(0.3), 30.0);
+        assert_eq!(percent(0.12345), 12.3);
+        assert_eq!(percent(0.0), 0.0);
+        let said = incomplete(one_bad_in_5000, "; pieces differ");
+        assert_eq!(
+            said,
+            "the data is not complete: 99.9% of it matches the torrent; pieces differ"
+        );
+        let s = TorrentStats {
+            fraction_done: 0.99996,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            down_total: 0,
+            up_total: 0,
+            num_peers: 0,
+            num_seeds: 0,
+            state: TorrentState::Downloading,
+            eta_seconds: None,
+            error: None,
+        };
+        assert!(line(&s).starts_with(" 99.9% down"), "{}", line(&s));
+        assert_eq!(bar(0.99996, 8), "[#######.]");
+    }
 
     #[test]
     fn the_terminal_line_has_a_bar_and_fits_in_79_columns() {
