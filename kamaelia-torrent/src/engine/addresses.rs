@@ -168,6 +168,19 @@ impl AddressBook {
     }
 }
 
+/// What a peer's address counts under when its connections are limited per host: an IPv4
+/// address (also when it comes as `::ffff:a.b.c.d` on a dual-stack socket), or an IPv6
+/// address's /64 network, which one host commonly holds whole.
+pub(crate) fn host_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,18 +287,5 @@ mod tests {
         assert!(book.due(later).is_empty());
         assert!(!book.has_failed(addr(1)) && !book.has_failed(addr(40_000)));
         assert!(book.is_known(addr(1)));
-    }
-}
-
-/// What a peer's address counts under when its connections are limited per host: an IPv4
-/// address (also when it comes as `::ffff:a.b.c.d` on a dual-stack socket), or an IPv6
-/// address's /64 network, which one host commonly holds whole.
-pub(crate) fn host_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) if !v6.is_loopback() => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-        other => other,
     }
 }
