@@ -135,6 +135,11 @@ impl Swarm {
         let seed = entry.left == 0;
         let key = entry.key;
         let list = self.list(seed);
+        if list.len() == list.capacity() && list.len() < 4 {
+            // Most swarms are small: grow one at a time at first (a push would make room for
+            // four entries).
+            list.reserve_exact(1);
+        }
         list.push(entry);
         let i = list.len() - 1;
         self.index.insert(key, (seed, i));
