@@ -184,7 +184,7 @@ impl Default for Rng {
 }
 
 /// Every swarm the tracker knows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Swarms {
     swarms: HashMap<[u8; 20], Swarm>,
     /// Every announce that stored an entry, oldest first: (time, torrent, entry key). An
@@ -194,7 +194,22 @@ pub struct Swarms {
     total: usize,
     /// Queue items looked at by expiry and compaction (a measure of its work, for tests).
     expiry_work: u64,
+    /// The most peers held in all.
+    max_peers: usize,
     rng: Rng,
+}
+
+impl Default for Swarms {
+    fn default() -> Swarms {
+        Swarms {
+            swarms: HashMap::new(),
+            queue: VecDeque::new(),
+            total: 0,
+            expiry_work: 0,
+            max_peers: MAX_PEERS_TOTAL,
+            rng: Rng::default(),
+        }
+    }
 }
 
 fn array20(b: Option<&[u8]>) -> Option<[u8; 20]> {
@@ -209,6 +224,13 @@ impl Swarms {
     /// An empty tracker.
     pub fn new() -> Swarms {
         Swarms::default()
+    }
+
+    /// Holds at most `max` peers in all, instead of [`MAX_PEERS_TOTAL`]: a new peer beyond
+    /// them is answered but not stored.
+    pub fn with_max_peers(mut self, max: usize) -> Swarms {
+        self.max_peers = max;
+        self
     }
 
     /// How many peers are in the swarm of `info_hash`.
@@ -329,7 +351,7 @@ impl Swarms {
                 return failure_bencode("this tracker is full");
             }
         }
-        let total_full = self.total >= MAX_PEERS_TOTAL;
+        let total_full = self.total >= self.max_peers;
         let swarm = self.swarms.entry(info_hash).or_default();
         let old = swarm.remove(&key);
         if old.is_some() {
@@ -677,17 +699,25 @@ mod tests {
         s.announce(&ann([2; 20], 1, 1, None), at("192.0.2.1:1"), now);
         assert_eq!(s.peer_count(&[2; 20]), 1);
 
-        let mut s = Swarms::new();
+        assert_eq!(Swarms::new().max_peers, MAX_PEERS_TOTAL);
+        let mut s = Swarms::new().with_max_peers(2_000);
         let remote = at("127.0.0.1:1");
-        for i in 0..MAX_PEERS_TOTAL as u32 + 10 {
-            s.announce(&ann(hash_of(i / 5_000), i, 1, None), remote, now);
+        for i in 0..2_010 {
+            s.announce(&ann(hash_of(i / 500), i, 1, None), remote, now);
         }
-        assert_eq!(s.total_peers(), MAX_PEERS_TOTAL);
+        assert_eq!(s.total_peers(), 2_000);
+        assert_eq!(
+            s.peer_count(&hash_of(4)),
+            0,
+            "the full tracker stored none of them"
+        );
         // A known peer still announces; a stopped one makes room.
+        s.announce(&ann(hash_of(0), 1, 0, None), remote, now);
+        assert_eq!(scrape_counts(&mut s, hash_of(0), now), (1, 0, 499));
         s.announce(&ann(hash_of(0), 0, 1, Some("stopped")), remote, now);
         s.announce(&ann(hash_of(0), 7_777_777, 1, None), remote, now);
-        assert_eq!(s.total_peers(), MAX_PEERS_TOTAL);
-        assert_eq!(s.peer_count(&hash_of(0)), 5_000);
+        assert_eq!(s.total_peers(), 2_000);
+        assert_eq!(s.peer_count(&hash_of(0)), 500);
     }
 
     #[test]
