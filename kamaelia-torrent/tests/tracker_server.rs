@@ -208,3 +208,108 @@ fn aria2c_announces_to_our_tracker_and_gets_peers() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+fn start_with(tracker: Tracker) -> Running {
+    let bg = Background::start();
+    let (server, addr) = tracker.server("127.0.0.1:0".parse().unwrap()).unwrap();
+    let handle = bg.handle(server).unwrap();
+    Running {
+        _bg: bg,
+        _handle: handle,
+        addr,
+        tracker,
+    }
+}
+
+/// Everything the server sends until it closes (an error if it neither answers nor closes
+/// within 20 s, or resets).
+fn read_all(s: &mut std::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Waits (up to 20 s) until the tracker serves `n` connections.
+fn until_connections(t: &Running, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.tracker.connections() != n {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections, not {n}",
+            t.tracker.connections()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// Connections beyond the limit are closed at once; a finished one frees its place.
+#[test]
+fn connections_beyond_the_limit_are_closed_at_once() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let t = start_with(Tracker::new().with_max_connections(2));
+    let mut a = TcpStream::connect(t.addr).unwrap();
+    let _b = TcpStream::connect(t.addr).unwrap();
+    until_connections(&t, 2);
+    let mut c = TcpStream::connect(t.addr).unwrap();
+    let _ = c.write_all(b"GET /scrape?info_hash=aaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n");
+    // Closed without an answer (or reset, if the request arrived after the close).
+    match read_all(&mut c) {
+        Ok(bytes) => assert!(bytes.is_empty(), "an answer over the limit"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    assert_eq!(t.tracker.connections(), 2);
+    // `a` is answered; its place goes to the next connection.
+    a.write_all(b"GET /scrape?info_hash=aaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n")
+        .unwrap();
+    assert!(read_all(&mut a).unwrap().starts_with(b"HTTP/1.0 200"));
+    until_connections(&t, 1);
+    let answer = get(t.addr, "/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa");
+    assert!(answer.starts_with(b"d5:files"), "{answer:?}");
+}
+
+// A client that never finishes its request head (slowloris) is closed at its deadline.
+#[test]
+fn a_slow_request_head_is_closed_at_its_deadline() {
+    use std::io::Write;
+    let t = start_with(Tracker::new().with_head_timeout(Duration::from_millis(200)));
+    let mut s = std::net::TcpStream::connect(t.addr).unwrap();
+    s.write_all(b"GET /scrape HTTP/1.0\r\nX: ").unwrap();
+    let got = read_all(&mut s).expect("closed by the server, not a read time-out");
+    assert!(got.is_empty(), "no answer: {got:?}");
+    until_connections(&t, 0);
+}
+
+// Heads ending in bare LFs are answered; requests that cannot be parsed get a bencoded
+// failure reason with HTTP 200 (which our client reads as the tracker's refusal), and a
+// full scrape is refused.
+#[test]
+fn bare_lf_heads_bad_requests_and_full_scrapes() {
+    use std::io::Write;
+    let t = start();
+    let raw = |bytes: &[u8]| {
+        let mut s = std::net::TcpStream::connect(t.addr).unwrap();
+        s.write_all(bytes).unwrap();
+        read_all(&mut s).unwrap()
+    };
+    let lf = raw(b"GET /scrape?info_hash=aaaaaaaaaaaaaaaaaaaa HTTP/1.0\n\n");
+    assert!(lf.starts_with(b"HTTP/1.0 200"), "{lf:?}");
+    assert!(lf.ends_with(b"incompletei0eeee"), "{lf:?}");
+    for bad in [
+        &b"POST /announce HTTP/1.0\r\n\r\n"[..],
+        b"GET /announce?a=%+1 HTTP/1.0\r\n\r\n",
+    ] {
+        let answer = raw(bad);
+        assert!(answer.starts_with(b"HTTP/1.0 200"), "{answer:?}");
+        let body = &answer[answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+        assert!(matches!(
+            AnnounceResponse::from_bencode(body),
+            Err(kamaelia_torrent::tracker::announce::TrackerError::Failure(
+                _
+            ))
+        ));
+    }
+    let full = get(t.addr, "/scrape");
+    assert!(String::from_utf8_lossy(&full).contains("failure reason"));
+}

@@ -114,8 +114,12 @@ pub fn url_decode(s: &str) -> Option<Vec<u8>> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                // Two hex digits: from_str_radix alone would take a sign ("%+1").
+                let hex = b.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 3;
             }
             b'+' => {
@@ -416,6 +420,9 @@ mod tests {
         assert_eq!(url_decode(&e).unwrap(), all);
         assert_eq!(url_decode("%4"), None);
         assert_eq!(url_decode("%zz"), None);
+        assert_eq!(url_decode("%+1"), None);
+        assert_eq!(url_decode("%-1"), None);
+        assert_eq!(url_decode("%1"), None);
     }
 
     #[test]

@@ -79,9 +79,19 @@ pub fn get_request(authority: &str, path: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Where the head of an HTTP message ends (after the blank line), if it has arrived.
+/// Where the head of an HTTP message ends (after the blank line), if it has arrived. Lines
+/// may end in CRLF or, as some clients send them, a bare LF (RFC 9112 allows accepting it).
 pub fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+        let i = from + i;
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some(i + 2),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some(i + 3),
+            _ => from = i + 1,
+        }
+    }
+    None
 }
 
 /// An HTTP response: status and body.
@@ -209,10 +219,13 @@ impl Request {
     }
 }
 
+/// The largest request head our tracker accepts.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
 /// Parses the head of a GET request. `Ok(None)` if the head has not all arrived.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
     let Some(end) = head_end(buf) else {
-        if buf.len() > 16 * 1024 {
+        if buf.len() > MAX_REQUEST_HEAD {
             return Err("request head too large".into());
         }
         return Ok(None);
@@ -240,6 +253,51 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
         },
         end,
     )))
+}
+
+/// A request head arriving in pieces: each byte is looked at a bounded number of times
+/// however the head is split, so a client sending it a byte at a time costs linear work, not
+/// a rescan of everything so far on each byte.
+///
+/// ```
+/// use kamaelia_torrent::tracker::http::RequestHead;
+///
+/// let mut head = RequestHead::default();
+/// assert_eq!(head.push(b"GET /scrape?info_hash=a HTTP/1.0\r\n"), Ok(None));
+/// let req = head.push(b"\r\n").unwrap().unwrap();
+/// assert_eq!(req.path, "/scrape");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RequestHead {
+    buf: Vec<u8>,
+    /// Bytes looked at for the end of the head (the rest of `buf` has not been).
+    scanned: usize,
+    work: usize,
+}
+
+impl RequestHead {
+    /// Adds bytes; the request once its head is complete, or why it is refused (also when the
+    /// head grows past [`MAX_REQUEST_HEAD`]).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Option<Request>, String> {
+        self.buf.extend_from_slice(bytes);
+        // The end of a head is at most 3 bytes long: start just before what was looked at.
+        let from = self.scanned.saturating_sub(2);
+        self.work += self.buf.len() - from;
+        self.scanned = self.buf.len();
+        if head_end(&self.buf[from..]).is_none() {
+            return if self.buf.len() > MAX_REQUEST_HEAD {
+                Err("request head too large".into())
+            } else {
+                Ok(None)
+            };
+        }
+        Ok(parse_request(&self.buf)?.map(|(r, _)| r))
+    }
+
+    /// How many bytes have been looked at so far in search of the end of the head.
+    pub fn work(&self) -> usize {
+        self.work
+    }
 }
 
 /// The bytes of an HTTP/1.0 response with a body.
@@ -317,5 +375,31 @@ mod tests {
         assert_eq!(&input[end..], b"rest");
         assert!(parse_request(b"POST / HTTP/1.0\r\n\r\n").is_err());
         assert_eq!(parse_request(b"GET / HTTP/1.0\r\n").unwrap(), None);
+        // A head of bare LFs ends at its blank line too.
+        let (r, end) = parse_request(b"GET /scrape?a=1 HTTP/1.0\nHost: a\n\nrest")
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.path.as_str(), end), ("/scrape", 34));
+        assert_eq!(head_end(b"GET / HTTP/1.0\r\nHost: a\n\r\n"), Some(26));
+        assert_eq!(head_end(b"GET / HTTP/1.0\r\nHost: a\r\n"), None);
+    }
+
+    #[test]
+    fn a_head_sent_a_byte_at_a_time_is_scanned_once() {
+        let mut head = RequestHead::default();
+        let text = format!("GET /scrape?{} HTTP/1.0\r\n\r\n", "a".repeat(15_000));
+        let (last, bytes) = text.as_bytes().split_last().unwrap();
+        for b in bytes {
+            assert_eq!(head.push(&[*b]), Ok(None));
+        }
+        assert_eq!(head.push(&[*last]).unwrap().unwrap().path, "/scrape");
+        assert!(
+            head.work() <= 3 * text.len(),
+            "{} bytes looked at",
+            head.work()
+        );
+        let mut head = RequestHead::default();
+        assert_eq!(head.push(&vec![b'a'; MAX_REQUEST_HEAD]), Ok(None));
+        assert!(head.push(b"a").is_err());
     }
 }

@@ -1,51 +1,110 @@
 //! `Tracker`: an HTTP tracker (announce and scrape, compact and not) as axon components, on
 //! axon's TCP server: one [`TrackerProtocol`] component per connection, all sharing one
 //! [`Swarms`].
+//!
+//! Connections are bounded: at most [`MAX_CONNECTIONS`] at once
+//! ([`MAX_CONNECTIONS_PER_ADDRESS`] from one IP address, loopback aside; the engine's
+//! [`ConnectionLimit`]), and one beyond that is closed at once; a connection whose request
+//! head has not all arrived within [`HEAD_TIMEOUT`] is closed, so silent or dripping clients
+//! (slowloris) cannot hold places for ever. A head is scanned incrementally
+//! ([`http::RequestHead`]), and one that cannot be parsed gets a bencoded `failure reason`
+//! (with HTTP 200, which is what clients read failures from).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axon::internet::server_core::{ConnectionInfo, ServerCore};
 use axon::ipc::{stop_kind, ProducerFinished, StopKind};
 use axon::{AnyComponent, Component, ComponentResult, Ctx, Message};
 
+use super::announce::failure_bencode;
 use super::http;
 use super::swarm::Swarms;
+use crate::engine::peer::{ConnectionLimit, Slot};
+
+/// How many connections the tracker serves at once.
+pub const MAX_CONNECTIONS: usize = 1_000;
+
+/// How many of them may come from one IP address (an IPv6 /64; loopback counts only in all).
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+
+/// How long a connection has to send its whole request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one HTTP request on one connection: bytes in on `inbox`, the answer out on
-/// `outbox`, then ProducerFinished on `signal` to close the connection.
+/// `outbox`, then ProducerFinished on `signal` to close the connection. Without a place under
+/// the tracker's connection limit it closes at once; without a whole request head by its
+/// deadline it closes without an answer.
 #[derive(Debug)]
 pub struct TrackerProtocol {
     swarms: Arc<Mutex<Swarms>>,
     peer: SocketAddr,
+    /// Its place under the connection limit (given back when it ends).
+    _place: Option<Place>,
+    head_timeout: Duration,
 }
 
 impl TrackerProtocol {
-    /// The protocol for a connection from `peer`.
+    /// The protocol for a connection from `peer`, with no connection limit and the default
+    /// [`HEAD_TIMEOUT`].
     pub fn new(swarms: Arc<Mutex<Swarms>>, peer: SocketAddr) -> TrackerProtocol {
-        TrackerProtocol { swarms, peer }
+        TrackerProtocol {
+            swarms,
+            peer,
+            _place: None,
+            head_timeout: HEAD_TIMEOUT,
+        }
     }
+}
+
+/// A connection's place under the tracker's limit, counted in [`Tracker::connections`].
+#[derive(Debug)]
+struct Place {
+    _slot: Slot,
+    live: Arc<AtomicUsize>,
+}
+
+impl Place {
+    fn new(slot: Slot, live: &Arc<AtomicUsize>) -> Place {
+        live.fetch_add(1, Ordering::AcqRel);
+        Place {
+            _slot: slot,
+            live: live.clone(),
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The bencoded failure answer to a request that cannot be understood (HTTP 200: clients
+/// read a failure reason from a 200 answer only).
+fn bad_request(reason: &str) -> Vec<u8> {
+    http::response(200, "OK", "text/plain", &failure_bencode(reason))
 }
 
 impl Component for TrackerProtocol {
     async fn main(self, ctx: Ctx) -> ComponentResult {
-        let mut buf: Vec<u8> = Vec::new();
+        let mut head = http::RequestHead::default();
+        let deadline = Instant::now() + self.head_timeout;
+        ctx.wake_at(deadline);
         loop {
             while let Ok(m) = ctx.recv("inbox") {
                 let Ok(bytes) = m.downcast::<Vec<u8>>() else {
                     continue;
                 };
-                buf.extend_from_slice(&bytes);
-                let answer = match http::parse_request(&buf) {
+                let answer = match head.push(&bytes) {
                     Ok(None) => continue,
-                    Ok(Some((req, _))) => {
+                    Ok(Some(req)) => {
                         let mut swarms = self.swarms.lock().unwrap_or_else(|e| e.into_inner());
                         swarms.handle(&req, self.peer, Instant::now())
                     }
-                    Err(reason) => {
-                        http::response(400, "Bad Request", "text/plain", reason.as_bytes())
-                    }
+                    Err(reason) => bad_request(&reason),
                 };
                 return finish(&ctx, answer).await;
             }
@@ -60,9 +119,25 @@ impl Component for TrackerProtocol {
                     None => {}
                 }
             }
+            if Instant::now() >= deadline {
+                // Too slow: close without an answer.
+                ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
+                return Ok(());
+            }
             ctx.pause();
             ctx.yield_now().await;
         }
+    }
+}
+
+/// The protocol of a connection over the limit: closes it at once.
+#[derive(Debug)]
+struct Refuse;
+
+impl Component for Refuse {
+    async fn main(self, ctx: Ctx) -> ComponentResult {
+        ctx.send(ProducerFinished::from(ctx.id()), "signal")?;
+        Ok(())
     }
 }
 
@@ -84,33 +159,82 @@ async fn finish(ctx: &Ctx, answer: Vec<u8>) -> ComponentResult {
     Ok(())
 }
 
-/// The tracker's shared memory and a way to make its server.
+/// The tracker's shared memory and a way to make its server. Its clones share the swarms and
+/// the connection limit (servers made from one tracker count their connections together).
 ///
 /// ```
 /// use kamaelia_torrent::tracker::server::Tracker;
+/// use std::time::Duration;
 ///
-/// let tracker = Tracker::new();
+/// let tracker = Tracker::new()
+///     .with_max_connections(100)
+///     .with_head_timeout(Duration::from_secs(5));
 /// let (server, addr) = tracker.server("127.0.0.1:0".parse().unwrap()).unwrap();
 /// assert!(addr.ip().is_loopback());
+/// assert_eq!(tracker.connections(), 0);
 /// # drop(server);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Tracker {
     swarms: Arc<Mutex<Swarms>>,
+    limit: ConnectionLimit,
+    /// Live connections (those holding a place under `limit`).
+    live: Arc<AtomicUsize>,
+    head_timeout: Duration,
+}
+
+impl Default for Tracker {
+    fn default() -> Tracker {
+        Tracker {
+            swarms: Default::default(),
+            limit: ConnectionLimit::new(MAX_CONNECTIONS).per_address(MAX_CONNECTIONS_PER_ADDRESS),
+            live: Default::default(),
+            head_timeout: HEAD_TIMEOUT,
+        }
+    }
 }
 
 impl Tracker {
-    /// A tracker with no swarms yet.
+    /// A tracker with no swarms yet, [`MAX_CONNECTIONS`] and [`HEAD_TIMEOUT`].
     pub fn new() -> Tracker {
         Tracker::default()
+    }
+
+    /// Serves at most `max` connections at once ([`MAX_CONNECTIONS_PER_ADDRESS`] of them from
+    /// one address); more are closed at once.
+    pub fn with_max_connections(mut self, max: usize) -> Tracker {
+        self.limit = ConnectionLimit::new(max).per_address(MAX_CONNECTIONS_PER_ADDRESS);
+        self
+    }
+
+    /// Closes a connection that has not sent its whole request head within `timeout`.
+    pub fn with_head_timeout(mut self, timeout: Duration) -> Tracker {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// How many connections are being served now.
+    pub fn connections(&self) -> usize {
+        self.live.load(Ordering::Acquire)
     }
 
     /// The server component listening on `addr` (port 0: any free port), and the address it
     /// listens on. Activate it in a scheduler; stop it with a message on its `control`.
     pub fn server(&self, addr: SocketAddr) -> std::io::Result<(AnyComponent, SocketAddr)> {
         let swarms = self.swarms.clone();
+        let limit = self.limit.clone();
+        let head_timeout = self.head_timeout;
+        let live = self.live.clone();
         let server = ServerCore::bind(addr, move |info: ConnectionInfo| {
-            AnyComponent::new(TrackerProtocol::new(swarms.clone(), info.peer))
+            match limit.take_for(info.peer) {
+                Some(slot) => AnyComponent::new(TrackerProtocol {
+                    swarms: swarms.clone(),
+                    peer: info.peer,
+                    _place: Some(Place::new(slot, &live)),
+                    head_timeout,
+                }),
+                None => AnyComponent::new(Refuse),
+            }
         })?;
         let local = server.local_addr();
         Ok((AnyComponent::new(server), local))

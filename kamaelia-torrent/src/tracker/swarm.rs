@@ -1,17 +1,39 @@
 //! A tracker's memory: which peers are in which swarm, and the answers to announce and scrape
 //! requests (BEP 3, BEP 23, BEP 48 scrape). Pure: requests and the time in, answers out; the
 //! component that serves it over TCP is [`super::server`].
+//!
+//! Its memory and work are bounded against hostile clients:
+//!
+//! - A peer entry is keyed by its peer id *and* IP address, so someone who learns a peer's id
+//!   (dictionary answers carry them) cannot move or stop that peer from another address.
+//! - Entries expire [`PEER_TTL`] after their last announce. Every announce is also queued in
+//!   time order, and expiry takes entries off the front of that queue: its cost is amortised
+//!   over the announces, instead of a scan of every peer on every announce. Counts and
+//!   answers therefore never include an expired peer.
+//! - At most [`MAX_SWARMS`] swarms, [`MAX_PEERS_PER_SWARM`] peers in one, [`MAX_PEERS_TOTAL`]
+//!   peers in all, and [`MAX_PEERS_PER_IP`] entries of one address in a swarm (an IPv6 /64
+//!   counts as one address; loopback is exempt, as tests and demos run whole swarms on it).
+//! - A completed download is counted only for a peer known to the swarm as a leecher, once
+//!   per entry, and the count goes with its swarm.
+//! - A scrape must name its torrents (at most [`MAX_SCRAPE_HASHES`]): a full scrape is
+//!   refused with a failure reason (BEP 48 allows it), so a tiny request cannot get an answer
+//!   the size of the whole tracker.
+//! - Answers hold a random sample of the swarm when it has more peers than asked for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::announce::{failure_bencode, AnnounceResponse, PeerId};
 use super::http::{self, Request};
 use crate::bencode::{self, Value};
+use crate::engine::addresses::host_key;
 
 /// How often peers are told to announce.
 pub const INTERVAL: Duration = Duration::from_secs(1800);
+
+/// How long a peer is kept after its last announce.
+pub const PEER_TTL: Duration = Duration::from_secs(2 * 1800);
 
 /// How many peers an answer holds at most.
 pub const MAX_PEERS: usize = 200;
@@ -22,19 +44,172 @@ pub const MAX_SWARMS: usize = 100_000;
 /// How many peers one swarm keeps at most.
 pub const MAX_PEERS_PER_SWARM: usize = 10_000;
 
+/// How many peers the whole tracker keeps at most.
+pub const MAX_PEERS_TOTAL: usize = 200_000;
+
+/// How many entries one IP address (an IPv6 /64) may have in one swarm; loopback is exempt.
+pub const MAX_PEERS_PER_IP: usize = 8;
+
+/// How many torrents one scrape may name.
+pub const MAX_SCRAPE_HASHES: usize = 100;
+
+/// A peer entry's key: its id and the address it announced from.
+type PeerKey = ([u8; 20], IpAddr);
+
 #[derive(Clone, Debug)]
 struct PeerEntry {
+    key: PeerKey,
     addr: SocketAddr,
     left: u64,
     seen: Instant,
+    /// Whether its completed download has been counted.
+    counted: bool,
+}
+
+/// One torrent's peers: seeds and leechers in two dense lists (so that a random sample is
+/// cheap), found by key through `index`.
+#[derive(Debug, Default)]
+struct Swarm {
+    /// Where each peer is: in `seeds` (true) or `leechers` (false), at which position.
+    index: HashMap<PeerKey, (bool, usize)>,
+    seeds: Vec<PeerEntry>,
+    leechers: Vec<PeerEntry>,
+    /// Entries per address (non-loopback only).
+    per_ip: HashMap<IpAddr, usize>,
+    /// Completed downloads (the scrape's `downloaded`).
+    completed: u64,
+}
+
+/// The address an entry counts under for [`MAX_PEERS_PER_IP`] (the engine's counting: an
+/// IPv6 /64 as one): `None` for loopback.
+fn ip_bucket(ip: IpAddr) -> Option<IpAddr> {
+    (!ip.is_loopback()).then(|| host_key(ip))
+}
+
+impl Swarm {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn get(&self, key: &PeerKey) -> Option<&PeerEntry> {
+        let &(seed, i) = self.index.get(key)?;
+        Some(if seed {
+            &self.seeds[i]
+        } else {
+            &self.leechers[i]
+        })
+    }
+
+    fn list(&mut self, seed: bool) -> &mut Vec<PeerEntry> {
+        if seed {
+            &mut self.seeds
+        } else {
+            &mut self.leechers
+        }
+    }
+
+    /// Takes the entry of `key` out, if there is one.
+    fn remove(&mut self, key: &PeerKey) -> Option<PeerEntry> {
+        let (seed, i) = self.index.remove(key)?;
+        let list = self.list(seed);
+        let entry = list.swap_remove(i);
+        if let Some(moved) = list.get(i).map(|p| p.key) {
+            self.index.insert(moved, (seed, i));
+        }
+        if let Some(b) = ip_bucket(key.1) {
+            if let Some(n) = self.per_ip.get_mut(&b) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&b);
+                }
+            }
+        }
+        Some(entry)
+    }
+
+    /// Puts `entry` in (its key must not be in the swarm).
+    fn insert(&mut self, entry: PeerEntry) {
+        if let Some(b) = ip_bucket(entry.key.1) {
+            *self.per_ip.entry(b).or_default() += 1;
+        }
+        let seed = entry.left == 0;
+        let key = entry.key;
+        let list = self.list(seed);
+        if list.len() == list.capacity() && list.len() < 4 {
+            // Most swarms are small: grow one at a time at first (a push would make room for
+            // four entries).
+            list.reserve_exact(1);
+        }
+        list.push(entry);
+        let i = list.len() - 1;
+        self.index.insert(key, (seed, i));
+    }
+
+    /// Whether a new entry from `ip` would be over [`MAX_PEERS_PER_IP`].
+    fn ip_full(&self, ip: IpAddr) -> bool {
+        ip_bucket(ip).is_some_and(|b| self.per_ip.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_IP)
+    }
+}
+
+/// A cheap pseudo-random generator (xorshift64*) for sampling peers: not for secrets.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn from_clock() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Rng((nanos ^ 0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+impl Default for Rng {
+    fn default() -> Rng {
+        Rng::from_clock()
+    }
 }
 
 /// Every swarm the tracker knows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Swarms {
-    swarms: HashMap<[u8; 20], HashMap<[u8; 20], PeerEntry>>,
-    /// Completed downloads per torrent (the scrape's `downloaded`).
-    completed: HashMap<[u8; 20], u64>,
+    swarms: HashMap<[u8; 20], Swarm>,
+    /// Every announce that stored an entry, oldest first: (time, torrent, entry key). An
+    /// item is stale when its entry has announced since (or is gone).
+    queue: VecDeque<(Instant, [u8; 20], PeerKey)>,
+    /// Peers held in all swarms.
+    total: usize,
+    /// Queue items looked at by expiry and compaction (a measure of its work, for tests).
+    expiry_work: u64,
+    /// The most peers held in all.
+    max_peers: usize,
+    rng: Rng,
+}
+
+impl Default for Swarms {
+    fn default() -> Swarms {
+        Swarms {
+            swarms: HashMap::new(),
+            queue: VecDeque::new(),
+            total: 0,
+            expiry_work: 0,
+            max_peers: MAX_PEERS_TOTAL,
+            rng: Rng::default(),
+        }
+    }
 }
 
 fn array20(b: Option<&[u8]>) -> Option<[u8; 20]> {
@@ -51,24 +226,83 @@ impl Swarms {
         Swarms::default()
     }
 
-    /// How many peers are in the swarm of `info_hash`.
-    pub fn peer_count(&self, info_hash: &[u8; 20]) -> usize {
-        self.swarms.get(info_hash).map_or(0, HashMap::len)
+    /// Holds at most `max` peers in all, instead of [`MAX_PEERS_TOTAL`]: a new peer beyond
+    /// them is answered but not stored.
+    pub fn with_max_peers(mut self, max: usize) -> Swarms {
+        self.max_peers = max;
+        self
     }
 
-    /// Forgets peers that have not announced for twice the interval.
+    /// How many peers are in the swarm of `info_hash`.
+    pub fn peer_count(&self, info_hash: &[u8; 20]) -> usize {
+        self.swarms.get(info_hash).map_or(0, Swarm::len)
+    }
+
+    /// How many peers all the swarms hold.
+    pub fn total_peers(&self) -> usize {
+        self.total
+    }
+
+    /// How many swarms there are.
+    pub fn swarm_count(&self) -> usize {
+        self.swarms.len()
+    }
+
+    /// How many queued announces expiry has looked at so far, in all: its cost, which stays
+    /// proportional to the announces made, however many peers are held.
+    pub fn expiry_work(&self) -> u64 {
+        self.expiry_work
+    }
+
+    /// Forgets peers that have not announced for [`PEER_TTL`], and swarms left empty. Only
+    /// the announces that have come due are looked at.
     pub fn expire(&mut self, now: Instant) {
-        for swarm in self.swarms.values_mut() {
-            swarm.retain(|_, p| now.duration_since(p.seen) < INTERVAL * 2);
+        while let Some(&(at, hash, key)) = self.queue.front() {
+            if now.saturating_duration_since(at) < PEER_TTL {
+                break;
+            }
+            self.queue.pop_front();
+            self.expiry_work += 1;
+            let Some(swarm) = self.swarms.get_mut(&hash) else {
+                continue;
+            };
+            if swarm.get(&key).is_some_and(|p| p.seen == at) {
+                swarm.remove(&key);
+                self.total -= 1;
+                if swarm.len() == 0 {
+                    self.swarms.remove(&hash);
+                }
+            }
         }
-        self.swarms.retain(|_, s| !s.is_empty());
+    }
+
+    /// Queues an announce for expiry; rebuilds the queue from the entries once stale items
+    /// outnumber them, so that it stays within twice the peers held (amortised: a rebuild
+    /// follows at least as many announces as it looks at entries).
+    fn enqueue(&mut self, at: Instant, hash: [u8; 20], key: PeerKey) {
+        self.queue.push_back((at, hash, key));
+        if self.queue.len() > 2 * self.total + 64 {
+            let mut items: Vec<(Instant, [u8; 20], PeerKey)> = self
+                .swarms
+                .iter()
+                .flat_map(|(h, s)| {
+                    s.seeds
+                        .iter()
+                        .chain(&s.leechers)
+                        .map(move |p| (p.seen, *h, p.key))
+                })
+                .collect();
+            items.sort_by_key(|i| i.0);
+            self.expiry_work += items.len() as u64;
+            self.queue = items.into();
+        }
     }
 
     /// Handles one HTTP request from `remote` and returns the whole HTTP response.
     pub fn handle(&mut self, req: &Request, remote: SocketAddr, now: Instant) -> Vec<u8> {
         let body = match req.path.as_str() {
             "/announce" => self.announce(req, remote, now),
-            "/scrape" => self.scrape(req),
+            "/scrape" => self.scrape(req, now),
             _ => {
                 return http::response(404, "Not Found", "text/plain", b"not a tracker path\n");
             }
@@ -87,105 +321,104 @@ impl Swarms {
         let Some(port) = number::<u16>(req, "port").filter(|&p| p != 0) else {
             return failure_bencode("missing or malformed port");
         };
-        let left: u64 = number(req, "left").unwrap_or(0);
+        // `left` decides seed or leecher: without it (or with a negative one) we cannot tell.
+        let Some(left) = number::<u64>(req, "left") else {
+            return failure_bencode("missing or malformed left");
+        };
         let event = req.param("event").and_then(|e| std::str::from_utf8(e).ok());
         let compact = req.param("compact").is_none_or(|c| c != b"0");
         let want: usize = number::<usize>(req, "numwant").unwrap_or(50).min(MAX_PEERS);
-        // The peer's address: the one it connected from; a loopback client may name another
+        // The peer's address: the one it connected from (an IPv4 client of a dual-stack
+        // listener as itself, not as ::ffff:a.b.c.d); a loopback client may name another
         // loopback address with `ip` (never a non-loopback one: no third-party announces).
+        let remote_ip = remote.ip().to_canonical();
         let ip: IpAddr = req
             .param("ip")
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(|s| s.parse::<IpAddr>().ok())
-            .filter(|ip| remote.ip().is_loopback() && ip.is_loopback())
-            .unwrap_or(remote.ip());
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| remote_ip.is_loopback() && ip.is_loopback())
+            .unwrap_or(remote_ip);
         let addr = SocketAddr::new(ip, port);
+        let key: PeerKey = (peer_id, ip);
 
         self.expire(now);
-        if !self.swarms.contains_key(&info_hash) && self.swarms.len() >= MAX_SWARMS {
-            return failure_bencode("this tracker is full");
+        if !self.swarms.contains_key(&info_hash) {
+            if event == Some("stopped") {
+                return answer(&mut self.rng, None, &peer_id, left, want, compact, req);
+            }
+            if self.swarms.len() >= MAX_SWARMS {
+                return failure_bencode("this tracker is full");
+            }
         }
+        let total_full = self.total >= self.max_peers;
         let swarm = self.swarms.entry(info_hash).or_default();
-        match event {
-            Some("stopped") => {
-                swarm.remove(&peer_id);
+        let old = swarm.remove(&key);
+        if old.is_some() {
+            self.total -= 1;
+        }
+        let mut stored = false;
+        if event != Some("stopped") {
+            let was_leecher = old.as_ref().is_some_and(|p| p.left > 0);
+            let mut counted = old.as_ref().is_some_and(|p| p.counted);
+            if event == Some("completed") && left == 0 && was_leecher && !counted {
+                swarm.completed += 1;
+                counted = true;
             }
-            _ => {
-                if event == Some("completed") {
-                    *self.completed.entry(info_hash).or_default() += 1;
-                }
-                if swarm.len() < MAX_PEERS_PER_SWARM || swarm.contains_key(&peer_id) {
-                    swarm.insert(
-                        peer_id,
-                        PeerEntry {
-                            addr,
-                            left,
-                            seen: now,
-                        },
-                    );
-                }
+            let room = old.is_some()
+                || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.ip_full(ip));
+            if room {
+                swarm.insert(PeerEntry {
+                    key,
+                    addr,
+                    left,
+                    seen: now,
+                    counted,
+                });
+                stored = true;
             }
+        }
+        if swarm.len() == 0 {
+            self.swarms.remove(&info_hash);
+        }
+        if stored {
+            self.total += 1;
+            self.enqueue(now, info_hash, key);
         }
         let swarm = self.swarms.get(&info_hash);
-        let (complete, incomplete) = swarm.map_or((0, 0), |s| {
-            let seeds = s.values().filter(|p| p.left == 0).count() as u32;
-            (seeds, s.len() as u32 - seeds)
-        });
-        let (ids, peers): (Vec<PeerId>, Vec<SocketAddr>) = swarm
-            .map(|s| {
-                s.iter()
-                    .filter(|(id, _)| **id != peer_id)
-                    // A seed needs no other seeds.
-                    .filter(|(_, p)| left > 0 || p.left > 0)
-                    .map(|(id, p)| (PeerId(*id), p.addr))
-                    .take(want)
-                    .unzip()
-            })
-            .unwrap_or_default();
-        let answer = AnnounceResponse {
-            interval: INTERVAL.as_secs() as u32,
-            min_interval: Some(60),
-            peers,
-            complete: Some(complete),
-            incomplete: Some(incomplete),
-            warning: None,
-            tracker_id: None,
-        };
-        // Each peer's id in the list of dictionaries, unless the client asks for none (BEP 23).
-        let no_peer_id = req.param("no_peer_id").is_some_and(|v| v == b"1");
-        match (compact, no_peer_id) {
-            (true, _) => answer.to_bencode(true),
-            (false, true) => answer.to_bencode(false),
-            (false, false) => answer.to_bencode_with_ids(&ids),
-        }
+        answer(&mut self.rng, swarm, &peer_id, left, want, compact, req)
     }
 
-    /// Answers a scrape: counts for the torrents asked about (all, if none is named).
-    pub fn scrape(&mut self, req: &Request) -> Vec<u8> {
+    /// Answers a scrape (the bencoded body): counts for the torrents it names. A scrape that
+    /// names none (a full scrape) or more than [`MAX_SCRAPE_HASHES`] gets a failure reason.
+    pub fn scrape(&mut self, req: &Request, now: Instant) -> Vec<u8> {
+        self.expire(now);
         let asked: Vec<[u8; 20]> = req
             .params("info_hash")
             .filter_map(|b| array20(Some(b)))
             .collect();
-        let hashes: Vec<[u8; 20]> = if asked.is_empty() {
-            self.swarms.keys().copied().collect()
-        } else {
-            asked
-        };
-        let files = hashes
+        if asked.is_empty() {
+            return failure_bencode("full scrape is not supported: name each info_hash");
+        }
+        if asked.len() > MAX_SCRAPE_HASHES {
+            return failure_bencode(&format!(
+                "too many info_hash in one scrape (at most {MAX_SCRAPE_HASHES})"
+            ));
+        }
+        let files = asked
             .into_iter()
             .map(|h| {
                 let s = self.swarms.get(&h);
-                let seeds = s.map_or(0, |s| s.values().filter(|p| p.left == 0).count());
-                let all = s.map_or(0, HashMap::len);
+                let count = |f: fn(&Swarm) -> usize| s.map_or(0, f) as i64;
                 (
                     h.to_vec(),
                     Value::dict([
-                        ("complete", Value::Int(seeds as i64)),
+                        ("complete", Value::Int(count(|s| s.seeds.len()))),
                         (
                             "downloaded",
-                            Value::Int(self.completed.get(&h).copied().unwrap_or(0) as i64),
+                            Value::Int(s.map_or(0, |s| s.completed) as i64),
                         ),
-                        ("incomplete", Value::Int((all - seeds) as i64)),
+                        ("incomplete", Value::Int(count(|s| s.leechers.len()))),
                     ]),
                 )
             })
@@ -194,10 +427,74 @@ impl Swarms {
     }
 }
 
+/// The bencoded answer to an announce by `peer_id` (which is left out of it): the
+/// swarm's counts and a random sample of up to `want` of its peers (leechers only, for a
+/// seed).
+fn answer(
+    rng: &mut Rng,
+    swarm: Option<&Swarm>,
+    peer_id: &[u8; 20],
+    left: u64,
+    want: usize,
+    compact: bool,
+    req: &Request,
+) -> Vec<u8> {
+    let (complete, incomplete) = swarm.map_or((0, 0), |s| (s.seeds.len(), s.leechers.len()));
+    let mut picked: Vec<&PeerEntry> = Vec::new();
+    if let Some(s) = swarm {
+        // A seed needs no other seeds.
+        let seeds: &[PeerEntry] = if left > 0 { &s.seeds } else { &[] };
+        let n = seeds.len() + s.leechers.len();
+        let at = |i: usize| -> &PeerEntry {
+            if i < seeds.len() {
+                &seeds[i]
+            } else {
+                &s.leechers[i - seeds.len()]
+            }
+        };
+        if n <= 2 * want + 2 {
+            // Few enough to shuffle them all (Fisher-Yates), then take the first.
+            let mut all: Vec<&PeerEntry> = (0..n).map(at).collect();
+            for i in (1..all.len()).rev() {
+                all.swap(i, rng.below(i + 1));
+            }
+            picked = all.into_iter().filter(|p| &p.key.0 != peer_id).collect();
+            picked.truncate(want);
+        } else {
+            // Many more than wanted: draw positions at random, without repeats. At
+            // most half of them are ever taken, so few draws are wasted.
+            let mut taken = HashSet::new();
+            while picked.len() < want && taken.len() < n {
+                let i = rng.below(n);
+                if taken.insert(i) && &at(i).key.0 != peer_id {
+                    picked.push(at(i));
+                }
+            }
+        }
+    }
+    let ids: Vec<PeerId> = picked.iter().map(|p| PeerId(p.key.0)).collect();
+    let answer = AnnounceResponse {
+        interval: INTERVAL.as_secs() as u32,
+        min_interval: Some(60),
+        peers: picked.iter().map(|p| p.addr).collect(),
+        complete: Some(complete as u32),
+        incomplete: Some(incomplete as u32),
+        warning: None,
+        tracker_id: None,
+    };
+    // Each peer's id in the list of dictionaries, unless the client asks for none (BEP 23).
+    let no_peer_id = req.param("no_peer_id").is_some_and(|v| v == b"1");
+    match (compact, no_peer_id) {
+        (true, _) => answer.to_bencode(true),
+        (false, true) => answer.to_bencode(false),
+        (false, false) => answer.to_bencode_with_ids(&ids),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracker::announce::{url_encode, AnnounceResponse};
+    use crate::tracker::announce::{url_encode, AnnounceResponse, TrackerError};
 
     fn req(hash: u8, peer: u8, port: u16, left: u64, extra: &str) -> Request {
         let q = format!(
@@ -206,6 +503,55 @@ mod tests {
             url_encode(&[peer; 20])
         );
         http::parse_request(q.as_bytes()).unwrap().unwrap().0
+    }
+
+    /// An announce built directly (no parsing): torrent `hash`, peer id from `id`.
+    fn ann(hash: [u8; 20], id: u32, left: u64, event: Option<&str>) -> Request {
+        let mut peer_id = [b'x'; 20];
+        peer_id[..4].copy_from_slice(&id.to_be_bytes());
+        let mut query = vec![
+            ("info_hash".to_string(), hash.to_vec()),
+            ("peer_id".to_string(), peer_id.to_vec()),
+            ("port".to_string(), b"6881".to_vec()),
+            ("left".to_string(), left.to_string().into_bytes()),
+        ];
+        if let Some(e) = event {
+            query.push(("event".to_string(), e.as_bytes().to_vec()));
+        }
+        Request {
+            path: "/announce".into(),
+            query,
+        }
+    }
+
+    fn hash_of(i: u32) -> [u8; 20] {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(&i.to_be_bytes());
+        h
+    }
+
+    fn at(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn scrape_counts(s: &mut Swarms, hash: [u8; 20], now: Instant) -> (i64, i64, i64) {
+        let r = Request {
+            path: "/scrape".into(),
+            query: vec![("info_hash".into(), hash.to_vec())],
+        };
+        let v = bencode::decode(&s.scrape(&r, now)).unwrap();
+        let f = v.get("files").unwrap().get_bytes_key(&hash).unwrap();
+        let n = |k: &str| f.get(k).and_then(Value::as_int).unwrap();
+        (n("complete"), n("downloaded"), n("incomplete"))
+    }
+
+    trait GetBytesKey {
+        fn get_bytes_key(&self, k: &[u8]) -> Option<&Value>;
+    }
+    impl GetBytesKey for Value {
+        fn get_bytes_key(&self, k: &[u8]) -> Option<&Value> {
+            self.as_dict()?.get(k)
+        }
     }
 
     #[test]
@@ -232,6 +578,7 @@ mod tests {
         assert_eq!(s.peer_count(&[1; 20]), 1);
         s.expire(now + INTERVAL * 3);
         assert_eq!(s.peer_count(&[1; 20]), 0);
+        assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
     }
 
     #[test]
@@ -271,14 +618,230 @@ mod tests {
     #[test]
     fn bad_announces_get_a_failure_reason() {
         let mut s = Swarms::new();
+        let now = Instant::now();
+        let remote = at("127.0.0.1:1");
         let r = http::parse_request(b"GET /announce?info_hash=abc&port=1 HTTP/1.0\r\n\r\n")
             .unwrap()
             .unwrap()
             .0;
-        let body = s.announce(&r, "127.0.0.1:1".parse().unwrap(), Instant::now());
-        assert!(matches!(
-            AnnounceResponse::from_bencode(&body),
-            Err(crate::tracker::announce::TrackerError::Failure(_))
-        ));
+        let failure = |body: &[u8]| match AnnounceResponse::from_bencode(body) {
+            Err(TrackerError::Failure(reason)) => reason,
+            other => panic!("not a failure: {other:?}"),
+        };
+        failure(&s.announce(&r, remote, now));
+        // Without `left` a peer is neither seed nor leecher; a negative one is nonsense.
+        let mut no_left = ann([1; 20], 1, 0, None);
+        no_left.query.retain(|(k, _)| k != "left");
+        assert!(failure(&s.announce(&no_left, remote, now)).contains("left"));
+        let mut negative = ann([1; 20], 1, 0, None);
+        negative.query[3].1 = b"-5".to_vec();
+        assert!(failure(&s.announce(&negative, remote, now)).contains("left"));
+        assert_eq!(s.total_peers(), 0);
+    }
+
+    #[test]
+    fn expiry_looks_only_at_announces_that_came_due() {
+        let mut s = Swarms::new();
+        let t0 = Instant::now();
+        let remote = at("127.0.0.1:1");
+        // 5,000 peers in 5,000 swarms, then 1,000 more announces: expiry looks at none of
+        // the held peers (a scan per announce would look at millions).
+        for i in 0..5_000 {
+            s.announce(&ann(hash_of(i), i, 1, None), remote, t0);
+        }
+        let t1 = t0 + INTERVAL;
+        for i in 0..1_000 {
+            s.announce(&ann(hash_of(i), i, 1, None), remote, t1);
+        }
+        assert_eq!(s.expiry_work(), 0);
+        assert_eq!(s.total_peers(), 5_000);
+        // Once the first 5,000 announces are due, the 4,000 peers that did not announce again
+        // go, each looked at once; the 1,000 that did stay.
+        let t2 = t0 + PEER_TTL;
+        let (complete, _, incomplete) = scrape_counts(&mut s, hash_of(4_999), t2);
+        assert_eq!(
+            (complete, incomplete),
+            (0, 0),
+            "an expired peer is not counted"
+        );
+        assert_eq!(s.expiry_work(), 5_000);
+        assert_eq!((s.total_peers(), s.swarm_count()), (1_000, 1_000));
+        assert_eq!(scrape_counts(&mut s, hash_of(0), t2), (0, 0, 1));
+        // A peer that announces over and over does not grow the queue without bound.
+        for k in 0..10_000u32 {
+            s.announce(
+                &ann(hash_of(0), 0, 1, None),
+                remote,
+                t2 + Duration::from_millis(k.into()),
+            );
+        }
+        assert!(s.queue.len() <= 2 * s.total_peers() + 64 + 1);
+        assert!(s.expiry_work() < 5_000 + 20_000, "rebuilds are amortised");
+    }
+
+    #[test]
+    fn one_address_cannot_fill_a_swarm_and_the_tracker_has_a_total() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        for i in 0..20 {
+            s.announce(&ann([1; 20], i, 1, None), at("192.0.2.1:1"), now);
+            s.announce(&ann([1; 20], 100 + i, 1, None), at("[2001:db8::1]:1"), now);
+            s.announce(
+                &ann([1; 20], 200 + i, 1, None),
+                at(&format!("[2001:db8::{}]:1", i + 2)),
+                now,
+            );
+            s.announce(&ann([1; 20], 300 + i, 1, None), at("127.0.0.1:1"), now);
+        }
+        // 8 for the IPv4 address, 8 for the IPv6 /64, 20 for loopback.
+        assert_eq!(s.peer_count(&[1; 20]), 8 + 8 + 20);
+        // The same address in another swarm has its own 8.
+        s.announce(&ann([2; 20], 1, 1, None), at("192.0.2.1:1"), now);
+        assert_eq!(s.peer_count(&[2; 20]), 1);
+
+        assert_eq!(Swarms::new().max_peers, MAX_PEERS_TOTAL);
+        let mut s = Swarms::new().with_max_peers(2_000);
+        let remote = at("127.0.0.1:1");
+        for i in 0..2_010 {
+            s.announce(&ann(hash_of(i / 500), i, 1, None), remote, now);
+        }
+        assert_eq!(s.total_peers(), 2_000);
+        assert_eq!(
+            s.peer_count(&hash_of(4)),
+            0,
+            "the full tracker stored none of them"
+        );
+        // A known peer still announces; a stopped one makes room.
+        s.announce(&ann(hash_of(0), 1, 0, None), remote, now);
+        assert_eq!(scrape_counts(&mut s, hash_of(0), now), (1, 0, 499));
+        s.announce(&ann(hash_of(0), 0, 1, Some("stopped")), remote, now);
+        s.announce(&ann(hash_of(0), 7_777_777, 1, None), remote, now);
+        assert_eq!(s.total_peers(), 2_000);
+        assert_eq!(s.peer_count(&hash_of(0)), 500);
+    }
+
+    #[test]
+    fn a_peer_id_from_another_address_cannot_move_or_stop_a_peer() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        s.announce(&ann([1; 20], 1, 5, None), at("192.0.2.1:1"), now);
+        // The same id from elsewhere: stopped removes nothing, an announce is another entry.
+        s.announce(
+            &ann([1; 20], 1, 5, Some("stopped")),
+            at("198.51.100.9:1"),
+            now,
+        );
+        assert_eq!(s.peer_count(&[1; 20]), 1);
+        s.announce(&ann([1; 20], 1, 5, None), at("198.51.100.9:1"), now);
+        let answer = s.announce(&ann([1; 20], 2, 5, None), at("203.0.113.1:1"), now);
+        let mut peers = AnnounceResponse::from_bencode(&answer).unwrap().peers;
+        peers.sort();
+        assert_eq!(peers, vec![at("192.0.2.1:6881"), at("198.51.100.9:6881")]);
+        // From its own address it stops.
+        s.announce(&ann([1; 20], 1, 5, Some("stopped")), at("192.0.2.1:1"), now);
+        assert_eq!(s.peer_count(&[1; 20]), 2);
+    }
+
+    #[test]
+    fn completions_count_once_for_a_known_leecher_and_go_with_the_swarm() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        let remote = at("192.0.2.1:1");
+        let h = [1; 20];
+        // A stranger saying "completed" counts for nothing.
+        s.announce(&ann(h, 1, 0, Some("completed")), remote, now);
+        assert_eq!(scrape_counts(&mut s, h, now), (1, 0, 0));
+        s.announce(&ann(h, 2, 100, Some("started")), remote, now);
+        s.announce(&ann(h, 2, 0, Some("completed")), remote, now);
+        s.announce(&ann(h, 2, 0, Some("completed")), remote, now);
+        assert_eq!(scrape_counts(&mut s, h, now), (2, 1, 0));
+        // Completed with bytes left is no completion.
+        s.announce(&ann(h, 3, 100, None), remote, now);
+        s.announce(&ann(h, 3, 100, Some("completed")), remote, now);
+        assert_eq!(scrape_counts(&mut s, h, now).1, 1);
+        for id in 1..=3 {
+            s.announce(&ann(h, id, 0, Some("stopped")), remote, now);
+        }
+        assert_eq!(s.swarm_count(), 0);
+        assert_eq!(scrape_counts(&mut s, h, now), (0, 0, 0));
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_stored_as_ipv4() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        s.announce(&ann([1; 20], 1, 5, None), at("[::ffff:192.0.2.5]:1"), now);
+        let answer = s.announce(&ann([1; 20], 2, 5, None), at("192.0.2.6:1"), now);
+        let v = bencode::decode(&answer).unwrap();
+        assert!(v.get("peers6").is_none());
+        let peers = AnnounceResponse::from_bencode(&answer).unwrap().peers;
+        assert_eq!(peers, vec![at("192.0.2.5:6881")]);
+        // And it counts under its IPv4 address's cap.
+        for i in 10..20 {
+            s.announce(&ann([1; 20], i, 5, None), at("[::ffff:192.0.2.5]:1"), now);
+        }
+        assert_eq!(s.peer_count(&[1; 20]), MAX_PEERS_PER_IP + 1);
+    }
+
+    #[test]
+    fn full_and_oversized_scrapes_are_refused() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        s.announce(&ann([1; 20], 1, 5, None), at("127.0.0.1:1"), now);
+        let full = Request {
+            path: "/scrape".into(),
+            query: vec![],
+        };
+        let v = bencode::decode(&s.scrape(&full, now)).unwrap();
+        assert!(v.get("failure reason").is_some() && v.get("files").is_none());
+        let many = Request {
+            path: "/scrape".into(),
+            query: (0..=MAX_SCRAPE_HASHES as u32)
+                .map(|i| ("info_hash".to_string(), hash_of(i).to_vec()))
+                .collect(),
+        };
+        let v = bencode::decode(&s.scrape(&many, now)).unwrap();
+        assert!(v.get("failure reason").is_some());
+        assert_eq!(scrape_counts(&mut s, [1; 20], now), (0, 0, 1));
+    }
+
+    #[test]
+    fn answers_are_random_samples_without_the_asker() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        let remote = at("127.0.0.1:1");
+        for i in 0..300 {
+            s.announce(&ann([1; 20], i, 5, None), remote, now);
+        }
+        // Every peer has the same address here: tell them apart by id (dictionary answers).
+        let mut ids = HashSet::new();
+        for _ in 0..20 {
+            let mut r = ann([1; 20], 0, 5, None);
+            r.query.push(("numwant".into(), b"50".to_vec()));
+            r.query.push(("compact".into(), b"0".to_vec()));
+            let v = bencode::decode(&s.announce(&r, remote, now)).unwrap();
+            let list = v.get("peers").and_then(Value::as_list).unwrap().to_vec();
+            assert_eq!(list.len(), 50);
+            for p in list {
+                let id = p.get("peer id").and_then(Value::as_bytes).unwrap().to_vec();
+                assert_ne!(&id[..4], &0u32.to_be_bytes(), "never the asker");
+                ids.insert(id);
+            }
+        }
+        assert!(
+            ids.len() > 100,
+            "20 answers of 50 cover more than 50 peers: {}",
+            ids.len()
+        );
+        // A small swarm: everyone but the asker.
+        let mut s = Swarms::new();
+        for i in 0..5 {
+            s.announce(&ann([2; 20], i, 5, None), remote, now);
+        }
+        let answer = s.announce(&ann([2; 20], 0, 5, None), remote, now);
+        assert_eq!(
+            AnnounceResponse::from_bencode(&answer).unwrap().peers.len(),
+            4
+        );
     }
 }
