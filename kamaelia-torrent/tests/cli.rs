@@ -882,36 +882,10 @@ fn a_file_size_limit_is_a_clear_error_not_a_signal() {
 // SIGTERM exits at once with status 130 and one line; before, it was ignored
 #[test]
 fn a_second_sigterm_exits_at_once_with_130() {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
+    use std::io::Read;
     use std::time::{Duration, Instant};
     // A tracker that answers every announce but `stopped`, which it holds unanswered.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/announce", l.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let s = seen.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for mut conn in l.incoming().flatten() {
-            let mut buf = vec![0u8; 4096];
-            let n = conn.read(&mut buf).unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let stopped = line.contains("event=stopped");
-            s.lock().unwrap().push(line);
-            if stopped {
-                held.push(conn);
-                continue;
-            }
-            let body = b"d8:intervali1800e5:peers0:e";
-            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-            let _ = conn.write_all(head.as_bytes());
-            let _ = conn.write_all(body);
-        }
-    });
+    let (url, seen) = common::tracker_deaf_to_stopped();
     let d = temp_dir("cli-twice");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(d.join("t.bin"), &data).unwrap();

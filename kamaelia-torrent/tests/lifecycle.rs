@@ -3,51 +3,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axon::ipc::ShutdownMicroprocess;
 use axon::{Scheduler, Threaded};
 use common::engine::{config, data, torrent, Rig, TempDir};
+use common::tracker_deaf_to_stopped;
 use kamaelia_torrent::engine::announcer::Announcer;
 use kamaelia_torrent::ipc::TorrentState;
 use kamaelia_torrent::metainfo::InfoHash;
 use kamaelia_torrent::tracker::announce::PeerId;
 use kamaelia_torrent::tracker::client::TrackerClient;
-
-/// A tracker that answers every announce but `stopped`, which it records and never answers.
-fn tracker_deaf_to_stopped() -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/announce", l.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let s = seen.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for mut conn in l.incoming().flatten() {
-            conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut buf = vec![0u8; 4096];
-            let n = conn.read(&mut buf).unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let stopped = line.contains("event=stopped");
-            s.lock().unwrap().push(line);
-            if stopped {
-                held.push(conn);
-                continue;
-            }
-            let body = b"d8:intervali1800e5:peers0:e";
-            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-            let _ = conn.write_all(head.as_bytes());
-            let _ = conn.write_all(body);
-        }
-    });
-    (url, seen)
-}
 
 /// Eight dead trackers (each takes connections and never reads them: an announce to one
 /// waits out its time-out) before, in the last tier, the one that answers but never answers
