@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use kamaelia_torrent::axon::{self, BoxSpec, Component, ComponentResult, Ctx};
 
-use super::progress::bar;
+use super::progress::{bar, percent};
 use kamaelia_torrent::engine::client::{ClientConfig, TorrentClient};
 use kamaelia_torrent::ipc::{
     TIPCCreateNewTorrent, TIPCTorrentStartFail, TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
@@ -217,14 +217,14 @@ fn row(index: usize, s: Option<&TorrentStats>, done: Option<(Duration, u64)>) ->
         (Some(s), Some((took, size_mib))) => format!(
             "{who:>13}: {} {:5.1}%  done in {:.2} s, {:.1} MiB/s",
             bar(s.fraction_done, 14),
-            s.fraction_done * 100.0,
+            percent(s.fraction_done),
             took.as_secs_f64(),
             size_mib as f64 / took.as_secs_f64().max(0.001)
         ),
         (Some(s), None) => format!(
             "{who:>13}: {} {:5.1}%  down {:6.1}  up {:6.1} MiB/s  peers {}",
             bar(s.fraction_done, 14),
-            s.fraction_done * 100.0,
+            percent(s.fraction_done),
             s.down_rate / 1048576.0,
             s.up_rate / 1048576.0,
             s.num_peers
