@@ -1029,7 +1029,17 @@ impl World {
         ids.remove(i);
         let spec = specs.to_mut().remove(i);
         if let Some(index) = &mut comp.by_name {
-            index[kind_slot(kind)].remove(&*spec.name);
+            // A name declared twice: the index now finds the next box of that name, as the
+            // scan would.
+            let next = specs
+                .iter()
+                .position(|s| s.name == spec.name)
+                .map(|j| ids[j]);
+            let names = &mut index[kind_slot(kind)];
+            match next {
+                Some(b) => names.insert(spec.name.to_string(), b),
+                None => names.remove(&*spec.name),
+            };
         }
         self.topology_changed();
         Ok(self.boxes.remove(b))
@@ -1425,5 +1435,23 @@ mod tests {
             w.box_of(c, BoxKind::Outbox, &out).unwrap(),
             w.box_of(c, BoxKind::Inbox, &names[1]).unwrap()
         );
+    }
+
+    #[test]
+    fn a_name_declared_twice_finds_the_other_box_once_one_is_deleted() {
+        static TWICE: &[BoxSpec] = &[BoxSpec::new("a", ""), BoxSpec::new("a", "")];
+        let mut w = World::new(1);
+        let c = w.insert("D".into(), TWICE.into(), DEFAULT_OUTBOXES.into(), None);
+        let (first, second) = {
+            let comp = w.comp(c).unwrap();
+            (comp.inboxes[0], comp.inboxes[1])
+        };
+        assert_eq!(w.box_of(c, BoxKind::Inbox, "a").unwrap(), first);
+        // Adding a box starts the index by name; deleting "a" deletes the first one.
+        w.add_box(c, BoxKind::Inbox, "b").unwrap();
+        w.delete_box(c, BoxKind::Inbox, "a").unwrap();
+        assert_eq!(w.box_of(c, BoxKind::Inbox, "a").unwrap(), second);
+        w.delete_box(c, BoxKind::Inbox, "a").unwrap();
+        assert!(w.box_of(c, BoxKind::Inbox, "a").is_err());
     }
 }

@@ -105,7 +105,8 @@ impl RateMeter {
         let span = if current < len {
             elapsed.as_secs_f64().max(1.0)
         } else {
-            (len - 1) as f64 + f64::from(elapsed.subsec_nanos()) / 1e9
+            // (At least a second here too: a one-second window is all current second.)
+            ((len - 1) as f64 + f64::from(elapsed.subsec_nanos()) / 1e9).max(1.0)
         };
         bytes as f64 / span
     }
@@ -246,6 +247,19 @@ mod tests {
         assert_eq!(m.total(), 100_000 * 16_384);
         // Twenty samples of the window's twenty seconds, the last just before it ends.
         assert!(close(m.rate(t0 + secs(99_999) + ms(999)), 16_384.0));
+    }
+
+    #[test]
+    fn a_one_second_window_is_finite_at_every_point_of_a_second() {
+        let t0 = Instant::now();
+        for window in [Duration::ZERO, secs(1)] {
+            let mut m = RateMeter::new(window);
+            m.add(1000, t0 + secs(5));
+            for now in [secs(5), secs(5) + ms(1), secs(5) + ms(999), secs(6)] {
+                let r = m.rate(t0 + now);
+                assert!(r.is_finite() && r <= 1000.0, "{r} at {now:?}");
+            }
+        }
     }
 
     #[test]

@@ -233,7 +233,8 @@ impl Swarms {
         self
     }
 
-    /// How many peers are in the swarm of `info_hash`.
+    /// How many peers are held for the swarm of `info_hash`, including any past their expiry
+    /// that no announce or scrape has swept out yet (those answers never include them).
     pub fn peer_count(&self, info_hash: &[u8; 20]) -> usize {
         self.swarms.get(info_hash).map_or(0, Swarm::len)
     }
