@@ -31,9 +31,8 @@ pub struct Storage {
     piece_length: u64,
     total: u64,
     hashes: Vec<[u8; 20]>,
-    /// A file longer than the torrent says may be cut to its length (see
-    /// [`Storage::finishing`]).
-    may_cut: bool,
+    /// Whether files may be changed beyond writing blocks (see [`Storage::finishing`]).
+    finishing: bool,
 }
 
 /// Why storage refused or failed.
@@ -112,7 +111,7 @@ impl Storage {
             piece_length: info.piece_length,
             total: info.total_length(),
             hashes: info.pieces.clone(),
-            may_cut: true,
+            finishing: true,
         }
     }
 
@@ -121,7 +120,7 @@ impl Storage {
     /// (off for `seed`, which promises to change no file). When it is off a file longer than
     /// the torrent says is never cut, not even when a block is first written into it (writes
     /// within the torrent's length still happen, and a shorter file is still given its
-    /// length); [`finish_files`](Self::finish_files) is then not to be called.
+    /// length), and [`finish_files`](Self::finish_files) does nothing.
     ///
     /// ```
     /// use kamaelia_torrent::metainfo::{hash_pieces, Metainfo, TorrentBuilder};
@@ -139,10 +138,12 @@ impl Storage {
     /// storage.write_block(0, 0, &data).unwrap();
     /// assert_eq!(std::fs::metadata(dir.join("f.bin")).unwrap().len(), 4096); // not cut
     /// assert!(storage.verify_piece(0));
+    /// storage.finish_files().unwrap(); // does nothing
+    /// assert_eq!(std::fs::metadata(dir.join("f.bin")).unwrap().len(), 4096);
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn finishing(mut self, finish: bool) -> Storage {
-        self.may_cut = finish;
+        self.finishing = finish;
         self
     }
 
@@ -181,7 +182,7 @@ impl Storage {
         // A file first opened for reading (to verify it) is opened again to be written.
         if f.file.is_none() || (write && !f.writable) {
             let file = if write {
-                open_to_write(&f.path, f.length, self.may_cut)?
+                open_to_write(&f.path, f.length, self.finishing)?
             } else {
                 File::open(&f.path)?
             };
@@ -395,8 +396,12 @@ impl Storage {
     /// Makes the files exactly what the torrent describes, once every piece is there: a
     /// missing empty file is created (no piece holds a byte of it, so nothing else would make
     /// it), and a file longer than the torrent says is cut to its length. Files already right
-    /// are not touched. The error names the file.
+    /// are not touched. The error names the file. Nothing is done if the storage is not
+    /// [`finishing`](Self::finishing).
     pub fn finish_files(&self) -> Result<(), StorageError> {
+        if !self.finishing {
+            return Ok(());
+        }
         for f in &self.files {
             let failed = |error| StorageError::File {
                 path: f.path.clone(),

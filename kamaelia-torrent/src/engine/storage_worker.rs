@@ -211,10 +211,8 @@ impl ThreadedComponent for StorageWorker {
         // torrent becomes complete (counted, not looked for: a torrent may have millions).
         let mut verified = have.clone();
         let mut missing = pieces - have.count();
+        // (A storage not `finishing`, as for `seed`, leaves the files as they are.)
         let finish_up = |storage: &Storage| -> Option<StorageEvent> {
-            if !self.finish_files {
-                return None;
-            }
             storage.finish_files().err().map(|e| StorageEvent::Failed {
                 error: format!("cannot finish the files: {e}"),
             })
