@@ -85,20 +85,10 @@ impl PostBox {
         first.into_iter().chain(more.iter().copied())
     }
 
-    /// Sets who is woken when an item is collected from this box.
-    pub fn set_upstream_owners(&mut self, mut owners: Vec<ComponentId>) {
-        if owners.is_empty() {
-            self.upstream = Upstream::None;
-            self.more_upstream = Vec::new();
-            return;
-        }
-        self.first_upstream = owners.remove(0);
-        self.upstream = if owners.is_empty() {
-            Upstream::One
-        } else {
-            Upstream::Many
-        };
-        self.more_upstream = owners;
+    /// Nobody is woken any more when an item is collected from this box.
+    pub fn clear_upstream_owners(&mut self) {
+        self.upstream = Upstream::None;
+        self.more_upstream = Vec::new();
     }
 
     /// Adds `owner` to those woken when an item is collected (it is not among them yet).
@@ -266,7 +256,7 @@ impl Boxes {
         debug_assert!(b.target().is_none() && b.sources.is_empty());
         b.live = false;
         b.set_limit(None);
-        b.set_upstream_owners(Vec::new());
+        b.clear_upstream_owners();
         let left = b.storage.drain_to_vec();
         self.upstream_counts.remove(&id);
         self.bump_epoch();
@@ -324,7 +314,7 @@ impl Boxes {
         self.get_mut(dst).sources.push(src);
         self.retarget(src, new_sink);
         // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
-        self.get_mut(src).set_upstream_owners(Vec::new());
+        self.get_mut(src).clear_upstream_owners();
         self.upstream_counts.remove(&src);
         let owners = self.outbox_owners(src, true);
         self.count_owners(new_sink, &owners, true);
@@ -432,10 +422,27 @@ mod tests {
         let b = boxes.insert(id(0), BoxKind::Inbox);
         let pb = boxes.get_mut(b);
         assert_eq!(pb.upstream_owners().count(), 0);
-        for owners in [vec![id(1)], vec![id(1), id(2), id(3)], vec![]] {
-            pb.set_upstream_owners(owners.clone());
-            assert_eq!(pb.upstream_owners().collect::<Vec<_>>(), owners);
-        }
+        let sorted = |pb: &PostBox| {
+            let mut v: Vec<u32> = pb.upstream_owners().map(|o| o.index).collect();
+            v.sort_unstable();
+            v
+        };
+        pb.add_upstream_owner(id(1));
+        assert_eq!(pb.upstream_owners().collect::<Vec<_>>(), vec![id(1)]);
+        pb.add_upstream_owner(id(2));
+        pb.add_upstream_owner(id(3));
+        assert_eq!(sorted(pb), vec![1, 2, 3]);
+        // Taking out the first, one after it, and the last.
+        pb.remove_upstream_owner(id(1));
+        assert_eq!(sorted(pb), vec![2, 3]);
+        pb.remove_upstream_owner(id(3));
+        assert_eq!(pb.upstream_owners().collect::<Vec<_>>(), vec![id(2)]);
+        pb.remove_upstream_owner(id(2));
+        assert_eq!(pb.upstream_owners().count(), 0);
+        pb.add_upstream_owner(id(4));
+        pb.add_upstream_owner(id(5));
+        pb.clear_upstream_owners();
+        assert_eq!(pb.upstream_owners().count(), 0);
     }
 
     #[test]
