@@ -33,7 +33,7 @@ use axon::{BoxSpec, Component, ComponentResult, Ctx, Message};
 
 use crate::ipc::{TIPCServiceAdd, TIPCServicePassOn, TIPCServiceRemove, TIPCTorrentStartFail};
 use crate::service::{
-    is_create, ClientFactory, TorrentService, TorrentServiceStopped, SERVICE_STOPPED,
+    as_create, ClientFactory, TorrentService, TorrentServiceStopped, SERVICE_STOPPED,
 };
 
 const INBOXES: &[BoxSpec] = &[
@@ -172,15 +172,18 @@ impl Component for TorrentPatron {
                         message,
                     };
                     ctx.send(wrapped, "torrent-outbox")?;
-                } else if is_create(&message) {
-                    let reason = SERVICE_STOPPED.to_string();
-                    ctx.send(TIPCTorrentStartFail { reason }, "outbox")?;
                 } else {
-                    log::debug!(
-                        "{}: {} dropped: the torrent service has stopped",
-                        ctx.name(),
-                        message.type_name()
-                    );
+                    match as_create(message) {
+                        Ok(_) => {
+                            let reason = SERVICE_STOPPED.to_string();
+                            ctx.send(TIPCTorrentStartFail { reason }, "outbox")?;
+                        }
+                        Err(other) => log::debug!(
+                            "{}: {} dropped: the torrent service has stopped",
+                            ctx.name(),
+                            other.type_name()
+                        ),
+                    }
                 }
             }
             while ctx.data_ready("control") > 0 {

@@ -278,16 +278,8 @@ fn debug(ctx: &Ctx, text: String) {
     let _ = ctx.send(text, "debug");
 }
 
-/// Whether `m` is a create request, in any of the forms [`TorrentService`] takes.
-pub(crate) fn is_create(m: &Message) -> bool {
-    m.is::<TIPCCreateNewTorrent>()
-        || m.is::<Vec<u8>>()
-        || m.is::<String>()
-        || m.is::<&'static str>()
-}
-
 /// A create request in any of its forms, as a `TIPCCreateNewTorrent`; other messages back.
-fn as_create(m: Message) -> Result<TIPCCreateNewTorrent, Message> {
+pub(crate) fn as_create(m: Message) -> Result<TIPCCreateNewTorrent, Message> {
     if m.is::<TIPCCreateNewTorrent>() {
         return m
             .downcast::<TIPCCreateNewTorrent>()
