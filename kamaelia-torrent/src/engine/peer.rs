@@ -217,6 +217,11 @@ impl ConnectionLimit {
         }
     }
 
+    /// How many places are taken now.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
     /// At most `max` of them from one IP address (loopback aside), through
     /// [`take_for`](ConnectionLimit::take_for).
     pub fn per_address(mut self, max: usize) -> ConnectionLimit {

@@ -11,7 +11,6 @@
 //! (with HTTP 200, which is what clients read failures from).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,7 +41,7 @@ pub struct TrackerProtocol {
     swarms: Arc<Mutex<Swarms>>,
     peer: SocketAddr,
     /// Its place under the connection limit (given back when it ends).
-    _place: Option<Place>,
+    _slot: Option<Slot>,
     head_timeout: Duration,
 }
 
@@ -53,32 +52,9 @@ impl TrackerProtocol {
         TrackerProtocol {
             swarms,
             peer,
-            _place: None,
+            _slot: None,
             head_timeout: HEAD_TIMEOUT,
         }
-    }
-}
-
-/// A connection's place under the tracker's limit, counted in [`Tracker::connections`].
-#[derive(Debug)]
-struct Place {
-    _slot: Slot,
-    live: Arc<AtomicUsize>,
-}
-
-impl Place {
-    fn new(slot: Slot, live: &Arc<AtomicUsize>) -> Place {
-        live.fetch_add(1, Ordering::AcqRel);
-        Place {
-            _slot: slot,
-            live: live.clone(),
-        }
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -178,8 +154,6 @@ async fn finish(ctx: &Ctx, answer: Vec<u8>) -> ComponentResult {
 pub struct Tracker {
     swarms: Arc<Mutex<Swarms>>,
     limit: ConnectionLimit,
-    /// Live connections (those holding a place under `limit`).
-    live: Arc<AtomicUsize>,
     head_timeout: Duration,
 }
 
@@ -188,7 +162,6 @@ impl Default for Tracker {
         Tracker {
             swarms: Default::default(),
             limit: ConnectionLimit::new(MAX_CONNECTIONS).per_address(MAX_CONNECTIONS_PER_ADDRESS),
-            live: Default::default(),
             head_timeout: HEAD_TIMEOUT,
         }
     }
@@ -215,7 +188,7 @@ impl Tracker {
 
     /// How many connections are being served now.
     pub fn connections(&self) -> usize {
-        self.live.load(Ordering::Acquire)
+        self.limit.live()
     }
 
     /// The server component listening on `addr` (port 0: any free port), and the address it
@@ -224,13 +197,12 @@ impl Tracker {
         let swarms = self.swarms.clone();
         let limit = self.limit.clone();
         let head_timeout = self.head_timeout;
-        let live = self.live.clone();
         let server = ServerCore::bind(addr, move |info: ConnectionInfo| {
             match limit.take_for(info.peer) {
                 Some(slot) => AnyComponent::new(TrackerProtocol {
                     swarms: swarms.clone(),
                     peer: info.peer,
-                    _place: Some(Place::new(slot, &live)),
+                    _slot: Some(slot),
                     head_timeout,
                 }),
                 None => AnyComponent::new(Refuse),
