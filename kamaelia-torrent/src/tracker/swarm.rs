@@ -11,8 +11,9 @@
 //!   over the announces, instead of a scan of every peer on every announce. Counts and
 //!   answers therefore never include an expired peer.
 //! - At most [`MAX_SWARMS`] swarms, [`MAX_PEERS_PER_SWARM`] peers in one, [`MAX_PEERS_TOTAL`]
-//!   peers in all, and [`MAX_PEERS_PER_IP`] entries of one address in a swarm (an IPv6 /64
-//!   counts as one address; loopback is exempt, as tests and demos run whole swarms on it).
+//!   peers in all, [`MAX_PEERS_PER_IP`] entries of one address in a swarm and
+//!   [`MAX_PEERS_PER_HOST`] in all swarms (an IPv6 /64 counts as one address; loopback is
+//!   exempt, as tests and demos run whole swarms on it).
 //! - A completed download is counted only for a peer known to the swarm as a leecher, once
 //!   per entry, and the count goes with its swarm.
 //! - A scrape must name its torrents (at most [`MAX_SCRAPE_HASHES`]): a full scrape is
@@ -49,6 +50,11 @@ pub const MAX_PEERS_TOTAL: usize = 200_000;
 
 /// How many entries one IP address (an IPv6 /64) may have in one swarm; loopback is exempt.
 pub const MAX_PEERS_PER_IP: usize = 8;
+
+/// How many entries one IP address (an IPv6 /64) may have in all swarms together; loopback
+/// is exempt. Without it, one address could take its share of every swarm until the
+/// tracker's [`MAX_PEERS_TOTAL`] was reached, and no one else's announce would be stored.
+pub const MAX_PEERS_PER_HOST: usize = 64;
 
 /// How many torrents one scrape may name.
 pub const MAX_SCRAPE_HASHES: usize = 100;
@@ -113,8 +119,17 @@ impl Swarm {
         let (seed, i) = self.index.remove(key)?;
         let list = self.list(seed);
         let entry = list.swap_remove(i);
-        if let Some(moved) = list.get(i).map(|p| p.key) {
+        let moved = list.get(i).map(|p| p.key);
+        // A swarm that shrank gives its memory back (amortised: only once it is a quarter
+        // full), so that a swarm once grown large does not keep that size for one peer.
+        if list.len() < list.capacity() / 4 {
+            list.shrink_to(list.len() * 2);
+        }
+        if let Some(moved) = moved {
             self.index.insert(moved, (seed, i));
+        }
+        if self.index.len() < self.index.capacity() / 4 {
+            self.index.shrink_to(self.index.len() * 2);
         }
         if let Some(b) = ip_bucket(key.1) {
             if let Some(n) = self.per_ip.get_mut(&b) {
@@ -192,6 +207,8 @@ pub struct Swarms {
     queue: VecDeque<(Instant, [u8; 20], PeerKey)>,
     /// Peers held in all swarms.
     total: usize,
+    /// Entries held in all swarms per address (non-loopback only; see [`MAX_PEERS_PER_HOST`]).
+    per_host: HashMap<IpAddr, usize>,
     /// Queue items looked at by expiry and compaction (a measure of its work, for tests).
     expiry_work: u64,
     /// The most peers held in all.
@@ -205,6 +222,7 @@ impl Default for Swarms {
             swarms: HashMap::new(),
             queue: VecDeque::new(),
             total: 0,
+            per_host: HashMap::new(),
             expiry_work: 0,
             max_peers: MAX_PEERS_TOTAL,
             rng: Rng::default(),
@@ -231,6 +249,26 @@ impl Swarms {
     pub fn with_max_peers(mut self, max: usize) -> Swarms {
         self.max_peers = max;
         self
+    }
+
+    /// Counts an entry from `ip` in (`held`) or out of the totals.
+    fn count(&mut self, ip: IpAddr, held: bool) {
+        if held {
+            self.total += 1;
+        } else {
+            self.total -= 1;
+        }
+        if let Some(b) = ip_bucket(ip) {
+            let n = self.per_host.entry(b).or_insert(0);
+            if held {
+                *n += 1;
+            } else {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_host.remove(&b);
+                }
+            }
+        }
     }
 
     /// How many peers are held for the swarm of `info_hash`, including any past their expiry
@@ -269,10 +307,10 @@ impl Swarms {
             };
             if swarm.get(&key).is_some_and(|p| p.seen == at) {
                 swarm.remove(&key);
-                self.total -= 1;
                 if swarm.len() == 0 {
                     self.swarms.remove(&hash);
                 }
+                self.count(key.1, false);
             }
         }
     }
@@ -283,19 +321,16 @@ impl Swarms {
     fn enqueue(&mut self, at: Instant, hash: [u8; 20], key: PeerKey) {
         self.queue.push_back((at, hash, key));
         if self.queue.len() > 2 * self.total + 64 {
-            let mut items: Vec<(Instant, [u8; 20], PeerKey)> = self
-                .swarms
-                .iter()
-                .flat_map(|(h, s)| {
-                    s.seeds
-                        .iter()
-                        .chain(&s.leechers)
-                        .map(move |p| (p.seen, *h, p.key))
-                })
-                .collect();
-            items.sort_by_key(|i| i.0);
-            self.expiry_work += items.len() as u64;
-            self.queue = items.into();
+            // The queue is in time order already: keep each entry's latest item.
+            let before = self.queue.len();
+            let swarms = &self.swarms;
+            self.queue.retain(|(at, h, k)| {
+                swarms
+                    .get(h)
+                    .and_then(|s| s.get(k))
+                    .is_some_and(|p| p.seen == *at)
+            });
+            self.expiry_work += before as u64;
         }
     }
 
@@ -346,18 +381,17 @@ impl Swarms {
         self.expire(now);
         if !self.swarms.contains_key(&info_hash) {
             if event == Some("stopped") {
-                return answer(&mut self.rng, None, &peer_id, left, want, compact, req);
+                return answer(&mut self.rng, None, &key, left, want, compact, req);
             }
             if self.swarms.len() >= MAX_SWARMS {
                 return failure_bencode("this tracker is full");
             }
         }
-        let total_full = self.total >= self.max_peers;
+        let total_full = self.total >= self.max_peers
+            || ip_bucket(ip)
+                .is_some_and(|b| self.per_host.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_HOST);
         let swarm = self.swarms.entry(info_hash).or_default();
         let old = swarm.remove(&key);
-        if old.is_some() {
-            self.total -= 1;
-        }
         let mut stored = false;
         if event != Some("stopped") {
             let was_leecher = old.as_ref().is_some_and(|p| p.left > 0);
@@ -382,12 +416,15 @@ impl Swarms {
         if swarm.len() == 0 {
             self.swarms.remove(&info_hash);
         }
+        if old.is_some() {
+            self.count(ip, false);
+        }
         if stored {
-            self.total += 1;
+            self.count(ip, true);
             self.enqueue(now, info_hash, key);
         }
         let swarm = self.swarms.get(&info_hash);
-        answer(&mut self.rng, swarm, &peer_id, left, want, compact, req)
+        answer(&mut self.rng, swarm, &key, left, want, compact, req)
     }
 
     /// Answers a scrape (the bencoded body): counts for the torrents it names. A scrape that
@@ -428,13 +465,13 @@ impl Swarms {
     }
 }
 
-/// The bencoded answer to an announce by `peer_id` (which is left out of it): the
+/// The bencoded answer to an announce by the entry `asker` (which is left out of it): the
 /// swarm's counts and a random sample of up to `want` of its peers (leechers only, for a
 /// seed).
 fn answer(
     rng: &mut Rng,
     swarm: Option<&Swarm>,
-    peer_id: &[u8; 20],
+    asker: &PeerKey,
     left: u64,
     want: usize,
     compact: bool,
@@ -459,7 +496,7 @@ fn answer(
             for i in (1..all.len()).rev() {
                 all.swap(i, rng.below(i + 1));
             }
-            picked = all.into_iter().filter(|p| &p.key.0 != peer_id).collect();
+            picked = all.into_iter().filter(|p| &p.key != asker).collect();
             picked.truncate(want);
         } else {
             // Many more than wanted: draw positions at random, without repeats. At
@@ -467,7 +504,7 @@ fn answer(
             let mut taken = HashSet::new();
             while picked.len() < want && taken.len() < n {
                 let i = rng.below(n);
-                if taken.insert(i) && &at(i).key.0 != peer_id {
+                if taken.insert(i) && &at(i).key != asker {
                     picked.push(at(i));
                 }
             }
@@ -782,6 +819,67 @@ mod tests {
             s.announce(&ann([1; 20], i, 5, None), at("[::ffff:192.0.2.5]:1"), now);
         }
         assert_eq!(s.peer_count(&[1; 20]), MAX_PEERS_PER_IP + 1);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_of_the_whole_tracker() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        let hash = |n: u32| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&n.to_be_bytes());
+            h
+        };
+        // Its cap in each of many swarms, until the tracker-wide cap stops it.
+        let mut id = 0;
+        for swarm in 0..(MAX_PEERS_PER_HOST / MAX_PEERS_PER_IP + 5) as u32 {
+            for _ in 0..MAX_PEERS_PER_IP {
+                id += 1;
+                s.announce(&ann(hash(swarm), id, 5, None), at("192.0.2.9:1"), now);
+            }
+        }
+        assert_eq!(s.total_peers(), MAX_PEERS_PER_HOST);
+        // Another address is still stored; the capped one is answered but not stored.
+        s.announce(&ann(hash(999), 1, 5, None), at("192.0.2.10:1"), now);
+        s.announce(&ann(hash(999), 2, 5, None), at("192.0.2.9:1"), now);
+        assert_eq!(s.peer_count(&hash(999)), 1);
+        // Once one of its entries stops, it has a place again.
+        s.announce(&ann(hash(0), 1, 5, Some("stopped")), at("192.0.2.9:1"), now);
+        s.announce(&ann(hash(999), 2, 5, None), at("192.0.2.9:1"), now);
+        assert_eq!(s.peer_count(&hash(999)), 2);
+        assert_eq!(s.total_peers(), MAX_PEERS_PER_HOST + 1);
+    }
+
+    #[test]
+    fn a_swarm_that_shrinks_gives_its_memory_back() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        for i in 0..2_000 {
+            s.announce(&ann([3; 20], i, 5, None), at("127.0.0.1:1"), now);
+        }
+        for i in 1..2_000 {
+            s.announce(&ann([3; 20], i, 5, Some("stopped")), at("127.0.0.1:1"), now);
+        }
+        let swarm = &s.swarms[&[3; 20]];
+        assert_eq!(swarm.len(), 1);
+        assert!(
+            swarm.leechers.capacity() <= 8,
+            "{}",
+            swarm.leechers.capacity()
+        );
+        assert!(swarm.index.capacity() <= 64, "{}", swarm.index.capacity());
+    }
+
+    #[test]
+    fn only_the_askers_own_entry_is_left_out_of_its_answer() {
+        // The same peer id from another address is another entry (a copied id, or a peer
+        // that moved): it is a peer like any other.
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        s.announce(&ann([4; 20], 1, 5, None), at("192.0.2.20:1"), now);
+        let answer = s.announce(&ann([4; 20], 1, 5, None), at("192.0.2.21:1"), now);
+        let peers = AnnounceResponse::from_bencode(&answer).unwrap().peers;
+        assert_eq!(peers, vec![at("192.0.2.20:6881")]);
     }
 
     #[test]
