@@ -288,8 +288,10 @@ impl Swarms {
     }
 
     /// How many queued announces expiry has looked at so far, in all: its cost, which stays
-    /// proportional to the announces made, however many peers are held.
-    pub fn expiry_work(&self) -> u64 {
+    /// proportional to the announces made, however many peers are held (for the tests that
+    /// show it).
+    #[cfg(test)]
+    fn expiry_work(&self) -> u64 {
         self.expiry_work
     }
 
