@@ -333,3 +333,50 @@ fn a_socket_on_this_schedulers_selector_wakes_a_component_of_another_scheduler()
         assert!(bg.finish().is_clean());
     });
 }
+
+#[test]
+fn a_peers_close_stays_in_every_later_readiness() {
+    within(LIMIT, || {
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let std_stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        std_stream.set_nonblocking(true).unwrap();
+        let mut stream = mio::net::TcpStream::from_std(std_stream);
+        let reg = Selector::for_scheduler(&root)
+            .unwrap()
+            .register(&mut stream, Interest::READABLE, root.remote_waker())
+            .unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"hello").unwrap();
+        // Data first: readable, not closed.
+        let ready = loop {
+            sched.step(1);
+            let r = reg.take_ready();
+            if !r.is_empty() {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(ready.readable && !ready.read_closed, "{ready:?}");
+        // Then the peer closes: the flag comes, and stays.
+        drop(peer);
+        let ready = loop {
+            sched.step(1);
+            let r = reg.take_ready();
+            if r.read_closed {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(ready.readable, "{ready:?}");
+        for _ in 0..3 {
+            sched.step(1);
+            let again = reg.take_ready();
+            assert!(again.read_closed && again.is_empty(), "{again:?}");
+        }
+        let mut buf = [0u8; 16];
+        assert_eq!(stream.read(&mut buf).unwrap(), 5);
+        assert_eq!(stream.read(&mut buf).unwrap(), 0);
+    });
+}

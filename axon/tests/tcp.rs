@@ -316,6 +316,33 @@ fn concurrent_std_clients_half_close_and_get_everything_back() {
 }
 
 #[test]
+fn a_close_that_follows_a_short_read_is_seen() {
+    // A socket stops reading at a short read and waits for the next edge. Each client here
+    // sends a few bytes, waits for their echo (so the server has read them, short), then
+    // closes its side alone, or together with more bytes: the server must still see the end,
+    // finish the echo and close. A lost end leaves the client waiting (and the test fails at
+    // PATIENCE).
+    let (bg, handle, addr) = echo_server();
+    for i in 0..40u8 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(&[i; 7]).unwrap();
+        let mut echo = [0u8; 7];
+        s.read_exact(&mut echo).unwrap();
+        assert_eq!(echo, [i; 7]);
+        let tail: &[u8] = if i % 2 == 0 { &[] } else { b"tail" };
+        s.write_all(tail).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest)
+            .expect("the server closed after the echo");
+        assert_eq!(rest, tail);
+    }
+    wait_until_no_connections(&bg);
+    stop_server(bg, handle);
+}
+
+#[test]
 fn client_vanishing_mid_stream_leaves_the_server_running_and_clean() {
     let (bg, handle, addr) = echo_server();
 

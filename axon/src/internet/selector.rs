@@ -132,12 +132,13 @@ const WAKE_TOKEN: Token = Token(0);
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
 const DEADLINE: u8 = 4;
+const READ_CLOSED: u8 = 8;
 
 /// Which ways a registered socket became ready since the last
 /// [`take_ready`](Registration::take_ready).
 ///
 /// An error or hang-up on the socket sets both flags, so that the next read or write reports
-/// it.
+/// it; a peer that closed its side, or an error, also sets `read_closed`.
 ///
 /// ```
 /// use axon::internet::selector::{Readiness, Selector};
@@ -165,7 +166,10 @@ const DEADLINE: u8 = 4;
 ///     assert!(std::time::Instant::now() < deadline);
 ///     std::thread::sleep(std::time::Duration::from_millis(1));
 /// };
-/// assert_eq!(ready, Readiness { readable: true, writable: false, deadline_passed: false });
+/// assert_eq!(
+///     ready,
+///     Readiness { readable: true, writable: false, deadline_passed: false, read_closed: false }
+/// );
 /// assert!(reg.take_ready().is_empty()); // taking clears
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -176,6 +180,13 @@ pub struct Readiness {
     pub writable: bool,
     /// The deadline set with [`Registration::set_deadline`] has passed.
     pub deadline_passed: bool,
+    /// The peer has closed its side (or the socket failed): reading will come to the end of
+    /// the stream. Unlike the other flags this is a state, not news: once seen it stays set
+    /// in every later [`take_ready`](Registration::take_ready), and [`is_empty`](Self::is_empty)
+    /// ignores it. A reader that stops at a short read, trusting the next edge to wake it
+    /// when more data comes, must read on to the end once this is set, because no edge comes
+    /// after the last one.
+    pub read_closed: bool,
 }
 
 impl Readiness {
@@ -184,10 +195,12 @@ impl Readiness {
             readable: bits & READABLE != 0,
             writable: bits & WRITABLE != 0,
             deadline_passed: bits & DEADLINE != 0,
+            read_closed: bits & READ_CLOSED != 0,
         }
     }
 
-    /// True if no flag is set.
+    /// True if nothing new happened: none of `readable`, `writable` and `deadline_passed` is
+    /// set (`read_closed`, a lasting state, does not count).
     pub fn is_empty(&self) -> bool {
         !self.readable && !self.writable && !self.deadline_passed
     }
@@ -335,6 +348,9 @@ impl Poller {
                 let mut bits = 0;
                 if ev.is_readable() || ev.is_read_closed() || failed {
                     bits |= READABLE;
+                }
+                if ev.is_read_closed() || failed {
+                    bits |= READ_CLOSED;
                 }
                 if ev.is_writable() || ev.is_write_closed() || failed {
                     bits |= WRITABLE;
@@ -666,10 +682,11 @@ impl std::fmt::Debug for Registration {
 }
 
 impl Registration {
-    /// Takes (and clears) the readiness seen since the last call. A flag set after this call
-    /// wakes the component again.
+    /// Takes (and clears) the readiness seen since the last call, except `read_closed`, which
+    /// stays set once seen. A flag set after this call wakes the component again.
     pub fn take_ready(&self) -> Readiness {
-        Readiness::from_bits(self.entry.ready.swap(0, Ordering::AcqRel))
+        // `read_closed` is a lasting state: kept for the next take.
+        Readiness::from_bits(self.entry.ready.fetch_and(READ_CLOSED, Ordering::AcqRel))
     }
 
     /// Wakes the component at `when` even if the socket is not ready, with

@@ -480,8 +480,11 @@ pub(crate) async fn run_connection(
     let peer_close = config.peer_close;
     let failed = |op, e: &io::Error| Ok(Outcome::Failed(SocketError::new(me, op, &peer, e)));
     let reads_per_turn = config.reads_per_turn.max(1);
-    // Edge-triggered readiness: assume ready until the socket says WouldBlock.
+    // Edge-triggered readiness: assume ready until the socket says WouldBlock, or until a
+    // read comes back short (the socket was emptied; data that comes later raises a new
+    // edge), unless the peer has closed its side: then read on to the end.
     let mut can_read = true;
+    let mut peer_closed = false;
     let mut can_write = true;
     let mut read_open = true;
     let mut write_shut = false;
@@ -494,6 +497,7 @@ pub(crate) async fn run_connection(
         let ready = reg.take_ready();
         can_read |= ready.readable;
         can_write |= ready.writable;
+        peer_closed |= ready.read_closed;
 
         while ctx.data_ready("control") > 0 {
             let m = ctx.recv("control")?;
@@ -607,6 +611,11 @@ pub(crate) async fn run_connection(
                     }
                     Ok(v) => {
                         reads += 1;
+                        // A short read emptied the socket: no need to ask again until the
+                        // next edge (one system call and one chunk fewer per turn).
+                        if v.len() < read_chunk_size && !peer_closed {
+                            can_read = false;
+                        }
                         if let Err(e) = ctx.send(v, "outbox") {
                             held = Some(held_back(e)?);
                         }
