@@ -1256,3 +1256,67 @@ fn a_block_that_cannot_be_read_is_skipped_and_seeding_goes_on() {
     assert_eq!(u.stats.state, TorrentState::Seeding, "{u:?}");
     c.finish_clean();
 }
+
+/// BEP 3 `have`: a piece our leecher has verified is announced to its other peers while the
+/// download goes on. The `have` is held a moment to travel with others (`HAVE_DELAY`), so
+/// here, where only one piece can ever be had and nothing else is sent to the observer, it
+/// must still go out on its own.
+#[test]
+fn a_verified_piece_is_announced_to_the_other_peers() {
+    let dir = TempDir::new("have-out");
+    let t = Arc::new(Torrent::new("have.bin", 32768, data(4 * 32768, 11)));
+    // A seeder of piece 2 alone: it serves that piece, then keeps the connection open.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let seeder_addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let partial = {
+        let t = t.clone();
+        std::thread::spawn(move || {
+            let mut w = Wire::accept(&listener, LIMIT).expect("our leecher dials");
+            w.their_handshake(LIMIT).expect("our leecher's handshake");
+            let mut only = Bitfield::new(t.pieces());
+            only.set(2);
+            let mut hello = Handshake::new(t.info_hash, FAKE_ID).to_bytes().to_vec();
+            WireMessage::Bitfield(only.as_bytes().to_vec()).encode(&mut hello);
+            WireMessage::Unchoke.encode(&mut hello);
+            assert!(w.send_raw(&hello));
+            while stop_rx.try_recv().is_err() {
+                let g = w.recv(Duration::from_millis(50));
+                if matches!(g, Got::Closed) {
+                    break;
+                }
+                if let Got::Msg(WireMessage::Request {
+                    index,
+                    begin,
+                    length,
+                }) = g
+                {
+                    assert_eq!(index, 2, "only piece 2 was offered");
+                    let data = t.block(index, begin, length).into();
+                    assert!(w.send(&WireMessage::Piece { index, begin, data }));
+                }
+            }
+        })
+    };
+    let (c, id) = leecher(&t, &dir, seeder_addr);
+    // An observer with nothing, connected to our leecher.
+    let mut observer = fake_leecher_as(c.addr(), &t, PeerId(*b"-XX0001-observer0001"));
+    assert!(observer.send(&WireMessage::Bitfield(
+        Bitfield::new(t.pieces()).as_bytes().to_vec()
+    )));
+    let deadline = Instant::now() + LIMIT;
+    let mut seen = Vec::new();
+    let announced = loop {
+        match observer.recv(deadline.saturating_duration_since(Instant::now())) {
+            Got::Msg(WireMessage::Have(i)) => break i,
+            Got::Msg(m) => seen.push(m),
+            other => panic!("no Have came: {other:?} after {seen:?}"),
+        }
+    };
+    assert_eq!(announced, 2);
+    let u = c.latest(id);
+    assert_eq!(u.stats.state, TorrentState::Downloading, "{u:?}");
+    stop_tx.send(()).unwrap();
+    partial.join().unwrap();
+    c.finish_clean();
+}
