@@ -15,6 +15,7 @@
 //!   [`maker::TorrentMaker`]; [`tracker::server::Tracker`]; [`explainer`].
 //! - Messages: [`ipc`] (Kamaelia's `TIPC...` classes).
 //! - Process set-up: [`allocator`] (the C allocator's settings for streaming).
+//! - [`random`]: the pseudo-random generator the rest uses (not for secrets).
 //!
 //! `docs/torrent-design.md` draws the engine and follows a block through it.
 //!
@@ -108,6 +109,7 @@ pub mod maker;
 mod mapped;
 pub mod metainfo;
 pub mod patron;
+pub mod random;
 pub mod service;
 pub mod storage;
 pub mod tracker;

@@ -14,7 +14,7 @@
 //!   at once when they become interested; they do not take a slot.
 //!
 //! Everyone else is choked. The choker is pure: time is passed in and randomness comes from
-//! a small seeded xorshift generator, so a given seed and inputs always give the same answer.
+//! a seeded [`Rng`], so a given seed and inputs always give the same answer.
 //!
 //! ```
 //! use kamaelia_torrent::engine::choker::{Choker, PeerView};
@@ -40,6 +40,8 @@
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+
+use crate::random::Rng;
 
 /// How a peer is identified: its socket address.
 pub type PeerKey = std::net::SocketAddr;
@@ -74,7 +76,7 @@ pub struct PeerView {
 #[derive(Clone, Debug)]
 pub struct Choker {
     slots: usize,
-    rng: u64,
+    rng: Rng,
     optimistic: Option<(PeerKey, Instant)>,
 }
 
@@ -82,11 +84,9 @@ impl Choker {
     /// A choker with `upload_slots` slots (at least one; one of them is the optimistic
     /// unchoke) whose random choices are driven by `seed`.
     pub fn new(upload_slots: usize, seed: u64) -> Choker {
-        // Scramble the seed so that small seeds differ quickly; xorshift must not start at 0.
-        let rng = (seed ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         Choker {
             slots: upload_slots.max(1),
-            rng: if rng == 0 { 0x2545_F491_4F6C_DD1D } else { rng },
+            rng: Rng::new(seed),
             optimistic: None,
         }
     }
@@ -192,7 +192,7 @@ impl Choker {
         if total == 0 {
             return None;
         }
-        let mut r = self.next_random() % total;
+        let mut r = self.rng.below(total);
         for p in from {
             let w = weight(p);
             if r < w {
@@ -201,16 +201,6 @@ impl Choker {
             r -= w;
         }
         None
-    }
-
-    /// xorshift64.
-    fn next_random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
     }
 }
 

@@ -34,11 +34,10 @@
 //! assert_eq!(picker.bytes_left(), 0);
 //! ```
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
+use crate::random::Rng;
 use crate::wire::Bitfield;
 
 /// A peer, identified by its address (ip, port).
@@ -135,14 +134,7 @@ pub struct Picker {
     peers: HashMap<PeerKey, Peer>,
     /// Blocks of unverified pieces that are neither received nor requested.
     unrequested: usize,
-    rng: u64,
-}
-
-fn next_rand(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
+    rng: Rng,
 }
 
 /// The indices of the set bits of `bf`.
@@ -172,7 +164,7 @@ impl Picker {
     /// holding what is left of `total_length`); the pieces set in `have` are already verified
     /// (resume). Ties between equally rare pieces are broken with a per-process random seed.
     pub fn new(piece_length: u64, total_length: u64, have: Bitfield) -> Picker {
-        let seed = RandomState::new().hash_one((piece_length, total_length, have.len()));
+        let seed = Rng::from_clock().next_u64();
         Picker::with_seed(piece_length, total_length, have, seed)
     }
 
@@ -191,7 +183,7 @@ impl Picker {
             order: Vec::new(),
             peers: HashMap::new(),
             unrequested: 0,
-            rng: seed | 1,
+            rng: Rng::new(seed),
         };
         for i in 0..n {
             if have.has(i) {
@@ -436,7 +428,7 @@ impl Picker {
                     Some((ba, _)) if a > ba => {}
                     Some((ba, _)) if a == ba => {
                         ties += 1;
-                        if next_rand(&mut self.rng) % ties == 0 {
+                        if self.rng.below(ties) == 0 {
                             best = Some((a, i));
                         }
                     }

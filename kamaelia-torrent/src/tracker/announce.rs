@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::bencode::{self, Value};
 use crate::metainfo::InfoHash;
+use crate::random::Rng;
 
 /// A peer's 20-byte id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,20 +21,12 @@ impl fmt::Debug for PeerId {
 impl PeerId {
     /// A fresh id in the Azureus style: `-KR0100-` and twelve random characters.
     pub fn generate() -> PeerId {
-        let mut id = *b"-KR0100-000000000000";
-        let mut seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            ^ (std::process::id() as u64).rotate_left(32)
-            ^ (&id as *const _ as u64);
         const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut id = *b"-KR0100-000000000000";
+        // Enough to tell peers apart; an id is no secret.
+        let mut rng = Rng::from_clock();
         for b in id[8..].iter_mut() {
-            // xorshift64: enough to tell peers apart, not for secrets.
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            *b = ALPHABET[(seed % ALPHABET.len() as u64) as usize];
+            *b = ALPHABET[rng.below(ALPHABET.len() as u64) as usize];
         }
         PeerId(id)
     }
@@ -491,5 +484,15 @@ mod tests {
         assert!(url.contains("peer_id=-KR0100-abcdefghijkl"));
         let id = PeerId::generate();
         assert!(id.0.starts_with(b"-KR0100-"));
+    }
+
+    #[test]
+    fn generated_peer_ids_differ_even_when_made_at_once() {
+        let ids: std::collections::HashSet<PeerId> =
+            (0..1000).map(|_| PeerId::generate()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|id| id.0[8..].iter().all(u8::is_ascii_alphanumeric)));
     }
 }

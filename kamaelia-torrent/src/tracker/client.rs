@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::announce::{AnnounceRequest, AnnounceResponse, TrackerError};
 use super::http::{self, TrackerUrl};
 use super::udp;
+use crate::random::Rng;
 
 /// How a client talks to trackers.
 #[derive(Clone, Debug)]
@@ -90,18 +91,6 @@ fn resolve(u: &TrackerUrl) -> Result<Vec<SocketAddr>, TrackerError> {
         return Err(TrackerError::Io(format!("{} has no address", u.host)));
     }
     Ok(addrs)
-}
-
-fn random_u32() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(7);
-    let mut x = t ^ 0x9e37_79b9_7f4a_7c15 ^ (std::process::id() as u64) << 17;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x as u32
 }
 
 impl TrackerClient {
@@ -277,7 +266,9 @@ impl TrackerClient {
         };
         let sock = UdpSocket::bind(local).map_err(io_err)?;
         sock.connect(addr).map_err(io_err)?;
-        let tid = random_u32();
+        // Transaction ids need only to differ from other requests' (BEP 15).
+        let mut rng = Rng::from_clock();
+        let tid = rng.next_u64() as u32;
         let mut connection_id = 0u64;
         self.udp_exchange(&sock, &udp::connect_request(tid), stop, |b| {
             match udp::parse_connect_response(b, tid) {
@@ -289,7 +280,7 @@ impl TrackerClient {
                 Err(e) => Err(e),
             }
         })?;
-        let tid = random_u32() ^ 0x5a5a_5a5a;
+        let tid = rng.next_u64() as u32;
         let mut answer = None;
         self.udp_exchange(
             &sock,

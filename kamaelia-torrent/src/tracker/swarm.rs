@@ -29,6 +29,7 @@ use super::announce::{failure_bencode, AnnounceResponse, PeerId};
 use super::http::{self, Request};
 use crate::bencode::{self, Value};
 use crate::engine::addresses::host_key;
+use crate::random::Rng;
 
 /// How often peers are told to announce.
 pub const INTERVAL: Duration = Duration::from_secs(1800);
@@ -166,38 +167,6 @@ impl Swarm {
     }
 }
 
-/// A cheap pseudo-random generator (xorshift64*) for sampling peers: not for secrets.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock() -> Rng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Rng((nanos ^ 0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number below `n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-impl Default for Rng {
-    fn default() -> Rng {
-        Rng::from_clock()
-    }
-}
-
 /// Every swarm the tracker knows.
 #[derive(Debug)]
 pub struct Swarms {
@@ -225,7 +194,7 @@ impl Default for Swarms {
             per_host: HashMap::new(),
             expiry_work: 0,
             max_peers: MAX_PEERS_TOTAL,
-            rng: Rng::default(),
+            rng: Rng::from_clock(),
         }
     }
 }
@@ -496,7 +465,7 @@ fn answer(
             // Few enough to shuffle them all (Fisher-Yates), then take the first.
             let mut all: Vec<&PeerEntry> = (0..n).map(at).collect();
             for i in (1..all.len()).rev() {
-                all.swap(i, rng.below(i + 1));
+                all.swap(i, rng.below(i as u64 + 1) as usize);
             }
             picked = all.into_iter().filter(|p| &p.key != asker).collect();
             picked.truncate(want);
@@ -505,7 +474,7 @@ fn answer(
             // most half of them are ever taken, so few draws are wasted.
             let mut taken = HashSet::new();
             while picked.len() < want && taken.len() < n {
-                let i = rng.below(n);
+                let i = rng.below(n as u64) as usize;
                 if taken.insert(i) && &at(i).key != asker {
                     picked.push(at(i));
                 }

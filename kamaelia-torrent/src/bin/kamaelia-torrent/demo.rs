@@ -27,6 +27,7 @@ use kamaelia_torrent::ipc::{
 };
 use kamaelia_torrent::maker::TorrentMaker;
 use kamaelia_torrent::patron::TorrentPatron;
+use kamaelia_torrent::random::Rng;
 use kamaelia_torrent::tracker::server::Tracker;
 use sha1::{Digest, Sha1};
 
@@ -148,22 +149,17 @@ fn interrupted_error() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), written in 1 MiB pieces; stops early if
-/// `interrupted` is set.
+/// Deterministic pseudo-random bytes, written in 1 MiB pieces; stops early if `interrupted`
+/// is set.
 fn write_payload(path: &Path, mib: u64, interrupted: &AtomicBool) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut x: u64 = 0x4b61_6d61_656c_6961; // "Kamaelia"
+    let mut rng = Rng::new(0x4b61_6d61_656c_6961); // "Kamaelia"
     let mut buf = vec![0u8; 1 << 20];
     for _ in 0..mib {
         if interrupted.load(Ordering::SeqCst) {
             return Err(interrupted_error());
         }
-        for chunk in buf.chunks_exact_mut(8) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            chunk.copy_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
+        rng.fill(&mut buf);
         f.write_all(&buf)?;
     }
     f.flush()
