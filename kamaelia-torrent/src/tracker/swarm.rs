@@ -9,7 +9,8 @@
 //! - Entries expire [`PEER_TTL`] after their last announce. Every announce is also queued in
 //!   time order, and expiry takes entries off the front of that queue: its cost is amortised
 //!   over the announces, instead of a scan of every peer on every announce. Counts and
-//!   answers therefore never include an expired peer.
+//!   answers therefore never include an expired peer. A re-announce updates its entry where
+//!   it is (moving it only when a leecher becomes a seed or back).
 //! - At most [`MAX_SWARMS`] swarms, [`MAX_PEERS_PER_SWARM`] peers in one, [`MAX_PEERS_TOTAL`]
 //!   peers in all, [`MAX_PEERS_PER_IP`] entries of one address in a swarm and
 //!   [`MAX_PEERS_PER_HOST`] in all swarms (an IPv6 /64 counts as one address; loopback is
@@ -161,6 +162,28 @@ impl Swarm {
         self.index.insert(key, (seed, i));
     }
 
+    /// Stores `entry`. An entry already held for its key is overwritten where it is when it
+    /// stays a seed or a leecher, and moved to the other list when it does not. Returns
+    /// whether the key is new to the swarm.
+    fn put(&mut self, entry: PeerEntry) -> bool {
+        let seed = entry.left == 0;
+        match self.index.get(&entry.key) {
+            Some(&(was_seed, i)) if was_seed == seed => {
+                self.list(seed)[i] = entry;
+                false
+            }
+            Some(_) => {
+                self.remove(&entry.key);
+                self.insert(entry);
+                false
+            }
+            None => {
+                self.insert(entry);
+                true
+            }
+        }
+    }
+
     /// Whether a new entry from `ip` would be over [`MAX_PEERS_PER_IP`].
     fn ip_full(&self, ip: IpAddr) -> bool {
         ip_bucket(ip).is_some_and(|b| self.per_ip.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_IP)
@@ -171,8 +194,9 @@ impl Swarm {
 #[derive(Debug)]
 pub struct Swarms {
     swarms: HashMap<[u8; 20], Swarm>,
-    /// Every announce that stored an entry, oldest first: (time, torrent, entry key). An
-    /// item is stale when its entry has announced since (or is gone).
+    /// Every announce that stored an entry, oldest first: (time, torrent, entry key); a
+    /// repeat at the same instant adds nothing, so every entry held has an item of its last
+    /// announce's time. An item is stale when its entry has announced since (or is gone).
     queue: VecDeque<(Instant, [u8; 20], PeerKey)>,
     /// Peers held in all swarms.
     total: usize,
@@ -362,36 +386,44 @@ impl Swarms {
             || ip_bucket(ip)
                 .is_some_and(|b| self.per_host.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_HOST);
         let swarm = self.swarms.entry(info_hash).or_default();
-        let old = swarm.remove(&key);
-        let mut stored = false;
-        if event != Some("stopped") {
-            let was_leecher = old.as_ref().is_some_and(|p| p.left > 0);
-            let mut counted = old.as_ref().is_some_and(|p| p.counted);
+        // What changes in the totals, and whether the entry needs a new queue item for expiry.
+        let (mut added, mut removed, mut new_item) = (false, false, false);
+        if event == Some("stopped") {
+            removed = swarm.remove(&key).is_some();
+        } else {
+            let old = swarm.get(&key);
+            let known = old.is_some();
+            let was_leecher = old.is_some_and(|p| p.left > 0);
+            let mut counted = old.is_some_and(|p| p.counted);
+            // An entry last seen at this same instant has its queue item already.
+            let seen_now = old.is_some_and(|p| p.seen == now);
             if event == Some("completed") && left == 0 && was_leecher && !counted {
                 swarm.completed += 1;
                 counted = true;
             }
-            let room = old.is_some()
-                || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.ip_full(ip));
+            let room =
+                known || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.ip_full(ip));
             if room {
-                swarm.insert(PeerEntry {
+                added = swarm.put(PeerEntry {
                     key,
                     addr,
                     left,
                     seen: now,
                     counted,
                 });
-                stored = true;
+                new_item = !seen_now;
             }
         }
         if swarm.len() == 0 {
             self.swarms.remove(&info_hash);
         }
-        if old.is_some() {
+        if removed {
             self.count(ip, false);
         }
-        if stored {
+        if added {
             self.count(ip, true);
+        }
+        if new_item {
             self.enqueue(now, info_hash, key);
         }
         let swarm = self.swarms.get(&info_hash);
@@ -727,6 +759,132 @@ mod tests {
         s.announce(&ann(hash_of(0), 7_777_777, 1, None), remote, now);
         assert_eq!(s.total_peers(), 2_000);
         assert_eq!(s.peer_count(&hash_of(0)), 500);
+    }
+
+    /// The entry counts of `ip`: in the swarm of `hash` and in the whole tracker.
+    fn ip_counts(s: &Swarms, hash: [u8; 20], ip: &str) -> (usize, usize) {
+        let ip: IpAddr = ip.parse().unwrap();
+        let in_swarm = s
+            .swarms
+            .get(&hash)
+            .map_or(0, |w| w.per_ip.get(&ip).copied().unwrap_or(0));
+        (in_swarm, s.per_host.get(&ip).copied().unwrap_or(0))
+    }
+
+    /// The held entry of the peer whose id comes from `id`, from `ip`.
+    fn entry(s: &Swarms, hash: [u8; 20], id: u32, ip: &str) -> Option<PeerEntry> {
+        let mut peer_id = [b'x'; 20];
+        peer_id[..4].copy_from_slice(&id.to_be_bytes());
+        s.swarms
+            .get(&hash)?
+            .get(&(peer_id, ip.parse().unwrap()))
+            .cloned()
+    }
+
+    #[test]
+    fn reannounces_update_the_entry_and_keep_the_counts_and_expiry() {
+        let mut s = Swarms::new();
+        let t0 = Instant::now();
+        let (h, ip) = ([6; 20], "192.0.2.7");
+        let remote = at("192.0.2.7:1");
+        let mut t = t0;
+        // A leecher announces 1,000 times from new ports with less left each time; another
+        // leecher and a seed share the swarm.
+        s.announce(&ann(h, 2, 50, None), at("198.51.100.2:1"), t0);
+        s.announce(&ann(h, 3, 0, None), at("198.51.100.3:1"), t0);
+        for k in 0..1_000u32 {
+            t = t0 + Duration::from_secs(k.into());
+            let mut r = ann(h, 1, 10_000 - u64::from(k), None);
+            r.query[2].1 = (7_000 + k).to_string().into_bytes();
+            s.announce(&r, remote, t);
+        }
+        let e = entry(&s, h, 1, ip).unwrap();
+        assert_eq!((e.addr, e.left, e.seen), (at("192.0.2.7:7999"), 9_001, t));
+        assert_eq!(scrape_counts(&mut s, h, t), (1, 0, 2));
+        assert_eq!((s.total_peers(), ip_counts(&s, h, ip)), (3, (1, 1)));
+        assert!(
+            s.queue.len() <= 2 * s.total_peers() + 64 + 1,
+            "{}",
+            s.queue.len()
+        );
+        // The others see its latest port.
+        let answer = s.announce(&ann(h, 2, 50, None), at("198.51.100.2:1"), t);
+        let peers = AnnounceResponse::from_bencode(&answer).unwrap().peers;
+        assert!(peers.contains(&at("192.0.2.7:7999")), "{peers:?}");
+
+        // It completes: a seed now, counted once however often it says so.
+        for k in 1..=3 {
+            t += Duration::from_secs(1);
+            let event = (k < 3).then_some("completed");
+            s.announce(&ann(h, 1, 0, event), remote, t);
+            assert_eq!(scrape_counts(&mut s, h, t), (2, 1, 1));
+        }
+        assert_eq!((s.total_peers(), ip_counts(&s, h, ip)), (3, (1, 1)));
+        // Back to a leecher (it lost data) and a seed again: no second completion.
+        s.announce(&ann(h, 1, 5, None), remote, t);
+        assert_eq!(scrape_counts(&mut s, h, t), (1, 1, 2));
+        t += Duration::from_secs(1);
+        s.announce(&ann(h, 1, 0, Some("completed")), remote, t);
+        assert_eq!(scrape_counts(&mut s, h, t), (2, 1, 1));
+        assert_eq!((s.total_peers(), ip_counts(&s, h, ip)), (3, (1, 1)));
+
+        // Silent from now on, it expires PEER_TTL after its last announce, with the others
+        // (who last announced earlier); everything it was counted in is freed.
+        s.expire(t + PEER_TTL - Duration::from_millis(1));
+        assert!(entry(&s, h, 1, ip).is_some());
+        s.expire(t + PEER_TTL);
+        assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
+        assert_eq!(ip_counts(&s, h, ip), (0, 0));
+        assert!(s.per_host.is_empty());
+        assert!(s.queue.is_empty(), "{}", s.queue.len());
+    }
+
+    #[test]
+    fn reannounces_at_one_instant_add_one_queue_item() {
+        let mut s = Swarms::new();
+        let now = Instant::now();
+        for k in 0..1_000 {
+            // Leecher and seed in turn: the entry moves between the lists each time.
+            s.announce(&ann([7; 20], 1, k % 2, None), at("192.0.2.8:1"), now);
+        }
+        assert_eq!(s.total_peers(), 1);
+        assert_eq!(s.queue.len(), 1);
+        s.expire(now + PEER_TTL);
+        assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
+        assert!(s.per_host.is_empty());
+    }
+
+    #[test]
+    fn reannounces_keep_the_caps_of_an_address() {
+        let mut s = Swarms::new();
+        let t0 = Instant::now();
+        let (h, ip) = ([8; 20], "192.0.2.9");
+        let remote = at("192.0.2.9:1");
+        for round in 0..100u32 {
+            let t = t0 + Duration::from_secs(round.into());
+            for id in 0..MAX_PEERS_PER_IP as u32 {
+                // Some stay leechers, some switch kind every round.
+                let left = if id % 2 == 0 { 5 } else { u64::from(round % 2) };
+                s.announce(&ann(h, id, left, None), remote, t);
+            }
+            // One more from that address is never stored, however often the others announce.
+            s.announce(&ann(h, 99, 5, None), remote, t);
+            assert_eq!(s.peer_count(&h), MAX_PEERS_PER_IP);
+        }
+        assert_eq!(ip_counts(&s, h, ip), (MAX_PEERS_PER_IP, MAX_PEERS_PER_IP));
+        assert_eq!(s.total_peers(), MAX_PEERS_PER_IP);
+        let (seeds, _, leechers) = scrape_counts(&mut s, h, t0);
+        assert_eq!((seeds + leechers) as usize, MAX_PEERS_PER_IP);
+        // The address's whole-tracker count is still right: it fills up to the cap and no more.
+        let mut id = 1_000;
+        for swarm in 0..(MAX_PEERS_PER_HOST / MAX_PEERS_PER_IP) as u32 {
+            for _ in 0..MAX_PEERS_PER_IP {
+                id += 1;
+                s.announce(&ann(hash_of(swarm), id, 5, None), remote, t0);
+            }
+        }
+        assert_eq!(s.total_peers(), MAX_PEERS_PER_HOST);
+        assert_eq!(ip_counts(&s, h, ip), (MAX_PEERS_PER_IP, MAX_PEERS_PER_HOST));
     }
 
     #[test]
