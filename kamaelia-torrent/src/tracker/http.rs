@@ -230,7 +230,12 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
         }
         return Ok(None);
     };
-    let head = std::str::from_utf8(&buf[..end]).map_err(|_| "request head is not text")?;
+    Ok(Some((parse_head(&buf[..end])?, end)))
+}
+
+/// Parses a whole request head, its blank line included (found by [`head_end`]).
+fn parse_head(head: &[u8]) -> Result<Request, String> {
+    let head = std::str::from_utf8(head).map_err(|_| "request head is not text")?;
     let line = head.lines().next().unwrap_or("");
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("");
@@ -246,13 +251,10 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
         let v = url_decode(v).ok_or("bad percent-encoding")?;
         params.push((String::from_utf8_lossy(&k).into_owned(), v));
     }
-    Ok(Some((
-        Request {
-            path: path.to_string(),
-            query: params,
-        },
-        end,
-    )))
+    Ok(Request {
+        path: path.to_string(),
+        query: params,
+    })
 }
 
 /// A request head arriving in pieces: each byte is looked at a bounded number of times
@@ -284,14 +286,16 @@ impl RequestHead {
         let from = self.scanned.saturating_sub(2);
         self.work += self.buf.len() - from;
         self.scanned = self.buf.len();
-        if head_end(&self.buf[from..]).is_none() {
+        // Earlier pushes found no end before `from`, so the first one from there is the
+        // head's: parse up to it, without looking for it again from the start.
+        let Some(end) = head_end(&self.buf[from..]) else {
             return if self.buf.len() > MAX_REQUEST_HEAD {
                 Err("request head too large".into())
             } else {
                 Ok(None)
             };
-        }
-        Ok(parse_request(&self.buf)?.map(|(r, _)| r))
+        };
+        parse_head(&self.buf[..from + end]).map(Some)
     }
 
     /// How many bytes have been looked at so far in search of the end of the head (for
@@ -403,5 +407,40 @@ mod tests {
         let mut head = RequestHead::default();
         assert_eq!(head.push(&vec![b'a'; MAX_REQUEST_HEAD]), Ok(None));
         assert!(head.push(b"a").is_err());
+    }
+
+    #[test]
+    fn a_head_in_pieces_parses_as_the_whole_does() {
+        let heads: [&[u8]; 7] = [
+            b"GET /announce?info_hash=%01%02&port=1&x HTTP/1.1\r\nHost: a\r\n\r\nrest",
+            b"GET /scrape?a=1 HTTP/1.0\nHost: a\n\nrest",
+            b"GET / HTTP/1.0\r\nHost: a\n\r\n",
+            b"GET /?a=%zz HTTP/1.0\r\n\r\n",
+            b"POST / HTTP/1.0\r\n\r\n",
+            b"GET /a\xff HTTP/1.0\r\n\r\n",
+            b"\n\nGET / HTTP/1.0\r\n\r\n",
+        ];
+        for text in heads {
+            let whole = parse_request(text).map(|r| r.map(|(r, _)| r));
+            assert!(whole != Ok(None), "{:?}", String::from_utf8_lossy(text));
+            // Cut in two at every place, and a byte at a time: the first answer that is not
+            // "more bytes" is the whole text's.
+            let cuts = (0..=text.len()).map(|at| vec![&text[..at], &text[at..]]);
+            let bytes = text.chunks(1).collect::<Vec<_>>();
+            for pieces in cuts.chain([bytes]) {
+                let mut head = RequestHead::default();
+                let got = pieces
+                    .iter()
+                    .map(|p| head.push(p))
+                    .find(|r| *r != Ok(None))
+                    .unwrap_or(Ok(None));
+                assert_eq!(
+                    got,
+                    whole,
+                    "{:?} in {pieces:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
     }
 }
