@@ -42,7 +42,10 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
 pub const NO_PEERS_RETRY: Duration = Duration::from_secs(2);
 
 /// The longest the `stopped` announce may take, all trackers together (each one tried gets
-/// at most 2 s of it over HTTP, one 1 s attempt over UDP).
+/// at most 2 s of it over HTTP, one 1 s attempt over UDP). Waits for a connection or an
+/// answer look at it every [`STOP_CHECK`](crate::tracker::client::STOP_CHECK), so they
+/// overrun it by at most about that much; looking up a tracker's host name does not look
+/// at it.
 pub const STOPPED_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The torrent's totals, sent to the announcer whenever they change much.

@@ -55,14 +55,33 @@ fn io_err(e: std::io::Error) -> TrackerError {
     }
 }
 
-/// Connects, giving up at `deadline` or once `stop` says so (looked at every [`STOP_CHECK`]:
-/// a connection that takes longer is tried again, which sends the SYN again).
+/// Connects, giving up at `deadline` or once `stop` says so (looked at every [`STOP_CHECK`]).
+/// The connection is one non-blocking attempt waited on in slices, so a slow one is not
+/// cut short and started again at each look (the system's own SYN retries go on as usual).
 fn connect_or_stop(
     addr: &SocketAddr,
     deadline: Instant,
     stop: &dyn Fn() -> bool,
 ) -> Result<TcpStream, TrackerError> {
+    if stop() {
+        return Err(TrackerError::Stopped);
+    }
+    let mut stream = mio::net::TcpStream::connect(*addr).map_err(io_err)?;
+    let mut poll = mio::Poll::new().map_err(io_err)?;
+    poll.registry()
+        .register(&mut stream, mio::Token(0), mio::Interest::WRITABLE)
+        .map_err(io_err)?;
+    let mut events = mio::Events::with_capacity(4);
     loop {
+        // mio's recipe: an error, or a peer address once connected.
+        if let Some(e) = stream.take_error().map_err(io_err)? {
+            return Err(io_err(e));
+        }
+        match stream.peer_addr() {
+            Ok(_) => break,
+            Err(e) if still_connecting(&e) => {}
+            Err(e) => return Err(io_err(e)),
+        }
         if stop() {
             return Err(TrackerError::Stopped);
         }
@@ -72,14 +91,28 @@ fn connect_or_stop(
                 "no connection to {addr} in time"
             )));
         }
-        match TcpStream::connect_timeout(addr, left.min(STOP_CHECK * 5)) {
-            Ok(s) => return Ok(s),
-            Err(e) => match io_err(e) {
-                TrackerError::Timeout(_) => continue,
-                other => return Err(other),
-            },
+        match poll.poll(&mut events, Some(left.min(STOP_CHECK))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
         }
     }
+    poll.registry().deregister(&mut stream).map_err(io_err)?;
+    // The rest of the exchange uses blocking calls with time-outs.
+    let stream = TcpStream::from(stream);
+    stream.set_nonblocking(false).map_err(io_err)?;
+    Ok(stream)
+}
+
+/// Whether `e`, from asking for the peer address of a socket whose connection was started,
+/// means that the connection is still being made: `NotConnected`, or on some systems
+/// `EINPROGRESS` (115 on Linux, 36 on macOS and the BSDs).
+fn still_connecting(e: &std::io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    const EINPROGRESS: i32 = 115;
+    #[cfg(not(target_os = "linux"))]
+    const EINPROGRESS: i32 = 36;
+    e.kind() == std::io::ErrorKind::NotConnected || e.raw_os_error() == Some(EINPROGRESS)
 }
 
 fn resolve(u: &TrackerUrl) -> Result<Vec<SocketAddr>, TrackerError> {
@@ -335,5 +368,110 @@ impl TrackerClient {
             }
         }
         Err(errors)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::metainfo::InfoHash;
+    use crate::tracker::announce::PeerId;
+    use std::cell::Cell;
+    use std::net::TcpListener;
+    use std::os::fd::FromRawFd;
+
+    /// A loopback listener with room for one connection waiting to be accepted, and that
+    /// connection. While it waits, the system drops the SYNs of any other, whose connect
+    /// then stays pending (until its own time-out, about two minutes).
+    fn full_listener() -> (TcpListener, TcpStream) {
+        // std's listeners have a long queue: make one with a queue of one.
+        // SAFETY: plain socket calls on a descriptor owned by `listener` from the start.
+        let listener = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let listener = TcpListener::from_raw_fd(fd);
+            let mut a: libc::sockaddr_in = std::mem::zeroed();
+            a.sin_family = libc::AF_INET as libc::sa_family_t;
+            a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&a as *const libc::sockaddr_in).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            assert_eq!(
+                libc::listen(fd, 0),
+                0,
+                "{}",
+                std::io::Error::last_os_error()
+            );
+            listener
+        };
+        let queued = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (listener, queued)
+    }
+
+    /// A stop function that says yes from its `n`th look on, and counts its looks.
+    fn stop_at(n: usize, looks: &Cell<usize>) -> impl Fn() -> bool + '_ {
+        move || {
+            looks.set(looks.get() + 1);
+            looks.get() >= n
+        }
+    }
+
+    #[test]
+    fn a_connection_that_never_completes_ends_at_the_stop_or_the_deadline() {
+        let (listener, _queued) = full_listener();
+        let addr = listener.local_addr().unwrap();
+        // Only the stop can end these waits: the deadline is an hour away.
+        let far = Instant::now() + Duration::from_secs(3600);
+        let looks = Cell::new(0);
+        let got = connect_or_stop(&addr, far, &stop_at(4, &looks));
+        assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
+        assert_eq!(looks.get(), 4);
+        // The same through an announce.
+        let client = TrackerClient {
+            http_timeout: Duration::from_secs(3600),
+            ..TrackerClient::default()
+        };
+        let req = AnnounceRequest {
+            info_hash: InfoHash([1; 20]),
+            peer_id: PeerId(*b"-KR0100-aaaaaaaaaaaa"),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 1,
+            event: None,
+            numwant: None,
+            key: 0,
+        };
+        let looks = Cell::new(0);
+        let url = format!("http://{addr}/announce");
+        let got = client.announce_or_stop(&url, &req, &stop_at(3, &looks));
+        assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
+        // Without a stop, the deadline ends it.
+        let got = connect_or_stop(&addr, Instant::now() + STOP_CHECK * 2, &never);
+        assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    }
+
+    #[test]
+    fn a_connection_that_completes_late_is_used() {
+        let (listener, queued) = full_listener();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            // Make room after a while: the SYN the system sends again then gets through.
+            std::thread::sleep(STOP_CHECK * 3);
+            let first = listener.accept().unwrap();
+            let (mut late, _) = listener.accept().unwrap();
+            late.write_all(b"late").unwrap();
+            drop((first, late, queued));
+        });
+        let looks = Cell::new(0);
+        let far = Instant::now() + Duration::from_secs(60);
+        let mut s = connect_or_stop(&addr, far, &stop_at(usize::MAX, &looks)).unwrap();
+        assert!(looks.get() >= 2, "the connection was not pending");
+        // A blocking stream, connected to the listener.
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"late");
+        server.join().unwrap();
     }
 }
