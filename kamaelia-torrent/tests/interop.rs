@@ -55,6 +55,51 @@ fn ours_to_ours_with_our_tracker() {
     expect_same(&lab, &out.join("ours.bin"), &want);
 }
 
+// new: issue 5 (ours to ours on the IPv6 loopback, ::1: our tracker answers with `peers6`,
+// BEP 7, and the seeder and the download reach each other through it)
+#[test]
+fn ours_to_ours_over_ipv6_loopback() {
+    let v6 = |port: u16| SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    // A free port on ::1, or no IPv6 here (a machine setting, not a missing program).
+    let free_v6 = || TcpListener::bind(v6(0)).map(|l| l.local_addr().unwrap().port());
+    let Ok(tracker_port) = free_v6() else {
+        eprintln!("skipping: this machine has no IPv6 loopback (cannot bind [::1])");
+        return;
+    };
+    let mut lab = Lab::new("interop-ipv6", LIMIT);
+    let want = write_payload(&lab.path("seed/six.bin"), SIZE, 6);
+    let tracker_addr = v6(tracker_port);
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["tracker", "--listen", &tracker_addr.to_string()]);
+    let tracker = lab.spawn("tracker", cmd);
+    lab.wait_until(tracker, "listening on [::1]", |_| {
+        TcpStream::connect_timeout(&tracker_addr, Duration::from_millis(200)).is_ok()
+    });
+    let url = format!("http://{tracker_addr}/announce");
+    let torrent = make_torrent(&lab, "six", &lab.path("seed/six.bin"), &url, PIECE);
+    let seed_addr = v6(free_v6().unwrap());
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("seed")
+        .arg(&torrent.path)
+        .arg("--data")
+        .arg(lab.path("seed"))
+        .args(["--listen", &seed_addr.to_string()]);
+    let _seeder = lab.spawn("seed", cmd);
+    lab.wait_until(tracker, "the tracker counting the seeder", |_| {
+        scrape_complete_at(tracker_addr, &torrent.hash).unwrap_or(0) >= 1
+    });
+    let out = lab.path("got");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("download")
+        .arg(&torrent.path)
+        .arg("--output")
+        .arg(&out)
+        .args(["--listen", &v6(free_v6().unwrap()).to_string()]);
+    let leecher = lab.spawn("download", cmd);
+    lab.expect_success(leecher);
+    expect_same(&lab, &out.join("six.bin"), &want);
+}
+
 // new: issue 5 (aria2c downloads from our seeder; aria2c dials us with the obfuscated
 // handshake first and must fall back to the plain one)
 #[test]

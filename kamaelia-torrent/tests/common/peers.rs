@@ -561,10 +561,15 @@ fn url_hash(hex: &str) -> String {
 
 /// The `complete` count a tracker's scrape gives for the torrent, if it answers.
 pub fn scrape_complete(port: u16, hash: &str) -> Option<u64> {
-    let mut s = TcpStream::connect_timeout(&local(port), Duration::from_secs(2)).ok()?;
+    scrape_complete_at(local(port), hash)
+}
+
+/// [`scrape_complete`] of the tracker at `addr`.
+pub fn scrape_complete_at(addr: SocketAddr, hash: &str) -> Option<u64> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let req = format!(
-        "GET /scrape?info_hash={} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n",
+        "GET /scrape?info_hash={} HTTP/1.0\r\nHost: {addr}\r\n\r\n",
         url_hash(hash)
     );
     s.write_all(req.as_bytes()).ok()?;
