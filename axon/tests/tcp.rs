@@ -342,6 +342,138 @@ fn a_close_that_follows_a_short_read_is_seen() {
     stop_server(bg, handle);
 }
 
+/// Sends `bytes` with `MSG_OOB`: TCP urgent data, whose mark is the last byte (telnet's
+/// Synch and ftp's ABOR are sent so).
+#[cfg(unix)]
+fn send_urgent(s: &TcpStream, bytes: &[u8]) {
+    use std::os::fd::AsRawFd;
+    use std::os::raw::{c_int, c_void};
+    extern "C" {
+        fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+    }
+    const MSG_OOB: c_int = 1; // Linux, macOS and the BSDs
+                              // SAFETY: `bytes` is valid for `bytes.len()` bytes; the descriptor is `s`'s, alive for
+                              // the call.
+    let n = unsafe { send(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), MSG_OOB) };
+    assert_eq!(n, bytes.len() as isize, "{}", io::Error::last_os_error());
+}
+
+#[cfg(unix)]
+#[test]
+fn bytes_behind_an_urgent_mark_are_read_without_a_new_edge() {
+    // A read stops at TCP's urgent mark even with more bytes queued behind it, so a short
+    // read there does not mean the socket was emptied: the bytes behind the mark raised
+    // their edge before the read, and no other comes. Here the connection runs once with
+    // nothing to read; then everything arrives at once, so that one edge covers it all.
+    use axon::internet::tcp_server::ConnectedSocketAdapter;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    client.set_nodelay(true).unwrap(); // "cd" goes at once, not after the ACK of "abX"
+    let (stream, peer) = listener.accept().unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let sched = Scheduler::new();
+    let root = sched.root();
+    let csa = root.create(ConnectedSocketAdapter::new(
+        mio::net::TcpStream::from_std(stream),
+        peer,
+        SocketConfig::default(),
+    ));
+    root.link((csa, "outbox"), (root.id(), "inbox")).unwrap();
+    root.activate(csa).unwrap();
+    for _ in 0..10 {
+        sched.step(1); // registered, read until WouldBlock, paused
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(root.recv("inbox").is_err());
+    send_urgent(&client, b"abX"); // "X" is the urgent byte, out of the stream
+    (&client).write_all(b"cd").unwrap();
+    std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "read only {:?}: the bytes behind the urgent mark were left in the socket",
+            String::from_utf8_lossy(&got)
+        );
+        sched.step(1);
+        while let Ok(m) = root.recv("inbox") {
+            got.extend(m.downcast::<Vec<u8>>().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(got, b"abcd");
+    drop(client); // the peer closes: so does the connection
+    let deadline = Instant::now() + PATIENCE;
+    while !root.is_stopped(csa) {
+        assert!(Instant::now() < deadline, "the connection never ended");
+        sched.step(1);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(sched.run().is_clean());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn urgent_data_seen_while_a_tcp_client_connects_is_not_forgotten() {
+    // The client's connect phase takes the socket's readiness before its connection loop
+    // runs. Here the connection completes, and the server's urgent byte and the bytes behind
+    // its mark arrive, all while the client sleeps: one look at the poll finds them all, and
+    // the connect phase takes them. The connection loop must still know of the urgent data.
+    use std::os::fd::AsRawFd;
+    use std::os::raw::c_int;
+    extern "C" {
+        fn listen(fd: c_int, backlog: c_int) -> c_int;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // An accept queue of one place, taken: the client's SYN is dropped, to be sent again
+    // (after about a second) once there is room.
+    // SAFETY: `listen` takes two integers; the descriptor is the listener's, alive here.
+    assert_eq!(unsafe { listen(listener.as_raw_fd(), 0) }, 0);
+    let queued = TcpStream::connect(addr).unwrap();
+
+    let sched = Scheduler::new();
+    let root = sched.root();
+    let client = root.spawn(TCPClient::connect_to(addr));
+    root.link((client, "outbox"), (root.id(), "inbox")).unwrap();
+    for _ in 0..10 {
+        sched.step(1); // connecting: registered, nothing ready yet, paused
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(listener.accept().unwrap()); // room for the client's SYN when it comes again
+    let (server, _) = listener.accept().unwrap();
+    server.set_nodelay(true).unwrap(); // "cd" goes at once, not after the ACK of "abX"
+    drop(queued);
+    send_urgent(&server, b"abX"); // "X" is the urgent byte, out of the stream
+    (&server).write_all(b"cd").unwrap();
+    std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
+
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "read only {:?}: the bytes behind the urgent mark were left in the socket",
+            String::from_utf8_lossy(&got)
+        );
+        sched.step(1);
+        while let Ok(m) = root.recv("inbox") {
+            got.extend(m.downcast::<Vec<u8>>().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(got, b"abcd");
+    drop(server); // the server closes: so does the client
+    let deadline = Instant::now() + PATIENCE;
+    while !root.is_stopped(client) {
+        assert!(Instant::now() < deadline, "the client never ended");
+        sched.step(1);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(sched.run().is_clean());
+}
+
 #[test]
 fn client_vanishing_mid_stream_leaves_the_server_running_and_clean() {
     let (bg, handle, addr) = echo_server();
