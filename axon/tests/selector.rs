@@ -380,3 +380,62 @@ fn a_peers_close_stays_in_every_later_readiness() {
         assert_eq!(stream.read(&mut buf).unwrap(), 0);
     });
 }
+
+#[test]
+fn urgent_data_stays_in_every_later_readiness() {
+    within(LIMIT, || {
+        use std::os::fd::AsRawFd;
+        use std::os::raw::{c_int, c_void};
+        extern "C" {
+            fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+        }
+        const MSG_OOB: c_int = 1;
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let std_stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        std_stream.set_nonblocking(true).unwrap();
+        let mut stream = mio::net::TcpStream::from_std(std_stream);
+        let reg = Selector::for_scheduler(&root)
+            .unwrap()
+            .register(
+                &mut stream,
+                Interest::READABLE | Interest::PRIORITY,
+                root.remote_waker(),
+            )
+            .unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"plain").unwrap();
+        // Plain data: readable, not urgent.
+        let ready = loop {
+            sched.step(1);
+            let r = reg.take_ready();
+            if !r.is_empty() {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(ready.readable && !ready.urgent, "{ready:?}");
+        let mut buf = [0u8; 16];
+        assert_eq!(stream.read(&mut buf).unwrap(), 5);
+        // Then urgent data ("X"): the flag comes, with readable, and stays.
+        // SAFETY: a valid buffer of 2 bytes; the descriptor is `peer`'s, alive here.
+        let n = unsafe { send(peer.as_raw_fd(), b"aX".as_ptr().cast(), 2, MSG_OOB) };
+        assert_eq!(n, 2);
+        let ready = loop {
+            sched.step(1);
+            let r = reg.take_ready();
+            if r.urgent {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(ready.readable && !ready.read_closed, "{ready:?}");
+        for _ in 0..3 {
+            sched.step(1);
+            let again = reg.take_ready();
+            assert!(again.urgent && again.is_empty(), "{again:?}");
+        }
+        assert_eq!(stream.read(&mut buf).unwrap(), 1); // "a", up to the mark
+    });
+}

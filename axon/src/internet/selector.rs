@@ -133,12 +133,15 @@ const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
 const DEADLINE: u8 = 4;
 const READ_CLOSED: u8 = 8;
+const URGENT: u8 = 16;
 
 /// Which ways a registered socket became ready since the last
 /// [`take_ready`](Registration::take_ready).
 ///
 /// An error or hang-up on the socket sets both flags, so that the next read or write reports
-/// it; a peer that closed its side, or an error, also sets `read_closed`.
+/// it; a peer that closed its side, or an error, also sets `read_closed`. Urgent data (on
+/// a socket registered for [`Interest::PRIORITY`], Linux and Android) sets `readable` and
+/// `urgent`.
 ///
 /// ```
 /// use axon::internet::selector::{Readiness, Selector};
@@ -168,7 +171,13 @@ const READ_CLOSED: u8 = 8;
 /// };
 /// assert_eq!(
 ///     ready,
-///     Readiness { readable: true, writable: false, deadline_passed: false, read_closed: false }
+///     Readiness {
+///         readable: true,
+///         writable: false,
+///         deadline_passed: false,
+///         read_closed: false,
+///         urgent: false,
+///     }
 /// );
 /// assert!(reg.take_ready().is_empty()); // taking clears
 /// ```
@@ -187,6 +196,14 @@ pub struct Readiness {
     /// when more data comes, must read on to the end once this is set, because no edge comes
     /// after the last one.
     pub read_closed: bool,
+    /// The peer has sent TCP urgent (out-of-band) data, reported only for a socket
+    /// registered for [`Interest::PRIORITY`] (Linux and Android). A read stops short at the
+    /// urgent mark even when more bytes wait behind it, whose edge has come already: a
+    /// reader that stops at a short read must read on to `WouldBlock` once this is set. Like
+    /// `read_closed`, a lasting state: once seen it stays set in every later
+    /// [`take_ready`](Registration::take_ready) (so a first reader, such as a connect
+    /// phase, cannot take it from the next).
+    pub urgent: bool,
 }
 
 impl Readiness {
@@ -196,11 +213,12 @@ impl Readiness {
             writable: bits & WRITABLE != 0,
             deadline_passed: bits & DEADLINE != 0,
             read_closed: bits & READ_CLOSED != 0,
+            urgent: bits & URGENT != 0,
         }
     }
 
     /// True if nothing new happened: none of `readable`, `writable` and `deadline_passed` is
-    /// set (`read_closed`, a lasting state, does not count).
+    /// set (`read_closed` and `urgent`, lasting states, do not count).
     pub fn is_empty(&self) -> bool {
         !self.readable && !self.writable && !self.deadline_passed
     }
@@ -351,6 +369,9 @@ impl Poller {
                 }
                 if ev.is_read_closed() || failed {
                     bits |= READ_CLOSED;
+                }
+                if ev.is_priority() {
+                    bits |= READABLE | URGENT;
                 }
                 if ev.is_writable() || ev.is_write_closed() || failed {
                     bits |= WRITABLE;
@@ -682,11 +703,16 @@ impl std::fmt::Debug for Registration {
 }
 
 impl Registration {
-    /// Takes (and clears) the readiness seen since the last call, except `read_closed`, which
-    /// stays set once seen. A flag set after this call wakes the component again.
+    /// Takes (and clears) the readiness seen since the last call, except `read_closed` and
+    /// `urgent`, which stay set once seen. A flag set after this call wakes the component
+    /// again.
     pub fn take_ready(&self) -> Readiness {
-        // `read_closed` is a lasting state: kept for the next take.
-        Readiness::from_bits(self.entry.ready.fetch_and(READ_CLOSED, Ordering::AcqRel))
+        // `read_closed` and `urgent` are lasting states: kept for the next take.
+        Readiness::from_bits(
+            self.entry
+                .ready
+                .fetch_and(READ_CLOSED | URGENT, Ordering::AcqRel),
+        )
     }
 
     /// Wakes the component at `when` even if the socket is not ready, with
