@@ -377,10 +377,11 @@ impl Ctx {
     pub fn any_ready(&self) -> Option<String> {
         let w = self.core.world.borrow();
         let comp = w.comp(self.me)?;
-        comp.inboxes
-            .iter()
-            .position(|&b| !w.boxes.get(b).storage.is_empty())
-            .map(|i| comp.inbox_specs[i].name.to_string())
+        let ready = comp
+            .boxes(BoxKind::Inbox)
+            .find(|&(_, b)| !w.boxes.get(b).storage.is_empty())
+            .map(|(s, _)| s.name.to_string());
+        ready
     }
 
     /// Puts `msg` straight into this component's `inbox` (Kamaelia's `_deliver`, for tests and
@@ -557,7 +558,7 @@ impl Ctx {
                 continue;
             }
             if let Some(m) = w.comp_mut(me) {
-                m.children.push(c);
+                m.children.push_new(c);
             }
             let child = w.comp_mut(c).expect("checked above");
             child.wake_on_end.push(me);
@@ -574,7 +575,7 @@ impl Ctx {
         let mut w = self.core.world.borrow_mut();
         let me = self.me;
         if let Some(m) = w.comp_mut(me) {
-            m.children.retain(|&c| c != child);
+            m.children.remove(&child);
         }
         if let Some(c) = w.comp_mut(child) {
             c.wake_on_end.retain(|&p| p != me);
@@ -587,7 +588,7 @@ impl Ctx {
     pub fn children(&self) -> Vec<ComponentId> {
         let w = self.core.world.borrow();
         w.comp(self.me)
-            .map(|c| c.children.clone())
+            .map(|c| c.children.to_vec())
             .unwrap_or_default()
     }
 

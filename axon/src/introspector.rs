@@ -100,12 +100,10 @@ impl Topology {
                     State::Ended => "ended",
                 },
                 inboxes: c
-                    .inbox_specs
-                    .iter()
-                    .zip(&c.inboxes)
-                    .map(|(s, &b)| (s.name.to_string(), w.boxes.get(b).storage.len()))
+                    .boxes(BoxKind::Inbox)
+                    .map(|(s, b)| (s.name.to_string(), w.boxes.get(b).storage.len()))
                     .collect(),
-                outboxes: c.outbox_specs.iter().map(|s| s.name.to_string()).collect(),
+                outboxes: c.box_names(BoxKind::Outbox),
             })
             .collect();
         Topology {

@@ -231,6 +231,7 @@ mod introspector;
 pub mod ipc;
 mod linkage;
 mod message;
+mod ordered;
 mod postbox;
 mod registry;
 mod remote;

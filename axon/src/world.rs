@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
@@ -11,7 +12,12 @@ use crate::error::{BoxKind, Error, NoSpaceInBox, NoSuchBox, SendError};
 use crate::ids::ComponentId;
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
+use crate::ordered::{IdMap, OrderedSet};
 use crate::postbox::{AddSourceError, BoxId, Boxes, PostBox, Upstream};
+
+/// In a component's list of boxes, the place of one deleted since the list was last squeezed
+/// (see [`Named`]). No box has this id: the slab of boxes stops short of it.
+const NO_BOX: BoxId = BoxId::MAX;
 
 /// Where a component is in its life (Kamaelia's ACTIVE, SLEEPING, GOINGTOSLEEP, plus the
 /// states before activation and after the end).
@@ -37,21 +43,41 @@ pub(crate) enum State {
 pub(crate) struct Comp {
     pub id: u64,
     pub label: Cow<'static, str>,
-    pub inbox_specs: Cow<'static, [BoxSpec]>,
-    pub inboxes: Vec<BoxId>,
-    pub outbox_specs: Cow<'static, [BoxSpec]>,
-    pub outboxes: Vec<BoxId>,
-    pub children: Vec<ComponentId>,
+    /// Its boxes in the order declared, then added, with their specs beside them. Once it has
+    /// an index (`by_name`), a deleted box may leave its place as [`NO_BOX`] for a while: read
+    /// them through [`boxes`](Comp::boxes).
+    inbox_specs: Cow<'static, [BoxSpec]>,
+    inboxes: Vec<BoxId>,
+    outbox_specs: Cow<'static, [BoxSpec]>,
+    outboxes: Vec<BoxId>,
+    /// Its children, in the order adopted (Kamaelia's `childComponents`).
+    pub children: OrderedSet<ComponentId>,
     /// Woken when this component ends (Kamaelia's `_callOnCloseDown` of `addChildren`).
     pub wake_on_end: Vec<ComponentId>,
-    /// Linkages this component made (its postoffice).
-    pub linkages: Vec<u32>,
+    /// Linkages this component made (its postoffice), in the order made.
+    pub linkages: OrderedSet<u32>,
     /// Linkages, made by anyone, that touch this component's boxes.
     pub link_refs: u32,
-    /// For a component that has added boxes while running (an adaptive one, which may hold
-    /// thousands): its boxes by name, inboxes then outboxes, so that finding one does not
-    /// compare its name with every other. `None` while the declared boxes are all it has.
-    pub by_name: Option<Box<[HashMap<String, BoxId>; 2]>>,
+    /// For a component that has added boxes while running (an adaptive one, or a server with
+    /// a few per connection, which may hold thousands): its boxes by name and by place, so
+    /// that finding or deleting one does not look at every other. `None` while the declared
+    /// boxes are all it has.
+    by_name: Option<Box<Named>>,
+}
+
+/// The index of a component's boxes, per kind (inboxes, then outboxes).
+struct Named {
+    /// Its boxes by name. A name declared twice finds its first box, as a scan would.
+    names: [HashMap<String, BoxId>; 2],
+    /// Where each box is in its list (`inboxes` or `outboxes`, and the specs beside it).
+    at: [IdMap<BoxId, u32>; 2],
+    /// Places of deleted boxes ([`NO_BOX`]) still in each list: squeezed out once they are
+    /// more than half of it, so that a deletion costs the same (amortised) however many
+    /// boxes the component has, and the order of the others is kept.
+    holes: [usize; 2],
+    /// Names declared more than once (the only way a name can be taken twice): deleting one
+    /// of these looks for the next box of that name.
+    twice: [Vec<String>; 2],
 }
 
 impl Comp {
@@ -63,34 +89,66 @@ impl Comp {
         crate::ids::ComponentName::new(self.label.clone(), self.id)
     }
 
-    fn find(&self, kind: BoxKind, name: &str) -> Option<BoxId> {
-        if let Some(index) = &self.by_name {
-            return index[kind_slot(kind)].get(name).copied();
-        }
-        let (ids, specs) = match kind {
+    /// Its boxes of `kind` and their specs, side by side (with the places of deleted boxes).
+    fn list(&self, kind: BoxKind) -> (&[BoxId], &[BoxSpec]) {
+        match kind {
             BoxKind::Inbox => (&self.inboxes, &self.inbox_specs),
             BoxKind::Outbox => (&self.outboxes, &self.outbox_specs),
-        };
+        }
+    }
+
+    /// Its boxes of `kind`, with their specs, in order.
+    pub fn boxes(&self, kind: BoxKind) -> impl Iterator<Item = (&BoxSpec, BoxId)> + '_ {
+        let (ids, specs) = self.list(kind);
+        specs
+            .iter()
+            .zip(ids)
+            .filter(|(_, &b)| b != NO_BOX)
+            .map(|(s, &b)| (s, b))
+    }
+
+    fn find(&self, kind: BoxKind, name: &str) -> Option<BoxId> {
+        if let Some(index) = &self.by_name {
+            return index.names[kind_slot(kind)].get(name).copied();
+        }
+        let (ids, specs) = self.list(kind);
         specs.iter().position(|s| s.name == name).map(|i| ids[i])
     }
 
-    /// Starts the index by name (see `by_name`) from the boxes the component has now.
+    /// Starts the index (see `by_name`) from the boxes the component has now.
     fn index_names(&mut self) {
         if self.by_name.is_some() {
             return;
         }
-        // A name declared twice finds its first box, as the scan does.
-        let named = |ids: &[BoxId], specs: &[BoxSpec]| -> HashMap<String, BoxId> {
-            let mut index = HashMap::with_capacity(ids.len());
-            for (s, &b) in specs.iter().zip(ids) {
-                index.entry(s.name.to_string()).or_insert(b);
-            }
-            index
+        let mut index = Named {
+            names: Default::default(),
+            at: Default::default(),
+            holes: [0; 2],
+            twice: Default::default(),
         };
-        self.by_name = Some(Box::new([
-            named(&self.inboxes, &self.inbox_specs),
-            named(&self.outboxes, &self.outbox_specs),
-        ]));
+        for kind in [BoxKind::Inbox, BoxKind::Outbox] {
+            let k = kind_slot(kind);
+            let (ids, specs) = self.list(kind);
+            index.names[k].reserve(ids.len());
+            index.at[k].reserve(ids.len());
+            for (i, (s, &b)) in specs.iter().zip(ids).enumerate() {
+                // No holes yet: they come only with the index.
+                debug_assert_ne!(b, NO_BOX);
+                let name = s.name.to_string();
+                match index.names[k].entry(name) {
+                    Entry::Occupied(taken) => {
+                        if !index.twice[k].contains(taken.key()) {
+                            index.twice[k].push(taken.key().clone());
+                        }
+                    }
+                    Entry::Vacant(free) => {
+                        free.insert(b);
+                    }
+                }
+                index.at[k].insert(b, i as u32);
+            }
+        }
+        self.by_name = Some(Box::new(index));
     }
 
     pub fn box_id(&self, kind: BoxKind, name: &str) -> Result<BoxId, NoSuchBox> {
@@ -106,22 +164,74 @@ impl Comp {
     }
 
     pub fn box_names(&self, kind: BoxKind) -> Vec<String> {
-        let specs = match kind {
-            BoxKind::Inbox => &self.inbox_specs,
-            BoxKind::Outbox => &self.outbox_specs,
-        };
-        specs.iter().map(|s| s.name.to_string()).collect()
+        self.boxes(kind).map(|(s, _)| s.name.to_string()).collect()
+    }
+
+    /// Where box `b` is in the list of its kind, if it is this component's.
+    fn place(&self, kind: BoxKind, b: BoxId) -> Option<usize> {
+        if b == NO_BOX {
+            return None;
+        }
+        match &self.by_name {
+            Some(index) => index.at[kind_slot(kind)].get(&b).map(|&i| i as usize),
+            None => self.list(kind).0.iter().position(|&x| x == b),
+        }
     }
 
     pub fn box_name(&self, kind: BoxKind, b: BoxId) -> String {
-        let (ids, specs) = match kind {
-            BoxKind::Inbox => (&self.inboxes, &self.inbox_specs),
-            BoxKind::Outbox => (&self.outboxes, &self.outbox_specs),
-        };
-        ids.iter()
-            .position(|&x| x == b)
-            .map(|i| specs[i].name.to_string())
+        self.place(kind, b)
+            .map(|i| self.list(kind).1[i].name.to_string())
             .unwrap_or_else(|| "<deleted>".into())
+    }
+
+    /// Takes box `b` of `kind` out of this component's lists and index.
+    fn forget_box(&mut self, kind: BoxKind, b: BoxId) {
+        let i = self.place(kind, b).expect("box belongs to comp");
+        let k = kind_slot(kind);
+        let (ids, specs) = match kind {
+            BoxKind::Inbox => (&mut self.inboxes, &mut self.inbox_specs),
+            BoxKind::Outbox => (&mut self.outboxes, &mut self.outbox_specs),
+        };
+        let Some(index) = &mut self.by_name else {
+            // Only declared boxes, a few: close the gap.
+            ids.remove(i);
+            specs.to_mut().remove(i);
+            return;
+        };
+        // Leave a hole, so that the boxes after it keep their places.
+        index.at[k].remove(&b);
+        ids[i] = NO_BOX;
+        let spec = std::mem::replace(&mut specs.to_mut()[i], BoxSpec::new("", ""));
+        index.holes[k] += 1;
+        let names = &mut index.names[k];
+        if index.twice[k].iter().any(|n| *n == spec.name) {
+            // A name declared twice: the index now finds the next box of that name, as the
+            // scan would.
+            let next = specs
+                .iter()
+                .zip(ids.iter())
+                .find(|(s, &x)| x != NO_BOX && s.name == spec.name)
+                .map(|(_, &x)| x);
+            match next {
+                Some(x) => names.insert(spec.name.to_string(), x),
+                None => names.remove(&*spec.name),
+            };
+        } else {
+            names.remove(&*spec.name);
+        }
+        if index.holes[k] * 2 > ids.len() {
+            // Squeeze the holes out, keeping the order, and note the new places.
+            let specs = specs.to_mut();
+            let mut keep = ids.iter().map(|&x| x != NO_BOX);
+            specs.retain(|_| keep.next().expect("as long as ids"));
+            ids.retain(|&x| x != NO_BOX);
+            index.holes[k] = 0;
+            let at = &mut index.at[k];
+            at.clear();
+            for (i, &x) in ids.iter().enumerate() {
+                at.insert(x, i as u32);
+            }
+        }
     }
 }
 
@@ -220,9 +330,10 @@ pub(crate) struct World {
     pub boxes: Boxes,
     links: Vec<(u32, Option<LinkData>)>,
     free_links: Vec<u32>,
-    /// The linkages touching each box (as source or sink), so that deleting a box or
-    /// removing a child finds its linkages without looking at every other.
-    box_links: HashMap<BoxId, Vec<u32>>,
+    /// The linkages touching each box (as source or sink), in the order made, so that
+    /// deleting a box or removing a child finds its linkages without looking at every other
+    /// (and a box that thousands of linkages touch lets go of one without looking at the rest).
+    box_links: IdMap<BoxId, OrderedSet<u32>>,
     /// Components to run in the coming cycle.
     pub run_next: Vec<ComponentId>,
     /// Components woken this cycle that are not in the run queue (asleep, or not yet
@@ -260,7 +371,7 @@ impl World {
             boxes: Boxes::default(),
             links: Vec::new(),
             free_links: Vec::new(),
-            box_links: HashMap::new(),
+            box_links: IdMap::default(),
             run_next: Vec::new(),
             wakes: Vec::new(),
             cycle: 2,
@@ -362,9 +473,9 @@ impl World {
             inboxes,
             outbox_specs,
             outboxes,
-            children: Vec::new(),
+            children: OrderedSet::default(),
             wake_on_end: Vec::new(),
-            linkages: Vec::new(),
+            linkages: OrderedSet::default(),
             link_refs: 0,
             by_name: None,
         });
@@ -393,12 +504,12 @@ impl World {
         hot.gen = hot.gen.wrapping_add(1);
         self.free_slots.push(c.index);
         let name = comp.name();
-        for (ids, kind) in [(&comp.inboxes, "inbox"), (&comp.outboxes, "outbox")] {
-            for &b in ids {
+        for (kind, what) in [(BoxKind::Inbox, "inbox"), (BoxKind::Outbox, "outbox")] {
+            for (_, b) in comp.boxes(kind) {
                 let left = self.boxes.remove(b);
                 if !left.is_empty() {
                     log::debug!(
-                        "{name} ended with {} message(s) never collected from an {kind}",
+                        "{name} ended with {} message(s) never collected from an {what}",
                         left.len()
                     );
                 }
@@ -601,7 +712,7 @@ impl World {
         hot.start = None;
         let comp = self.comp_mut(c).expect("a slot in use holds its component");
         let wake_on_end = std::mem::take(&mut comp.wake_on_end);
-        let linkages = std::mem::take(&mut comp.linkages);
+        let linkages: Vec<u32> = comp.linkages.take().collect();
         if was_live {
             self.live -= 1;
         }
@@ -820,8 +931,9 @@ impl World {
         };
         let gen = self.links[index as usize].0;
         self.links[index as usize].1 = Some(data);
-        for b in [sb, db] {
-            self.box_links.entry(b).or_default().push(index);
+        self.box_links.entry(sb).or_default().push_new(index);
+        if db != sb {
+            self.box_links.entry(db).or_default().push_new(index);
         }
         for c in [source.0, sink.0] {
             if let Some(comp) = self.comp_mut(c) {
@@ -829,7 +941,7 @@ impl World {
             }
         }
         if let Some(o) = self.comp_mut(owner) {
-            o.linkages.push(index);
+            o.linkages.push_new(index);
         }
         self.topology_changed();
         Ok(Linkage {
@@ -872,7 +984,7 @@ impl World {
             return false;
         }
         if let Some(o) = self.comp_mut(by) {
-            o.linkages.retain(|&x| x != l.index);
+            o.linkages.remove(&l.index);
         }
         self.unlink_index(l.index);
         true
@@ -884,12 +996,10 @@ impl World {
         // Found through `c`'s own boxes: a server that made thousands of linkages pays for
         // the few of this child, not for all of its own.
         let mut mine: Vec<u32> = comp
-            .inboxes
-            .iter()
-            .chain(comp.outboxes.iter())
-            .filter_map(|b| self.box_links.get(b))
-            .flatten()
-            .copied()
+            .boxes(BoxKind::Inbox)
+            .chain(comp.boxes(BoxKind::Outbox))
+            .filter_map(|(_, b)| self.box_links.get(&b))
+            .flat_map(OrderedSet::iter)
             .filter(|&i| {
                 self.links[i as usize]
                     .1
@@ -904,7 +1014,11 @@ impl World {
 
     /// Removes every linkage that touches box `b` of component `c`, whoever made it.
     pub fn unlink_box(&mut self, b: BoxId) {
-        let touching = self.box_links.get(&b).cloned().unwrap_or_default();
+        let touching = self
+            .box_links
+            .get(&b)
+            .map(OrderedSet::to_vec)
+            .unwrap_or_default();
         self.unlink_indices(&touching);
     }
 
@@ -915,7 +1029,7 @@ impl World {
                 continue;
             };
             if let Some(o) = self.comp_mut(owner) {
-                o.linkages.retain(|&x| x != i);
+                o.linkages.remove(&i);
             }
             self.unlink_index(i);
         }
@@ -929,7 +1043,7 @@ impl World {
         self.free_links.push(index);
         for b in [d.source_box, d.sink_box] {
             if let Some(list) = self.box_links.get_mut(&b) {
-                list.retain(|&x| x != index);
+                list.remove(&index);
                 if list.is_empty() {
                     self.box_links.remove(&b);
                 }
@@ -954,7 +1068,7 @@ impl World {
         };
         comp.linkages
             .iter()
-            .filter_map(|&i| self.linkage_at(i))
+            .filter_map(|i| self.linkage_at(i))
             .collect()
     }
 
@@ -1017,30 +1131,9 @@ impl World {
         let b = self.box_of(c, kind, name)?;
         self.next_pop_stamp();
         self.unlink_box(b);
-        let comp = self.comp_mut(c).expect("checked by box_of");
-        let (ids, specs) = match kind {
-            BoxKind::Inbox => (&mut comp.inboxes, &mut comp.inbox_specs),
-            BoxKind::Outbox => (&mut comp.outboxes, &mut comp.outbox_specs),
-        };
-        let i = ids
-            .iter()
-            .position(|&x| x == b)
-            .expect("box belongs to comp");
-        ids.remove(i);
-        let spec = specs.to_mut().remove(i);
-        if let Some(index) = &mut comp.by_name {
-            // A name declared twice: the index now finds the next box of that name, as the
-            // scan would.
-            let next = specs
-                .iter()
-                .position(|s| s.name == spec.name)
-                .map(|j| ids[j]);
-            let names = &mut index[kind_slot(kind)];
-            match next {
-                Some(b) => names.insert(spec.name.to_string(), b),
-                None => names.remove(&*spec.name),
-            };
-        }
+        self.comp_mut(c)
+            .expect("checked by box_of")
+            .forget_box(kind, b);
         self.topology_changed();
         Ok(self.boxes.remove(b))
     }
@@ -1055,20 +1148,16 @@ impl World {
         let b = self.boxes.insert(c, kind);
         let comp = self.comp_mut(c).expect("checked above");
         comp.index_names();
-        if let Some(index) = &mut comp.by_name {
-            index[kind_slot(kind)].insert(name.clone(), b);
-        }
         let spec = BoxSpec::owned(name.clone(), "");
-        match kind {
-            BoxKind::Inbox => {
-                comp.inboxes.push(b);
-                comp.inbox_specs.to_mut().push(spec);
-            }
-            BoxKind::Outbox => {
-                comp.outboxes.push(b);
-                comp.outbox_specs.to_mut().push(spec);
-            }
-        }
+        let (ids, specs) = match kind {
+            BoxKind::Inbox => (&mut comp.inboxes, &mut comp.inbox_specs),
+            BoxKind::Outbox => (&mut comp.outboxes, &mut comp.outbox_specs),
+        };
+        let index = comp.by_name.as_mut().expect("indexed just now");
+        index.names[kind_slot(kind)].insert(name.clone(), b);
+        index.at[kind_slot(kind)].insert(b, ids.len() as u32);
+        ids.push(b);
+        specs.to_mut().push(spec);
         self.topology_changed();
         Ok(name)
     }
@@ -1340,7 +1429,11 @@ mod tests {
                 }
             }
         }
-        let mut kept = w.box_links.clone();
+        let mut kept: HashMap<BoxId, Vec<u32>> = w
+            .box_links
+            .iter()
+            .map(|(&b, list)| (b, list.to_vec()))
+            .collect();
         for list in kept.values_mut().chain(by_scan.values_mut()) {
             list.sort_unstable();
         }
@@ -1404,6 +1497,248 @@ mod tests {
         assert_eq!(left.len(), 20);
         assert!(left.iter().all(|l| l.sink == other));
         assert_eq!(w.linkages_made_by(parent).len(), 0);
+    }
+
+    /// A component's index of boxes agrees with its lists: every box is found by its name and
+    /// by its place, holes are counted and squeezed out in time.
+    fn assert_named_consistent(comp: &Comp) {
+        for kind in [BoxKind::Inbox, BoxKind::Outbox] {
+            let (ids, specs) = comp.list(kind);
+            assert_eq!(ids.len(), specs.len());
+            let Some(index) = &comp.by_name else {
+                assert!(!ids.contains(&NO_BOX), "holes without an index");
+                continue;
+            };
+            let k = kind_slot(kind);
+            let holes = ids.iter().filter(|&&b| b == NO_BOX).count();
+            assert_eq!(index.holes[k], holes);
+            assert!(holes * 2 <= ids.len(), "{holes} holes in {}", ids.len());
+            assert_eq!(index.at[k].len(), ids.len() - holes);
+            let mut first = HashMap::new();
+            for (i, (s, &b)) in specs.iter().zip(ids).enumerate() {
+                if b == NO_BOX {
+                    continue;
+                }
+                assert_eq!(index.at[k].get(&b), Some(&(i as u32)));
+                assert_eq!(comp.box_name(kind, b), s.name);
+                first.entry(s.name.to_string()).or_insert(b);
+            }
+            // The first box of a name is the one found by it.
+            assert_eq!(index.names[k], first);
+        }
+    }
+
+    #[test]
+    fn a_servers_boxes_and_linkages_agree_with_a_model_through_random_connections() {
+        // A server's life, at random: connections come (a child, an outbox the server adds
+        // for it, linkages both ways, some made by a bystander or by the child itself) and
+        // go (by removing the child's linkages, deleting the boxes, ending the child, or
+        // undoing one linkage), in any order. After every step the server's boxes and the
+        // linkages each makes are checked, in order, against a model, and every index
+        // against a scan of the linkages and boxes themselves.
+        struct Conn {
+            kid: ComponentId,
+            out: String,
+            inb: Option<String>,
+        }
+        let mut w = World::new(1);
+        let server = component(&mut w, "Server");
+        let other = component(&mut w, "Other");
+        let mut seed = 0x853c_49e6_748f_ea9bu64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut conns: Vec<Conn> = Vec::new();
+        // The linkages each component made, in the order made, as the model has them.
+        let mut made: HashMap<ComponentId, Vec<Linkage>> = HashMap::new();
+        // The server's added boxes, in the order added.
+        let mut outs: Vec<String> = Vec::new();
+        let mut ins: Vec<String> = Vec::new();
+        let touches = |l: &Linkage, c: ComponentId, b: Option<&str>| {
+            (l.source == c && b.is_none_or(|b| l.source_box == b))
+                || (l.sink == c && b.is_none_or(|b| l.sink_box == b))
+        };
+        let (mut most, mut ended) = (0, 0);
+        for step in 0..2_400 {
+            // Turns of mostly connecting and of mostly closing.
+            let connect = next(10) < if (step / 600) % 2 == 0 { 7 } else { 3 };
+            if connect || conns.is_empty() {
+                let kid = component(&mut w, "Conn");
+                let out = w.add_box(server, BoxKind::Outbox, "toConn").unwrap();
+                outs.push(out.clone());
+                let mut link = |w: &mut World, by, from: (ComponentId, &str), to, pt| {
+                    let l = w.link(by, from, to, pt, None).unwrap();
+                    made.entry(by).or_default().push(l);
+                };
+                link(
+                    &mut w,
+                    server,
+                    (server, &out),
+                    (kid, "control"),
+                    Passthrough::Normal,
+                );
+                link(
+                    &mut w,
+                    server,
+                    (kid, "signal"),
+                    (server, "control"),
+                    Passthrough::Normal,
+                );
+                let mut inb = None;
+                match next(4) {
+                    0 => link(
+                        &mut w,
+                        other,
+                        (kid, "outbox"),
+                        (other, "inbox"),
+                        Passthrough::Normal,
+                    ),
+                    1 => link(
+                        &mut w,
+                        kid,
+                        (kid, "outbox"),
+                        (other, "control"),
+                        Passthrough::Normal,
+                    ),
+                    2 => {
+                        let name = w.add_box(server, BoxKind::Inbox, "fromConn").unwrap();
+                        ins.push(name.clone());
+                        // An inbox of the server's passed on to the child's (passthrough 1).
+                        link(
+                            &mut w,
+                            server,
+                            (server, &name),
+                            (kid, "inbox"),
+                            Passthrough::Inbound,
+                        );
+                        inb = Some(name);
+                    }
+                    _ => {}
+                }
+                conns.push(Conn { kid, out, inb });
+            } else {
+                let conn = conns.swap_remove(next(conns.len()));
+                // Each way of closing, or several, in a random order.
+                let mut ways = [0, 1, 2, 3];
+                for i in (1..ways.len()).rev() {
+                    ways.swap(i, next(i + 1));
+                }
+                for way in ways.into_iter().take(1 + next(4)) {
+                    match way {
+                        0 => {
+                            w.unlink_component(server, conn.kid);
+                            made.get_mut(&server)
+                                .unwrap()
+                                .retain(|l| !touches(l, conn.kid, None));
+                        }
+                        1 => {
+                            assert!(w.delete_box(server, BoxKind::Outbox, &conn.out).is_ok());
+                            outs.retain(|n| *n != conn.out);
+                            if let Some(name) = &conn.inb {
+                                assert!(w.delete_box(server, BoxKind::Inbox, name).is_ok());
+                                ins.retain(|n| n != name);
+                            }
+                            for list in made.values_mut() {
+                                list.retain(|l| {
+                                    !touches(l, server, Some(&conn.out))
+                                        && !conn
+                                            .inb
+                                            .as_deref()
+                                            .is_some_and(|n| touches(l, server, Some(n)))
+                                });
+                            }
+                        }
+                        2 => {
+                            if w.state(conn.kid).is_some_and(|s| s != State::Ended) {
+                                w.end(conn.kid, None);
+                                made.remove(&conn.kid);
+                                ended += 1;
+                            }
+                        }
+                        _ => {
+                            // One of the server's linkages to this child, undone alone.
+                            let mine = made.get_mut(&server).unwrap();
+                            if let Some(i) = mine.iter().position(|l| touches(l, conn.kid, None)) {
+                                let l = mine.remove(i);
+                                assert!(w.unlink(server, &l));
+                                assert!(!w.unlink(server, &l), "undone twice");
+                            }
+                        }
+                    }
+                }
+                // Whatever is left of this connection goes now, as a server's close does.
+                w.unlink_component(server, conn.kid);
+                made.get_mut(&server)
+                    .unwrap()
+                    .retain(|l| !touches(l, conn.kid, None));
+                for (kind, name, names) in [
+                    (BoxKind::Outbox, Some(&conn.out), &mut outs),
+                    (BoxKind::Inbox, conn.inb.as_ref(), &mut ins),
+                ] {
+                    if let Some(name) = name.filter(|n| names.contains(n)) {
+                        assert!(w.delete_box(server, kind, name).is_ok());
+                        names.retain(|n| n != name);
+                    }
+                }
+                if w.state(conn.kid).is_some_and(|s| s != State::Ended) {
+                    w.end(conn.kid, None);
+                    made.remove(&conn.kid);
+                }
+                // Other's linkage keeps the ended child until Other lets go of it.
+                if next(2) == 0 {
+                    w.unlink_component(other, conn.kid);
+                    if let Some(list) = made.get_mut(&other) {
+                        list.retain(|l| !touches(l, conn.kid, None));
+                    }
+                }
+            }
+            most = most.max(conns.len());
+            for c in [server, other] {
+                let expected = made.get(&c).cloned().unwrap_or_default();
+                assert_eq!(w.linkages_made_by(c), expected, "step {step}");
+            }
+            let comp = w.comp(server).unwrap();
+            let declared = |d: &[BoxSpec]| d.iter().map(|s| s.name.to_string()).collect();
+            let mut want: Vec<String> = declared(DEFAULT_OUTBOXES);
+            want.extend(outs.iter().cloned());
+            assert_eq!(comp.box_names(BoxKind::Outbox), want, "step {step}");
+            let mut want: Vec<String> = declared(DEFAULT_INBOXES);
+            want.extend(ins.iter().cloned());
+            assert_eq!(comp.box_names(BoxKind::Inbox), want, "step {step}");
+            assert_named_consistent(comp);
+            assert_box_links_consistent(&w);
+            let all = w.all_linkages().len();
+            assert_eq!(
+                all,
+                made.values().map(Vec::len).sum::<usize>(),
+                "step {step}"
+            );
+        }
+        assert!(most > 100, "at most {most} connections at once");
+        assert!(ended > 50, "{ended} children ended first");
+        // Everything goes: no linkage is left, nor any child, nor any box index.
+        for conn in conns.drain(..) {
+            w.unlink_component(server, conn.kid);
+            w.end(conn.kid, None);
+        }
+        for l in made.remove(&other).unwrap_or_default() {
+            assert!(w.unlink(other, &l));
+        }
+        for name in outs.drain(..) {
+            assert!(w.delete_box(server, BoxKind::Outbox, &name).is_ok());
+        }
+        for name in ins.drain(..) {
+            assert!(w.delete_box(server, BoxKind::Inbox, &name).is_ok());
+        }
+        assert!(w.all_linkages().is_empty());
+        assert!(w.box_links.is_empty());
+        let comp = w.comp(server).unwrap();
+        assert_named_consistent(comp);
+        assert_eq!(comp.box_names(BoxKind::Outbox), ["outbox", "signal"]);
+        assert_eq!(w.components().count(), 2, "every child was freed");
     }
 
     #[test]

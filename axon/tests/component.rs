@@ -273,6 +273,60 @@ fn children_lists_all_children_in_the_order_added() {
     });
 }
 
+// Not in Python: the same with hundreds of children (a server's), added and removed at random
+// and checked against a list kept alongside, with the parent's linkages to each child.
+#[test]
+fn many_children_keep_their_order_and_linkages_through_random_adds_and_removes() {
+    within(LIMIT, || {
+        let sched = Scheduler::new();
+        let root = sched.root();
+        let parent = root.create(plain("Parent"));
+        let p = sched.ctx(parent);
+        let mut seed = 0x6a09_e667_f3bc_c909u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut model, mut links) = (Vec::new(), Vec::new());
+        let mut most = 0;
+        for step in 0..3_000 {
+            let adding = next(10) < if (step / 500) % 2 == 0 { 8 } else { 2 };
+            if adding || model.is_empty() {
+                let c = root.create(plain("Child"));
+                // Sometimes together with one already there, which is not added again.
+                let again = (!model.is_empty() && next(3) == 0).then(|| model[next(model.len())]);
+                match again {
+                    Some(old) => p.add_children(&[old, c, old]).unwrap(),
+                    None => p.add_children(&[c]).unwrap(),
+                }
+                model.push(c);
+                links.push(p.link((c, "outbox"), (parent, "inbox")).unwrap());
+            } else {
+                let c = model.remove(next(model.len()));
+                p.remove_child(c);
+                links.retain(|l| l.source_pair().0 != c);
+                // Removing it again changes nothing.
+                if next(4) == 0 {
+                    p.remove_child(c);
+                }
+            }
+            most = most.max(model.len());
+            if step % 7 == 0 || model.len() < 12 {
+                assert_eq!(p.children(), model, "step {step}");
+                assert_eq!(p.linkages(), links, "step {step}");
+            }
+        }
+        assert!(most > 100, "at most {most} children");
+        for c in model.drain(..).rev() {
+            p.remove_child(c);
+        }
+        assert!(p.children().is_empty());
+        assert!(p.linkages().is_empty());
+    });
+}
+
 // ports test_Component.py test_dataReady
 #[test]
 fn data_ready_counts_up_with_sends_and_down_with_receives() {
