@@ -43,9 +43,9 @@ pub const NO_PEERS_RETRY: Duration = Duration::from_secs(2);
 
 /// The longest the `stopped` announce may take, all trackers together (each one tried gets
 /// at most 2 s of it over HTTP, one 1 s attempt over UDP). Waits for a connection or an
-/// answer look at it every [`STOP_CHECK`](crate::tracker::client::STOP_CHECK), so they
-/// overrun it by at most about that much; looking up a tracker's host name does not look
-/// at it.
+/// answer, and for a tracker's host name to be looked up, look at it every
+/// [`STOP_CHECK`](crate::tracker::client::STOP_CHECK), so they overrun it by at most about
+/// that much.
 pub const STOPPED_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The torrent's totals, sent to the announcer whenever they change much.

@@ -115,15 +115,62 @@ fn still_connecting(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::NotConnected || e.raw_os_error() == Some(EINPROGRESS)
 }
 
-fn resolve(u: &TrackerUrl) -> Result<Vec<SocketAddr>, TrackerError> {
-    let addrs: Vec<SocketAddr> = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .map_err(|e| TrackerError::Io(format!("cannot resolve {}: {e}", u.host)))?
-        .collect();
+/// The addresses of the tracker in `u`. An IP address is used as it is; a host name is
+/// looked up on a thread of its own, waited for in [`STOP_CHECK`] slices, so that neither a
+/// stop nor `deadline` waits for a slow name server (the lookup, which cannot be cut short,
+/// then ends alone and its answer is dropped).
+fn resolve(
+    u: &TrackerUrl,
+    deadline: Instant,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<SocketAddr>, TrackerError> {
+    if let Ok(ip) = u.host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, u.port)]);
+    }
+    let (host, port) = (u.host.clone(), u.port);
+    let lookup = move || -> std::io::Result<Vec<SocketAddr>> {
+        Ok((host.as_str(), port).to_socket_addrs()?.collect())
+    };
+    let addrs = lookup_or_stop(lookup, deadline, stop)?
+        .map_err(|e| TrackerError::Io(format!("cannot resolve {}: {e}", u.host)))?;
     if addrs.is_empty() {
         return Err(TrackerError::Io(format!("{} has no address", u.host)));
     }
     Ok(addrs)
+}
+
+/// Runs `lookup` on a thread of its own and waits for its answer until `deadline` or until
+/// `stop` says so (asked every [`STOP_CHECK`]).
+fn lookup_or_stop<T: Send + 'static>(
+    lookup: impl FnOnce() -> T + Send + 'static,
+    deadline: Instant,
+    stop: &dyn Fn() -> bool,
+) -> Result<T, TrackerError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("tracker-lookup".into())
+        .spawn(move || {
+            let _ = tx.send(lookup());
+        })
+        .map_err(|e| TrackerError::Io(format!("cannot start a name lookup: {e}")))?;
+    loop {
+        if stop() {
+            return Err(TrackerError::Stopped);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TrackerError::Timeout(
+                "the tracker's name was not found in time".into(),
+            ));
+        }
+        match rx.recv_timeout(left.min(STOP_CHECK)) {
+            Ok(answer) => return Ok(answer),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(TrackerError::Io("the name lookup failed".into()))
+            }
+        }
+    }
 }
 
 impl TrackerClient {
@@ -165,7 +212,7 @@ impl TrackerClient {
         let full = req.to_url(url);
         let path = TrackerUrl::parse(&full)?.path;
         let mut last = TrackerError::Io("no address".into());
-        for addr in resolve(u)? {
+        for addr in resolve(u, deadline, stop)? {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(TrackerError::Timeout(format!(
@@ -291,7 +338,10 @@ impl TrackerClient {
         req: &AnnounceRequest,
         stop: &dyn Fn() -> bool,
     ) -> Result<AnnounceResponse, TrackerError> {
-        let addr = resolve(u)?[0];
+        // The name lookup may take as long as the exchange itself.
+        let attempts = self.udp_attempts.max(1);
+        let lookup_deadline = Instant::now() + self.udp_timeout * attempts;
+        let addr = resolve(u, lookup_deadline, stop)?[0];
         let local: SocketAddr = if addr.is_ipv6() {
             "[::]:0".parse().expect("address")
         } else {
@@ -473,5 +523,79 @@ mod tests {
         s.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"late");
         server.join().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn url(host: &str) -> TrackerUrl {
+        TrackerUrl {
+            scheme: "http".into(),
+            host: host.into(),
+            port: 6969,
+            path: "/announce".into(),
+        }
+    }
+
+    #[test]
+    fn an_ip_address_needs_no_lookup() {
+        let never = || -> bool { panic!("nothing to wait for") };
+        let past = Instant::now(); // a lookup would time out at once
+        let v4 = resolve(&url("127.0.0.1"), past, &never).unwrap();
+        assert_eq!(v4, vec!["127.0.0.1:6969".parse().unwrap()]);
+        let v6 = resolve(&url("::1"), past, &never).unwrap();
+        assert_eq!(v6, vec!["[::1]:6969".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_name_is_looked_up() {
+        let later = Instant::now() + Duration::from_secs(60);
+        let addrs = resolve(&url("localhost"), later, &|| false).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 6969));
+    }
+
+    /// A lookup that answers only when the test lets it (so that its thread ends).
+    fn stuck_lookup() -> (mpsc::Sender<()>, impl FnOnce() -> u32 + Send + 'static) {
+        let (release, wait) = mpsc::channel::<()>();
+        (release, move || {
+            let _ = wait.recv();
+            7
+        })
+    }
+
+    #[test]
+    fn a_stop_does_not_wait_for_a_slow_lookup() {
+        let (release, lookup) = stuck_lookup();
+        let later = Instant::now() + Duration::from_secs(3600);
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 2
+        };
+        let got = lookup_or_stop(lookup, later, &stop);
+        assert!(matches!(got, Err(TrackerError::Stopped)), "{got:?}");
+        assert_eq!(asked.get(), 3, "asked again after each slice");
+        release.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_slow_lookup_ends_at_the_deadline() {
+        let (release, lookup) = stuck_lookup();
+        let soon = Instant::now() + STOP_CHECK / 2;
+        let got = lookup_or_stop(lookup, soon, &|| false);
+        assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+        release.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_lookup_that_answers_is_used() {
+        let later = Instant::now() + Duration::from_secs(60);
+        assert_eq!(lookup_or_stop(|| 42, later, &|| false).unwrap(), 42);
     }
 }
