@@ -334,41 +334,53 @@ fn a_socket_on_this_schedulers_selector_wakes_a_component_of_another_scheduler()
     });
 }
 
+/// A loopback connection: our end registered with `sched`'s selector for `interest`, and the
+/// peer's end.
+fn registered_pair(
+    sched: &Scheduler,
+    interest: Interest,
+) -> (mio::net::TcpStream, Registration, TcpStream) {
+    let root = sched.root();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std_stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    std_stream.set_nonblocking(true).unwrap();
+    let mut stream = mio::net::TcpStream::from_std(std_stream);
+    let reg = Selector::for_scheduler(&root)
+        .unwrap()
+        .register(&mut stream, interest, root.remote_waker())
+        .unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    (stream, reg, peer)
+}
+
+/// Steps `sched` until a readiness taken from `reg` satisfies `wanted`, and returns it.
+fn step_until(
+    sched: &Scheduler,
+    reg: &Registration,
+    wanted: impl Fn(&axon::internet::selector::Readiness) -> bool,
+) -> axon::internet::selector::Readiness {
+    loop {
+        sched.step(1);
+        let r = reg.take_ready();
+        if wanted(&r) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_peers_close_stays_in_every_later_readiness() {
     within(LIMIT, || {
         let sched = Scheduler::new();
-        let root = sched.root();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let std_stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        std_stream.set_nonblocking(true).unwrap();
-        let mut stream = mio::net::TcpStream::from_std(std_stream);
-        let reg = Selector::for_scheduler(&root)
-            .unwrap()
-            .register(&mut stream, Interest::READABLE, root.remote_waker())
-            .unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
+        let (mut stream, reg, mut peer) = registered_pair(&sched, Interest::READABLE);
         peer.write_all(b"hello").unwrap();
         // Data first: readable, not closed.
-        let ready = loop {
-            sched.step(1);
-            let r = reg.take_ready();
-            if !r.is_empty() {
-                break r;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let ready = step_until(&sched, &reg, |r| !r.is_empty());
         assert!(ready.readable && !ready.read_closed, "{ready:?}");
         // Then the peer closes: the flag comes, and stays.
         drop(peer);
-        let ready = loop {
-            sched.step(1);
-            let r = reg.take_ready();
-            if r.read_closed {
-                break r;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let ready = step_until(&sched, &reg, |r| r.read_closed);
         assert!(ready.readable, "{ready:?}");
         for _ in 0..3 {
             sched.step(1);
@@ -391,30 +403,11 @@ fn urgent_data_stays_in_every_later_readiness() {
         }
         const MSG_OOB: c_int = 1;
         let sched = Scheduler::new();
-        let root = sched.root();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let std_stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        std_stream.set_nonblocking(true).unwrap();
-        let mut stream = mio::net::TcpStream::from_std(std_stream);
-        let reg = Selector::for_scheduler(&root)
-            .unwrap()
-            .register(
-                &mut stream,
-                Interest::READABLE | Interest::PRIORITY,
-                root.remote_waker(),
-            )
-            .unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
+        let (mut stream, reg, mut peer) =
+            registered_pair(&sched, Interest::READABLE | Interest::PRIORITY);
         peer.write_all(b"plain").unwrap();
         // Plain data: readable, not urgent.
-        let ready = loop {
-            sched.step(1);
-            let r = reg.take_ready();
-            if !r.is_empty() {
-                break r;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let ready = step_until(&sched, &reg, |r| !r.is_empty());
         assert!(ready.readable && !ready.urgent, "{ready:?}");
         let mut buf = [0u8; 16];
         assert_eq!(stream.read(&mut buf).unwrap(), 5);
@@ -422,14 +415,7 @@ fn urgent_data_stays_in_every_later_readiness() {
         // SAFETY: a valid buffer of 2 bytes; the descriptor is `peer`'s, alive here.
         let n = unsafe { send(peer.as_raw_fd(), b"aX".as_ptr().cast(), 2, MSG_OOB) };
         assert_eq!(n, 2);
-        let ready = loop {
-            sched.step(1);
-            let r = reg.take_ready();
-            if r.urgent {
-                break r;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let ready = step_until(&sched, &reg, |r| r.urgent);
         assert!(ready.readable && !ready.read_closed, "{ready:?}");
         for _ in 0..3 {
             sched.step(1);

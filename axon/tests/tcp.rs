@@ -388,6 +388,14 @@ fn bytes_behind_an_urgent_mark_are_read_without_a_new_edge() {
     send_urgent(&client, b"abX"); // "X" is the urgent byte, out of the stream
     (&client).write_all(b"cd").unwrap();
     std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
+    assert_eq!(read_past_the_urgent_mark(&sched, &root), b"abcd");
+    drop(client); // the peer closes: so does the connection
+    end_when_stopped(sched, &root, csa, "the connection");
+}
+
+/// Steps `sched` until 4 bytes have come to `root`'s inbox (20 s at most), and returns them.
+#[cfg(target_os = "linux")]
+fn read_past_the_urgent_mark(sched: &Scheduler, root: &Ctx) -> Vec<u8> {
     let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while got.len() < 4 {
@@ -402,11 +410,15 @@ fn bytes_behind_an_urgent_mark_are_read_without_a_new_edge() {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(got, b"abcd");
-    drop(client); // the peer closes: so does the connection
+    got
+}
+
+/// Steps `sched` until the component `id` (`what`) has stopped, then runs it out clean.
+#[cfg(target_os = "linux")]
+fn end_when_stopped(sched: Scheduler, root: &Ctx, id: axon::ComponentId, what: &str) {
     let deadline = Instant::now() + PATIENCE;
-    while !root.is_stopped(csa) {
-        assert!(Instant::now() < deadline, "the connection never ended");
+    while !root.is_stopped(id) {
+        assert!(Instant::now() < deadline, "{what} never ended");
         sched.step(1);
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -449,29 +461,9 @@ fn urgent_data_seen_while_a_tcp_client_connects_is_not_forgotten() {
     (&server).write_all(b"cd").unwrap();
     std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
 
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while got.len() < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "read only {:?}: the bytes behind the urgent mark were left in the socket",
-            String::from_utf8_lossy(&got)
-        );
-        sched.step(1);
-        while let Ok(m) = root.recv("inbox") {
-            got.extend(m.downcast::<Vec<u8>>().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert_eq!(got, b"abcd");
+    assert_eq!(read_past_the_urgent_mark(&sched, &root), b"abcd");
     drop(server); // the server closes: so does the client
-    let deadline = Instant::now() + PATIENCE;
-    while !root.is_stopped(client) {
-        assert!(Instant::now() < deadline, "the client never ended");
-        sched.step(1);
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(sched.run().is_clean());
+    end_when_stopped(sched, &root, client, "the client");
 }
 
 #[test]
