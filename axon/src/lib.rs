@@ -258,3 +258,14 @@ pub use message::{Message, WrongType};
 pub use scheduler::{RunReport, Scheduler, StopHandle};
 pub use threaded::{ThreadCtx, Threaded, ThreadedComponent, DEFAULT_QUEUE_LENGTH};
 pub use world::Failure;
+
+/// For unit tests: a seeded xorshift64 stream of numbers below the `n` given to each call.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}

@@ -684,13 +684,7 @@ mod tests {
                 boxes.insert(id(n % owners), kind)
             })
             .collect();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1du64);
         let mut model: HashMap<BoxId, Vec<BoxId>> = HashMap::new();
         let (mut links, mut widest) = (0, 0);
         for _ in 0..steps {

@@ -1544,13 +1544,7 @@ mod tests {
         let mut w = World::new(1);
         let server = component(&mut w, "Server");
         let other = component(&mut w, "Other");
-        let mut seed = 0x853c_49e6_748f_ea9bu64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_rng(0x853c_49e6_748f_ea9bu64);
         let mut conns: Vec<Conn> = Vec::new();
         // The linkages each component made, in the order made, as the model has them.
         let mut made: HashMap<ComponentId, Vec<Linkage>> = HashMap::new();
