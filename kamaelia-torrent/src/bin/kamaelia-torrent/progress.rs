@@ -265,6 +265,22 @@ mod tests {
     use super::*;
     use kamaelia_torrent::ipc::TorrentState;
 
+    /// A download `fraction` done, with nothing else going on.
+    fn downloading(fraction: f64) -> TorrentStats {
+        TorrentStats {
+            fraction_done: fraction,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            down_total: 0,
+            up_total: 0,
+            num_peers: 0,
+            num_seeds: 0,
+            state: TorrentState::Downloading,
+            eta_seconds: None,
+            error: None,
+        }
+    }
+
     #[test]
     fn a_percentage_short_of_complete_never_shows_100() {
         let one_bad_in_5000 = 4999.0 / 5000.0;
@@ -279,18 +295,7 @@ mod tests {
             said,
             "the data is not complete: 99.9% of it matches the torrent; pieces differ"
         );
-        let s = TorrentStats {
-            fraction_done: 0.99996,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            down_total: 0,
-            up_total: 0,
-            num_peers: 0,
-            num_seeds: 0,
-            state: TorrentState::Downloading,
-            eta_seconds: None,
-            error: None,
-        };
+        let s = downloading(0.99996);
         assert!(line(&s).starts_with(" 99.9% down"), "{}", line(&s));
         assert_eq!(bar(0.99996, 8), "[#######.]");
     }
@@ -298,16 +303,12 @@ mod tests {
     #[test]
     fn the_terminal_line_has_a_bar_and_fits_in_79_columns() {
         let mut s = TorrentStats {
-            fraction_done: 0.5,
             down_rate: 9999.9 * 1048576.0,
             up_rate: 9999.9 * 1048576.0,
-            down_total: 0,
-            up_total: 0,
             num_peers: 50,
             num_seeds: 50,
-            state: TorrentState::Downloading,
             eta_seconds: Some(99 * 3600 + 59 * 60 + 59),
-            error: None,
+            ..downloading(0.5)
         };
         let wide = bar_line(&s);
         assert!(wide.starts_with("[####....]  50.0% down"), "{wide}");
