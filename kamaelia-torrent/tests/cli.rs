@@ -225,23 +225,12 @@ fn announce_to(
 
 /// Sends SIGTERM to `child` and waits up to 30 s for it to end (then kills it and fails).
 fn sigterm_and_wait(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    use std::time::{Duration, Instant};
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_ended(child, &format!("{what} did not stop on SIGTERM"))
 }
 
 // new: issue 4 (no huge allocation for hostile input): a giant "torrent" is refused before it
@@ -933,7 +922,10 @@ fn a_second_sigterm_exits_at_once_with_130() {
         std::thread::sleep(Duration::from_millis(10));
     }
     term(&child);
-    let status = sigterm_wait(&mut child);
+    let status = wait_ended(
+        &mut child,
+        "the program did not end within 30 s of its signals",
+    );
     let mut err = String::new();
     child
         .stderr
@@ -946,8 +938,8 @@ fn a_second_sigterm_exits_at_once_with_130() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// Waits up to 30 s for `child` to end (then kills it and fails).
-fn sigterm_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+/// Waits up to 30 s for `child` to end; then kills it and fails, saying `failure`.
+fn wait_ended(child: &mut std::process::Child, failure: &str) -> std::process::ExitStatus {
     use std::time::{Duration, Instant};
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -956,7 +948,7 @@ fn sigterm_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the program did not end within 30 s of its signals");
+            panic!("{failure}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
