@@ -25,16 +25,7 @@ struct Running {
 }
 
 fn start() -> Running {
-    let bg = Background::start();
-    let tracker = Tracker::new();
-    let (server, addr) = tracker.server("127.0.0.1:0".parse().unwrap()).unwrap();
-    let handle = bg.handle(server).unwrap();
-    Running {
-        _bg: bg,
-        _handle: handle,
-        addr,
-        tracker,
-    }
+    start_with(Tracker::new())
 }
 
 fn request(hash: InfoHash, id: &[u8; 20], port: u16, left: u64) -> AnnounceRequest {
