@@ -486,8 +486,7 @@ async fn connect(
                     reg.set_deadline(None);
                     return Ok(Waited::Done(Ok((stream, reg))));
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+                Err(e) if still_connecting(&e) => {}
                 Err(e) => return fail(&e),
             }
         }
@@ -503,8 +502,30 @@ async fn connect(
     }
 }
 
-/// `EINPROGRESS` on Linux and the BSDs (115 on Linux, 36 on macOS and the BSDs).
-#[cfg(target_os = "linux")]
+/// Whether `e`, from asking a socket whose non-blocking connect was started for its peer's
+/// address (mio's recipe for a finished connect), means the connect is still under way:
+/// `NotConnected`, or on some systems `EINPROGRESS`.
+///
+/// ```
+/// use axon::internet::tcp_client::still_connecting;
+/// let e = std::io::Error::from(std::io::ErrorKind::NotConnected);
+/// assert!(still_connecting(&e));
+/// assert!(!still_connecting(&std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+/// ```
+pub fn still_connecting(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotConnected || e.raw_os_error() == Some(EINPROGRESS)
+}
+
+/// `EINPROGRESS`: 115 on Linux and Android, 150 on illumos and Solaris, 36 on macOS and the
+/// BSDs.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const EINPROGRESS: i32 = 115;
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(target_os = "illumos", target_os = "solaris"))]
+const EINPROGRESS: i32 = 150;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "illumos",
+    target_os = "solaris"
+)))]
 const EINPROGRESS: i32 = 36;

@@ -12,6 +12,7 @@ use super::announce::{AnnounceRequest, AnnounceResponse, TrackerError};
 use super::http::{self, TrackerUrl};
 use super::udp;
 use crate::random::Rng;
+use axon::internet::tcp_client::still_connecting;
 
 /// How a client talks to trackers.
 #[derive(Clone, Debug)]
@@ -102,17 +103,6 @@ fn connect_or_stop(
     let stream = TcpStream::from(stream);
     stream.set_nonblocking(false).map_err(io_err)?;
     Ok(stream)
-}
-
-/// Whether `e`, from asking for the peer address of a socket whose connection was started,
-/// means that the connection is still being made: `NotConnected`, or on some systems
-/// `EINPROGRESS` (115 on Linux, 36 on macOS and the BSDs).
-fn still_connecting(e: &std::io::Error) -> bool {
-    #[cfg(target_os = "linux")]
-    const EINPROGRESS: i32 = 115;
-    #[cfg(not(target_os = "linux"))]
-    const EINPROGRESS: i32 = 36;
-    e.kind() == std::io::ErrorKind::NotConnected || e.raw_os_error() == Some(EINPROGRESS)
 }
 
 /// The addresses of the tracker in `u`. An IP address is used as it is; a host name is
@@ -338,7 +328,8 @@ impl TrackerClient {
         req: &AnnounceRequest,
         stop: &dyn Fn() -> bool,
     ) -> Result<AnnounceResponse, TrackerError> {
-        // The name lookup may take as long as the exchange itself.
+        // The name lookup gets the first attempt's wait once per attempt (not the exchange's
+        // doubling waits: a name server that slow is given up on sooner).
         let attempts = self.udp_attempts.max(1);
         let lookup_deadline = Instant::now() + self.udp_timeout * attempts;
         let addr = resolve(u, lookup_deadline, stop)?[0];
