@@ -132,16 +132,12 @@ const WAKE_TOKEN: Token = Token(0);
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
 const DEADLINE: u8 = 4;
-const READ_CLOSED: u8 = 8;
-const URGENT: u8 = 16;
 
 /// Which ways a registered socket became ready since the last
 /// [`take_ready`](Registration::take_ready).
 ///
 /// An error or hang-up on the socket sets both flags, so that the next read or write reports
-/// it; a peer that closed its side, or an error, also sets `read_closed`. Urgent data (on
-/// a socket registered for [`Interest::PRIORITY`], Linux and Android) sets `readable` and
-/// `urgent`.
+/// it.
 ///
 /// ```
 /// use axon::internet::selector::{Readiness, Selector};
@@ -169,14 +165,10 @@ const URGENT: u8 = 16;
 ///     assert!(std::time::Instant::now() < deadline);
 ///     std::thread::sleep(std::time::Duration::from_millis(1));
 /// };
-/// assert!(ready.readable && !ready.writable && !ready.deadline_passed);
-/// assert!(!ready.read_closed && !ready.urgent);
+/// assert_eq!(ready, Readiness { readable: true, writable: false, deadline_passed: false });
 /// assert!(reg.take_ready().is_empty()); // taking clears
 /// ```
-///
-/// More flags may come (it is `non_exhaustive`): read the fields, do not build one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Readiness {
     /// The socket may be read (or accepted from) without blocking, or has closed.
     pub readable: bool,
@@ -184,21 +176,6 @@ pub struct Readiness {
     pub writable: bool,
     /// The deadline set with [`Registration::set_deadline`] has passed.
     pub deadline_passed: bool,
-    /// The peer has closed its side (or the socket failed): reading will come to the end of
-    /// the stream. Unlike the other flags this is a state, not news: once seen it stays set
-    /// in every later [`take_ready`](Registration::take_ready), and [`is_empty`](Self::is_empty)
-    /// ignores it. A reader that stops at a short read, trusting the next edge to wake it
-    /// when more data comes, must read on to the end once this is set, because no edge comes
-    /// after the last one.
-    pub read_closed: bool,
-    /// The peer has sent TCP urgent (out-of-band) data, reported only for a socket
-    /// registered for [`Interest::PRIORITY`] (Linux and Android). A read stops short at the
-    /// urgent mark even when more bytes wait behind it, whose edge has come already: a
-    /// reader that stops at a short read must read on to `WouldBlock` once this is set. Like
-    /// `read_closed`, a lasting state: once seen it stays set in every later
-    /// [`take_ready`](Registration::take_ready) (so a first reader, such as a connect
-    /// phase, cannot take it from the next).
-    pub urgent: bool,
 }
 
 impl Readiness {
@@ -207,13 +184,10 @@ impl Readiness {
             readable: bits & READABLE != 0,
             writable: bits & WRITABLE != 0,
             deadline_passed: bits & DEADLINE != 0,
-            read_closed: bits & READ_CLOSED != 0,
-            urgent: bits & URGENT != 0,
         }
     }
 
-    /// True if nothing new happened: none of `readable`, `writable` and `deadline_passed` is
-    /// set (`read_closed` and `urgent`, lasting states, do not count).
+    /// True if no flag is set.
     pub fn is_empty(&self) -> bool {
         !self.readable && !self.writable && !self.deadline_passed
     }
@@ -361,12 +335,6 @@ impl Poller {
                 let mut bits = 0;
                 if ev.is_readable() || ev.is_read_closed() || failed {
                     bits |= READABLE;
-                }
-                if ev.is_read_closed() || failed {
-                    bits |= READ_CLOSED;
-                }
-                if ev.is_priority() {
-                    bits |= READABLE | URGENT;
                 }
                 if ev.is_writable() || ev.is_write_closed() || failed {
                     bits |= WRITABLE;
@@ -698,16 +666,10 @@ impl std::fmt::Debug for Registration {
 }
 
 impl Registration {
-    /// Takes (and clears) the readiness seen since the last call, except `read_closed` and
-    /// `urgent`, which stay set once seen. A flag set after this call wakes the component
-    /// again.
+    /// Takes (and clears) the readiness seen since the last call. A flag set after this call
+    /// wakes the component again.
     pub fn take_ready(&self) -> Readiness {
-        // `read_closed` and `urgent` are lasting states: kept for the next take.
-        Readiness::from_bits(
-            self.entry
-                .ready
-                .fetch_and(READ_CLOSED | URGENT, Ordering::AcqRel),
-        )
+        Readiness::from_bits(self.entry.ready.swap(0, Ordering::AcqRel))
     }
 
     /// Wakes the component at `when` even if the socket is not ready, with

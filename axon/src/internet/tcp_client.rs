@@ -13,9 +13,10 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::Interest;
 
 use super::selector::{Registration, Selector};
-use super::tcp_server::{connection_interest, run_connection, Connection, Outcome, SocketConfig};
+use super::tcp_server::{run_connection, Connection, Outcome, SocketConfig};
 use crate::ctx::Ctx;
 use crate::error::ComponentResult;
 use crate::ids::ComponentId;
@@ -458,7 +459,11 @@ async fn connect(
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let reg = match selector.register(&mut stream, connection_interest(), ctx.remote_waker()) {
+    let reg = match selector.register(
+        &mut stream,
+        Interest::READABLE | Interest::WRITABLE,
+        ctx.remote_waker(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             return Ok(Waited::Done(Err(SocketError::new(

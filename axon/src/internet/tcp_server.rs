@@ -348,28 +348,6 @@ const MIN_CHUNK: usize = 4 * 1024;
 /// The largest read, whatever `read_chunk` says (a chunk is allocated whole before the read).
 const MAX_CHUNK: usize = 16 << 20;
 
-/// Whether a short read may end a turn's reading, trusting the next edge to come with the
-/// next data. A read also comes back short at TCP's urgent mark, with bytes waiting behind
-/// it whose edge has come already; only epoll reports urgent data ([`Readiness::urgent`],
-/// with [`connection_interest`]), so elsewhere a connection reads until `WouldBlock`, as mio
-/// asks (on Windows mio watches a socket again only after a `WouldBlock`).
-///
-/// [`Readiness::urgent`]: super::selector::Readiness::urgent
-const SHORT_READ_EMPTIES: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-/// What a connected socket is registered for: reading, writing and, where the system reports
-/// it, urgent data (see [`SHORT_READ_EMPTIES`]).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn connection_interest() -> Interest {
-    Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY
-}
-
-/// What a connected socket is registered for: reading and writing.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn connection_interest() -> Interest {
-    Interest::READABLE | Interest::WRITABLE
-}
-
 /// The most to read at once now: the read budget shared among the registered sockets.
 fn chunk_size(config: &SocketConfig, reg: &Registration) -> usize {
     let max = config.read_chunk.clamp(1, MAX_CHUNK);
@@ -502,12 +480,8 @@ pub(crate) async fn run_connection(
     let peer_close = config.peer_close;
     let failed = |op, e: &io::Error| Ok(Outcome::Failed(SocketError::new(me, op, &peer, e)));
     let reads_per_turn = config.reads_per_turn.max(1);
-    // Edge-triggered readiness: assume ready until the socket says WouldBlock, or until a
-    // read comes back short (the socket was emptied; data that comes later raises a new
-    // edge), unless the peer has closed its side (read on to the end) or sent urgent data
-    // (a read stops at its mark): from then on, read until WouldBlock.
+    // Edge-triggered readiness: assume ready until the socket says WouldBlock.
     let mut can_read = true;
-    let mut trust_short_reads = SHORT_READ_EMPTIES;
     let mut can_write = true;
     let mut read_open = true;
     let mut write_shut = false;
@@ -520,10 +494,6 @@ pub(crate) async fn run_connection(
         let ready = reg.take_ready();
         can_read |= ready.readable;
         can_write |= ready.writable;
-        // Both lasting states: once seen, read until WouldBlock for good.
-        if ready.read_closed || ready.urgent {
-            trust_short_reads = false;
-        }
 
         while ctx.data_ready("control") > 0 {
             let m = ctx.recv("control")?;
@@ -637,11 +607,6 @@ pub(crate) async fn run_connection(
                     }
                     Ok(v) => {
                         reads += 1;
-                        // A short read emptied the socket: no need to ask again until the
-                        // next edge (one system call and one chunk fewer per turn).
-                        if v.len() < read_chunk_size && trust_short_reads {
-                            can_read = false;
-                        }
                         if let Err(e) = ctx.send(v, "outbox") {
                             held = Some(held_back(e)?);
                         }
@@ -791,8 +756,13 @@ impl Component for ConnectedSocketAdapter {
         } = self;
         let me = ctx.id();
         ctx.set_inbox_size("inbox", config.inbox_size)?;
-        let registered = Selector::for_scheduler(&ctx)
-            .and_then(|s| s.register(&mut stream, connection_interest(), ctx.remote_waker()));
+        let registered = Selector::for_scheduler(&ctx).and_then(|s| {
+            s.register(
+                &mut stream,
+                Interest::READABLE | Interest::WRITABLE,
+                ctx.remote_waker(),
+            )
+        });
         let outcome = match registered {
             Err(e) => Outcome::Failed(SocketError::new(me, SocketOp::Register, peer, &e)),
             Ok(reg) => {
