@@ -177,13 +177,7 @@ mod tests {
     /// A small random walk of adds and removes, each step checked against a plain vector.
     #[test]
     fn an_ordered_set_agrees_with_a_vector_through_random_adds_and_removes() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
         let mut set = OrderedSet::default();
         let mut model: Vec<u32> = Vec::new();
         let mut grew_long = 0;
@@ -201,7 +195,7 @@ mod tests {
             } else {
                 // Mostly remove something that is there, sometimes something that is not.
                 let x = if !model.is_empty() && next(4) > 0 {
-                    model[next(model.len() as u64) as usize]
+                    model[next(model.len())]
                 } else {
                     x
                 };
