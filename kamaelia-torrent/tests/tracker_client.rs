@@ -34,6 +34,7 @@ fn quick() -> TrackerClient {
         http_timeout: Duration::from_secs(2),
         udp_timeout: Duration::from_millis(200),
         udp_attempts: 2,
+        give_up_at: None,
     }
 }
 
@@ -371,6 +372,7 @@ fn a_waiting_announce_gives_up_when_told_to_stop() {
         http_timeout: Duration::from_secs(30),
         udp_timeout: Duration::from_secs(10),
         udp_attempts: 3,
+        give_up_at: None,
     };
     let stop_after = |d: Duration| {
         let at = Instant::now() + d;
@@ -403,4 +405,58 @@ fn a_waiting_announce_gives_up_when_told_to_stop() {
     );
     assert!(unasked.accept().is_err(), "the next tier was asked");
     assert!(TrackerError::Stopped.to_string().contains("stopping"));
+}
+
+// new: one deadline over several trackers (the `stopped` announce's) is not overrun by the
+// slices in which the client waits
+#[test]
+fn no_announce_waits_past_give_up_at() {
+    let hash = InfoHash([5; 20]);
+    let req = request(hash, b"-KR0100-aaaaaaaaaaaa", 1);
+    let slow = |at: Instant| TrackerClient {
+        http_timeout: Duration::from_secs(30),
+        udp_timeout: Duration::from_secs(10),
+        udp_attempts: 3,
+        give_up_at: Some(at),
+    };
+    // Silent trackers, with time-outs of 30 s and 10 s: the instant ends the waits.
+    let (url, keep) = silent_http(Duration::from_secs(3));
+    let start = Instant::now();
+    let got = slow(start + Duration::from_millis(300)).announce(&url, &req);
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    keep.join().unwrap();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", silent.local_addr().unwrap());
+    let start = Instant::now();
+    let got = slow(start + Duration::from_millis(300)).announce(&url, &req);
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // Once it has passed, no tracker is even contacted.
+    let past = slow(Instant::now());
+    let untouched = TcpListener::bind("127.0.0.1:0").unwrap();
+    untouched.set_nonblocking(true).unwrap();
+    let got = past.announce(
+        &format!("http://{}/announce", untouched.local_addr().unwrap()),
+        &req,
+    );
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    assert!(untouched.accept().is_err(), "an HTTP tracker was contacted");
+    let quiet = UdpSocket::bind("127.0.0.1:0").unwrap();
+    quiet.set_nonblocking(true).unwrap();
+    let got = past.announce(&format!("udp://{}", quiet.local_addr().unwrap()), &req);
+    assert!(matches!(got, Err(TrackerError::Timeout(_))), "{got:?}");
+    assert!(
+        quiet.recv(&mut [0u8; 64]).is_err(),
+        "a UDP tracker was sent to"
+    );
 }

@@ -42,10 +42,9 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
 pub const NO_PEERS_RETRY: Duration = Duration::from_secs(2);
 
 /// The longest the `stopped` announce may take, all trackers together (each one tried gets
-/// at most 2 s of it over HTTP, one 1 s attempt over UDP). Waits for a connection or an
-/// answer, and for a tracker's host name to be looked up, look at it every
-/// [`STOP_CHECK`](crate::tracker::client::STOP_CHECK), so they overrun it by at most about
-/// that much.
+/// at most 2 s of it over HTTP, one 1 s attempt over UDP). It is the tracker client's
+/// [`give_up_at`](crate::tracker::client::TrackerClient::give_up_at), so no wait for a
+/// connection, an answer or a host name's lookup goes past it.
 pub const STOPPED_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The torrent's totals, sent to the announcer whenever they change much.
@@ -283,6 +282,7 @@ impl ThreadedComponent for Announcer {
                 self.tiers.insert(0, vec![url]);
             }
             let deadline = Instant::now() + STOPPED_DEADLINE;
+            self.client.give_up_at = Some(deadline);
             let give_up = || ctx.should_stop() || Instant::now() >= deadline;
             self.announce(&ctx, &progress, Some(Event::Stopped), &give_up);
         }

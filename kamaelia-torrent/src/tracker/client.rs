@@ -23,6 +23,10 @@ pub struct TrackerClient {
     pub udp_timeout: Duration,
     /// How many times a UDP request is sent before giving up.
     pub udp_attempts: u32,
+    /// No call waits past this instant, whatever the time-outs above leave (`None`: no such
+    /// limit). A call that reaches it gives up with [`TrackerError::Timeout`]; for one
+    /// deadline over several trackers, such as a `stopped` announce's.
+    pub give_up_at: Option<Instant>,
 }
 
 impl Default for TrackerClient {
@@ -31,6 +35,7 @@ impl Default for TrackerClient {
             http_timeout: Duration::from_secs(15),
             udp_timeout: Duration::from_secs(3),
             udp_attempts: 4,
+            give_up_at: None,
         }
     }
 }
@@ -164,6 +169,12 @@ fn lookup_or_stop<T: Send + 'static>(
 }
 
 impl TrackerClient {
+    /// `now + wait`, or [`give_up_at`](Self::give_up_at) if that comes first.
+    fn deadline(&self, wait: Duration) -> Instant {
+        let own = Instant::now() + wait;
+        self.give_up_at.map_or(own, |at| at.min(own))
+    }
+
     /// Announces to one tracker, HTTP or UDP according to its URL.
     pub fn announce(
         &self,
@@ -198,17 +209,21 @@ impl TrackerClient {
         req: &AnnounceRequest,
         stop: &dyn Fn() -> bool,
     ) -> Result<AnnounceResponse, TrackerError> {
-        let deadline = Instant::now() + self.http_timeout;
+        let started = Instant::now();
+        let deadline = self.deadline(self.http_timeout);
+        let late = || {
+            TrackerError::Timeout(format!(
+                "{url}: no answer within {:.1} s",
+                deadline.duration_since(started).as_secs_f64()
+            ))
+        };
         let full = req.to_url(url);
         let path = TrackerUrl::parse(&full)?.path;
         let mut last = TrackerError::Io("no address".into());
         for addr in resolve(u, deadline, stop)? {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(TrackerError::Timeout(format!(
-                    "{url}: no answer within {:?}",
-                    self.http_timeout
-                )));
+                return Err(late());
             }
             let mut s = match connect_or_stop(&addr, deadline, stop) {
                 Ok(s) => s,
@@ -232,10 +247,7 @@ impl TrackerClient {
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(TrackerError::Timeout(format!(
-                        "{url}: no answer within {:?}",
-                        self.http_timeout
-                    )));
+                    return Err(late());
                 }
                 if stop() {
                     return Err(TrackerError::Stopped);
@@ -288,10 +300,14 @@ impl TrackerClient {
         mut check: impl FnMut(&[u8]) -> Result<bool, TrackerError>,
     ) -> Result<(), TrackerError> {
         let mut buf = [0u8; 2048];
+        let mut sent = 0;
         for attempt in 0..self.udp_attempts.max(1) {
+            if self.give_up_at.is_some_and(|at| Instant::now() >= at) {
+                break;
+            }
             sock.send(packet).map_err(io_err)?;
-            let wait = self.udp_timeout * 2u32.saturating_pow(attempt);
-            let deadline = Instant::now() + wait;
+            sent += 1;
+            let deadline = self.deadline(self.udp_timeout * 2u32.saturating_pow(attempt));
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -317,8 +333,7 @@ impl TrackerClient {
             }
         }
         Err(TrackerError::Timeout(format!(
-            "no UDP answer after {} attempts",
-            self.udp_attempts.max(1)
+            "no UDP answer after {sent} attempts"
         )))
     }
 
@@ -331,7 +346,7 @@ impl TrackerClient {
         // The name lookup gets the first attempt's wait once per attempt (not the exchange's
         // doubling waits: a name server that slow is given up on sooner).
         let attempts = self.udp_attempts.max(1);
-        let lookup_deadline = Instant::now() + self.udp_timeout * attempts;
+        let lookup_deadline = self.deadline(self.udp_timeout * attempts);
         let addr = resolve(u, lookup_deadline, stop)?[0];
         let local: SocketAddr = if addr.is_ipv6() {
             "[::]:0".parse().expect("address")
