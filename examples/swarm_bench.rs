@@ -28,10 +28,10 @@
 //!
 //! Then every leecher's data is checked (size and the SHA-1 of every piece against the
 //! .torrent) and removed. Before each case, as much memory as every copy of the swarm
-//! together (at most what the system has spare) is written, and given back as the case's
-//! leechers start, so that each case starts on memory as warm as the other's (on this
-//! virtual machine, memory freed a few seconds ago is cold again and costs several times as
-//! much to touch: see `warm_memory`).
+//! together (at most what the system has spare) is written, and given back bit by bit as the
+//! case's leechers use memory, so that both clients write their page cache on memory as warm
+//! as the other's (on this virtual machine, memory freed a few seconds ago is cold again and
+//! costs several times as much to touch: see `Warm`).
 //! The cases run in rounds, ours first in odd rounds and aria2c first in even ones, each
 //! line marked `round=<r>`. Last line:
 //! `swarm-bench ratio ours/aria2c=<median over rounds of ours mib_per_s / aria2c's>`
@@ -210,20 +210,113 @@ fn make_payload(path: &Path, mib: u64) {
     f.flush().expect("flush payload");
 }
 
-/// Touches `mib` MiB of fresh memory, to be given back just as a case's leechers start (the
-/// caller drops it there, after the tracker and the seeder are up). This machine is
-/// a virtual machine whose kernel hands freed memory back to the host (free page reporting,
-/// in 8 MiB blocks, a couple of seconds after it is freed); the first write to such memory
-/// costs several times a later one (2 GiB of page cache: 4.0 s of system time, then 0.4-0.8 s
-/// when written again at once). Each case writes every copy of the swarm into fresh page
-/// cache, so without this its speed depended on how long ago the previous case had freed
-/// its memory: the first case of a run paid for the machine's first touch alone. Freed before
-/// the tracker and seeder started (about a second before the leechers), a good part of it had
-/// gone back to the host again: ours-only, six rounds each way, 3.17-4.40 s (median 3.6)
-/// against 2.84-3.56 (median 3.3) when it is freed at the leechers' start.
-fn warm_memory(mib: u64) -> Vec<u8> {
-    // Every byte written (not zeroed pages the kernel could map lazily).
-    std::hint::black_box(vec![1u8; (mib as usize) << 20])
+/// Page cache written before a case and given back bit by bit as the case's leechers use
+/// memory, so that the page cache they write lands on memory the host has just backed.
+///
+/// This machine is a virtual machine whose kernel hands freed memory back to the host (free
+/// page reporting, in blocks of 2 MiB and more, about two seconds after it is freed); the
+/// first write to such memory costs several times a later one. Each case writes every copy
+/// of the swarm into fresh page cache, so its speed depended on how warm the memory it got
+/// was: the first case of a run paid for the machine's first touch alone. Measured with 2 GiB
+/// written into a file in 1 MiB writes (`/tmp`, ext4): 3.3 s of system time on memory idle
+/// for a few seconds; 0.35 s when the same is written again just after the first file is
+/// deleted; 1.8 s after 2.3 GiB of anonymous memory is written and freed instead (this
+/// harness's warm-up until 2026-12-06, which left the swarm at 3.5 or 5 CPU-seconds
+/// depending on the machine's mood); 0.33 s after a 2.3 GiB file is written and deleted.
+/// So the warm-up is a file in the bench's folder, written and flushed to disk before the
+/// case (so that no writeback of it runs during the case), and cut short
+/// [`WARM_SLICE_MIB`] at a time by [`Warm::keep_ahead`], which keeps what it has given back
+/// and the system has not yet taken [`WARM_AHEAD_MIB`] ahead, for both clients alike.
+struct Warm {
+    /// `None` if the file could not be written (the case then runs without a warm-up).
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    /// MiB still in the file.
+    left_mib: u64,
+    /// KiB given back since `start`.
+    given_kib: u64,
+    /// `MemFree` at `start`, KiB.
+    free_at_start: Option<u64>,
+}
+
+/// How much of the warm-up is given back at a time.
+const WARM_SLICE_MIB: u64 = 64;
+
+/// How far what is given back stays ahead of what the leechers have taken.
+const WARM_AHEAD_MIB: u64 = 256;
+
+impl Warm {
+    /// Writes `mib` MiB into a file in `dir` and flushes it to disk.
+    fn new(dir: &Path, mib: u64) -> Warm {
+        let path = dir.join("warm-up.bin");
+        let write = || -> std::io::Result<std::fs::File> {
+            let mut file = std::fs::File::create(&path)?;
+            let block = vec![1u8; 1 << 20];
+            for _ in 0..mib {
+                file.write_all(&block)?;
+            }
+            file.sync_data()?;
+            Ok(file)
+        };
+        let file = write()
+            .map_err(|e| eprintln!("swarm-bench: no warm-up: {}: {e}", path.display()))
+            .ok();
+        Warm {
+            left_mib: if file.is_some() { mib } else { 0 },
+            file,
+            path,
+            given_kib: 0,
+            free_at_start: None,
+        }
+    }
+
+    /// Call as the leechers start: gives back the first [`WARM_AHEAD_MIB`].
+    fn start(&mut self) {
+        self.free_at_start = meminfo_kib("MemFree:");
+        self.keep_ahead();
+    }
+
+    /// Cuts the file short until what was given back is [`WARM_AHEAD_MIB`] ahead of what
+    /// the system has taken since [`start`](Self::start).
+    fn keep_ahead(&mut self) {
+        let (Some(at_start), Some(now)) = (self.free_at_start, meminfo_kib("MemFree:")) else {
+            // No /proc/meminfo: give it all back now.
+            self.cut_to(0);
+            return;
+        };
+        let taken = (at_start + self.given_kib).saturating_sub(now);
+        let want = taken + (WARM_AHEAD_MIB << 10);
+        if self.given_kib < want && self.left_mib > 0 {
+            let slices = (want - self.given_kib).div_ceil(WARM_SLICE_MIB << 10);
+            self.cut_to(self.left_mib.saturating_sub(slices * WARM_SLICE_MIB));
+        }
+    }
+
+    fn cut_to(&mut self, mib: u64) {
+        let Some(file) = &self.file else { return };
+        if mib < self.left_mib && file.set_len(mib << 20).is_ok() {
+            self.given_kib += (self.left_mib - mib) << 10;
+            self.left_mib = mib;
+        }
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A field of /proc/meminfo, in KiB.
+fn meminfo_kib(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The median of `xs` (the mean of the two middle values for an even count); `xs` not empty.
@@ -241,14 +334,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// (kept in the page cache for the seeders) and 1 GiB, so that it never pushes the machine
 /// into reclaim.
 fn spare_mib(payload_mib: u64) -> u64 {
-    let available_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemAvailable:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
+    let available_kib = meminfo_kib("MemAvailable:").unwrap_or(0);
     (available_kib / 1024).saturating_sub(payload_mib + 1024)
 }
 
@@ -479,12 +565,7 @@ fn check_exit(fleet: &Fleet, i: usize) -> Result<(), String> {
     }
 }
 
-fn run_case(
-    fleet: &mut Fleet,
-    s: &Setup,
-    which: Impl,
-    warm: Vec<u8>,
-) -> Result<CaseResult, String> {
+fn run_case(fleet: &mut Fleet, s: &Setup, which: Impl, warm: Warm) -> Result<CaseResult, String> {
     let tag = which.name();
     let first = fleet.procs.len();
     let result = run_case_inner(fleet, s, which, warm);
@@ -499,7 +580,7 @@ fn run_case_inner(
     fleet: &mut Fleet,
     s: &Setup,
     which: Impl,
-    warm: Vec<u8>,
+    mut warm: Warm,
 ) -> Result<CaseResult, String> {
     let tag = which.name();
     let name = &s.meta.info.name;
@@ -555,7 +636,7 @@ fn run_case_inner(
 
     let seeder_pid = fleet.pid(seeder);
     let seeder_start = proc_stat(seeder_pid).map(|x| x.1).unwrap_or(0);
-    drop(warm);
+    warm.start();
     let start = Instant::now();
     let mut watches = Vec::new();
     for n in 0..s.peers {
@@ -599,6 +680,7 @@ fn run_case_inner(
     let mut first_end = None;
     let mut round = 0u64;
     while watches.iter().any(|w| !w.done) {
+        warm.keep_ahead();
         for w in watches.iter_mut().filter(|w| !w.done) {
             if round % 10 == 0 {
                 if let Some(k) = peak_rss_kib(w.pid) {
@@ -761,9 +843,9 @@ fn main() {
         };
         for which in order {
             let t = Instant::now();
-            let warm = warm_memory(warm_mib);
+            let warm = Warm::new(&setup.dir, warm_mib);
             eprintln!(
-                "swarm-bench: touched {warm_mib} MiB of fresh memory in {:.1} s",
+                "swarm-bench: wrote and flushed a {warm_mib} MiB warm-up file in {:.1} s",
                 t.elapsed().as_secs_f64()
             );
             match run_case(&mut fleet, &setup, which, warm) {
