@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use super::announce::{failure_bencode, AnnounceResponse, PeerId};
 use super::http::{self, Request};
 use crate::bencode::{self, Value};
-use crate::engine::addresses::host_key;
+use crate::engine::addresses::HostCounts;
 use crate::random::Rng;
 
 /// How often peers are told to announce.
@@ -76,22 +76,28 @@ struct PeerEntry {
 
 /// One torrent's peers: seeds and leechers in two dense lists (so that a random sample is
 /// cheap), found by key through `index`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Swarm {
     /// Where each peer is: in `seeds` (true) or `leechers` (false), at which position.
     index: HashMap<PeerKey, (bool, usize)>,
     seeds: Vec<PeerEntry>,
     leechers: Vec<PeerEntry>,
-    /// Entries per address (non-loopback only).
-    per_ip: HashMap<IpAddr, usize>,
+    /// Entries per address, at most [`MAX_PEERS_PER_IP`] (loopback not counted).
+    per_ip: HostCounts,
     /// Completed downloads (the scrape's `downloaded`).
     completed: u64,
 }
 
-/// The address an entry counts under for [`MAX_PEERS_PER_IP`] (the engine's counting: an
-/// IPv6 /64 as one): `None` for loopback.
-fn ip_bucket(ip: IpAddr) -> Option<IpAddr> {
-    (!ip.is_loopback()).then(|| host_key(ip))
+impl Default for Swarm {
+    fn default() -> Swarm {
+        Swarm {
+            index: HashMap::new(),
+            seeds: Vec::new(),
+            leechers: Vec::new(),
+            per_ip: HostCounts::new(MAX_PEERS_PER_IP),
+            completed: 0,
+        }
+    }
 }
 
 impl Swarm {
@@ -133,22 +139,13 @@ impl Swarm {
         if self.index.len() < self.index.capacity() / 4 {
             self.index.shrink_to(self.index.len() * 2);
         }
-        if let Some(b) = ip_bucket(key.1) {
-            if let Some(n) = self.per_ip.get_mut(&b) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_ip.remove(&b);
-                }
-            }
-        }
+        self.per_ip.remove(key.1);
         Some(entry)
     }
 
     /// Puts `entry` in (its key must not be in the swarm).
     fn insert(&mut self, entry: PeerEntry) {
-        if let Some(b) = ip_bucket(entry.key.1) {
-            *self.per_ip.entry(b).or_default() += 1;
-        }
+        self.per_ip.add(entry.key.1);
         let seed = entry.left == 0;
         let key = entry.key;
         let list = self.list(seed);
@@ -183,11 +180,6 @@ impl Swarm {
             }
         }
     }
-
-    /// Whether a new entry from `ip` would be over [`MAX_PEERS_PER_IP`].
-    fn ip_full(&self, ip: IpAddr) -> bool {
-        ip_bucket(ip).is_some_and(|b| self.per_ip.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_IP)
-    }
 }
 
 /// Every swarm the tracker knows.
@@ -200,8 +192,9 @@ pub struct Swarms {
     queue: VecDeque<(Instant, [u8; 20], PeerKey)>,
     /// Peers held in all swarms.
     total: usize,
-    /// Entries held in all swarms per address (non-loopback only; see [`MAX_PEERS_PER_HOST`]).
-    per_host: HashMap<IpAddr, usize>,
+    /// Entries held in all swarms per address, at most [`MAX_PEERS_PER_HOST`] (loopback not
+    /// counted).
+    per_host: HostCounts,
     /// Queue items looked at by expiry and compaction (a measure of its work, for tests).
     expiry_work: u64,
     /// The most peers held in all.
@@ -215,7 +208,7 @@ impl Default for Swarms {
             swarms: HashMap::new(),
             queue: VecDeque::new(),
             total: 0,
-            per_host: HashMap::new(),
+            per_host: HostCounts::new(MAX_PEERS_PER_HOST),
             expiry_work: 0,
             max_peers: MAX_PEERS_TOTAL,
             rng: Rng::from_clock(),
@@ -251,16 +244,10 @@ impl Swarms {
         } else {
             self.total -= 1;
         }
-        if let Some(b) = ip_bucket(ip) {
-            let n = self.per_host.entry(b).or_insert(0);
-            if held {
-                *n += 1;
-            } else {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_host.remove(&b);
-                }
-            }
+        if held {
+            self.per_host.add(ip);
+        } else {
+            self.per_host.remove(ip);
         }
     }
 
@@ -382,9 +369,7 @@ impl Swarms {
                 return failure_bencode("this tracker is full");
             }
         }
-        let total_full = self.total >= self.max_peers
-            || ip_bucket(ip)
-                .is_some_and(|b| self.per_host.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_HOST);
+        let total_full = self.total >= self.max_peers || self.per_host.is_full(ip);
         let swarm = self.swarms.entry(info_hash).or_default();
         // What changes in the totals, and whether the entry needs a new queue item for expiry.
         let (mut added, mut removed, mut new_item) = (false, false, false);
@@ -401,8 +386,8 @@ impl Swarms {
                 swarm.completed += 1;
                 counted = true;
             }
-            let room =
-                known || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.ip_full(ip));
+            let room = known
+                || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.per_ip.is_full(ip));
             if room {
                 added = swarm.put(PeerEntry {
                     key,
@@ -764,11 +749,8 @@ mod tests {
     /// The entry counts of `ip`: in the swarm of `hash` and in the whole tracker.
     fn ip_counts(s: &Swarms, hash: [u8; 20], ip: &str) -> (usize, usize) {
         let ip: IpAddr = ip.parse().unwrap();
-        let in_swarm = s
-            .swarms
-            .get(&hash)
-            .map_or(0, |w| w.per_ip.get(&ip).copied().unwrap_or(0));
-        (in_swarm, s.per_host.get(&ip).copied().unwrap_or(0))
+        let in_swarm = s.swarms.get(&hash).map_or(0, |w| w.per_ip.count(ip));
+        (in_swarm, s.per_host.count(ip))
     }
 
     /// The held entry of the peer whose id comes from `id`, from `ip`.
