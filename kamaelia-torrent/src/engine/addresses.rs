@@ -50,9 +50,8 @@ pub struct AddressBook {
     evictable: BTreeSet<(Instant, SocketAddr)>,
     max: usize,
     redial_after: Duration,
-    /// How many known addresses each host has (see [`host_key`]; loopback not counted).
-    per_host: HashMap<IpAddr, usize>,
-    max_per_host: usize,
+    /// How many known addresses each host has, and how many it may have.
+    per_host: HostCounts,
 }
 
 impl AddressBook {
@@ -65,8 +64,7 @@ impl AddressBook {
             evictable: BTreeSet::new(),
             max,
             redial_after,
-            per_host: HashMap::new(),
-            max_per_host: usize::MAX,
+            per_host: HostCounts::new(usize::MAX),
         }
     }
 
@@ -74,7 +72,7 @@ impl AddressBook {
     /// IPv6 /64 network; loopback addresses are not limited): a further port of a host that
     /// has that many is not taken.
     pub fn per_host(mut self, max: usize) -> AddressBook {
-        self.max_per_host = max;
+        self.per_host.max = max;
         self
     }
 
@@ -85,9 +83,7 @@ impl AddressBook {
         if self.known.contains(&addr) {
             return false;
         }
-        let host = host_key(addr.ip());
-        let limited = !host.is_loopback();
-        if limited && self.per_host.get(&host).copied().unwrap_or(0) >= self.max_per_host {
+        if self.per_host.is_full(addr.ip()) {
             return false;
         }
         if self.known.len() >= self.max {
@@ -101,23 +97,14 @@ impl AddressBook {
         if let Some(&at) = self.failed.get(&addr) {
             self.evictable.insert((at, addr));
         }
-        if limited {
-            *self.per_host.entry(host).or_insert(0) += 1;
-        }
+        self.per_host.add(addr.ip());
         self.known.insert(addr)
     }
 
     /// Takes a known address out of `known` and its host's count.
     fn forget(&mut self, addr: SocketAddr) {
-        if !self.known.remove(&addr) {
-            return;
-        }
-        let host = host_key(addr.ip());
-        if let Some(n) = self.per_host.get_mut(&host) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_host.remove(&host);
-            }
+        if self.known.remove(&addr) {
+            self.per_host.remove(addr.ip());
         }
     }
 
@@ -171,13 +158,84 @@ impl AddressBook {
 /// What a peer's address counts under when its connections are limited per host: an IPv4
 /// address (also when it comes as `::ffff:a.b.c.d` on a dual-stack socket), or an IPv6
 /// address's /64 network, which one host commonly holds whole.
-pub(crate) fn host_key(ip: IpAddr) -> IpAddr {
+fn host_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) if !v6.is_loopback() => {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(bits.into())
         }
         other => other,
+    }
+}
+
+/// How many entries (addresses, connections, tracker entries) each host has, with a cap per
+/// host. A host is what [`host_key`] makes of an address; loopback addresses (also
+/// `::ffff:127.0.0.1`) are not counted and never at the cap, as tests and demos run whole
+/// swarms on them. A host whose count falls to zero is forgotten, so the memory held follows
+/// the entries counted.
+#[derive(Debug)]
+pub(crate) struct HostCounts {
+    /// Entries per host; a host with none is not in it.
+    counts: HashMap<IpAddr, usize>,
+    /// The cap per host.
+    max: usize,
+}
+
+impl HostCounts {
+    /// No entries yet; at most `max` for one host.
+    pub(crate) fn new(max: usize) -> HostCounts {
+        HostCounts {
+            counts: HashMap::new(),
+            max,
+        }
+    }
+
+    /// The host `ip` counts under; `None` for loopback.
+    fn host(ip: IpAddr) -> Option<IpAddr> {
+        Some(host_key(ip)).filter(|host| !host.is_loopback())
+    }
+
+    /// How many entries `host` (a key from [`HostCounts::host`]) has.
+    fn of(&self, host: IpAddr) -> usize {
+        self.counts.get(&host).copied().unwrap_or(0)
+    }
+
+    /// How many entries the host of `ip` has (0 for loopback).
+    #[cfg(test)]
+    pub(crate) fn count(&self, ip: IpAddr) -> usize {
+        HostCounts::host(ip).map_or(0, |host| self.of(host))
+    }
+
+    /// True if the host of `ip` has its `max` entries: another is not to be taken. Never
+    /// for loopback.
+    pub(crate) fn is_full(&self, ip: IpAddr) -> bool {
+        HostCounts::host(ip).is_some_and(|host| self.of(host) >= self.max)
+    }
+
+    /// Counts one more entry of the host of `ip` (whether it is full is the caller's test).
+    pub(crate) fn add(&mut self, ip: IpAddr) {
+        if let Some(host) = HostCounts::host(ip) {
+            *self.counts.entry(host).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts one entry of the host of `ip` less (none if it has none).
+    pub(crate) fn remove(&mut self, ip: IpAddr) {
+        let Some(host) = HostCounts::host(ip) else {
+            return;
+        };
+        if let Some(n) = self.counts.get_mut(&host) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&host);
+            }
+        }
+    }
+
+    /// True if no host has an entry counted.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.counts.is_empty()
     }
 }
 
@@ -287,5 +345,50 @@ mod tests {
         assert!(book.due(later).is_empty());
         assert!(!book.has_failed(addr(1)) && !book.has_failed(addr(40_000)));
         assert!(book.is_known(addr(1)));
+    }
+
+    #[test]
+    fn host_counts_count_each_host_once_up_to_its_cap() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut counts = HostCounts::new(2);
+        counts.add(ip("192.0.2.1"));
+        assert!(!counts.is_full(ip("192.0.2.1")));
+        // The same IPv4 host, as a dual-stack socket names it.
+        counts.add(ip("::ffff:192.0.2.1"));
+        assert_eq!(counts.count(ip("192.0.2.1")), 2);
+        assert!(counts.is_full(ip("192.0.2.1")) && counts.is_full(ip("::ffff:192.0.2.1")));
+        assert!(!counts.is_full(ip("192.0.2.2")), "another host");
+        // An IPv6 /64 is one host; the next /64 is another.
+        counts.add(ip("2001:db8:0:1::1"));
+        counts.add(ip("2001:db8:0:1:ffff:ffff:ffff:ffff"));
+        assert!(counts.is_full(ip("2001:db8:0:1:1234::")));
+        assert_eq!(counts.count(ip("2001:db8:0:2::1")), 0);
+        // Removing counts down, and a host at zero is forgotten.
+        counts.remove(ip("::ffff:192.0.2.1"));
+        assert_eq!(counts.count(ip("192.0.2.1")), 1);
+        counts.remove(ip("192.0.2.1"));
+        counts.remove(ip("192.0.2.1"));
+        assert_eq!(counts.count(ip("192.0.2.1")), 0);
+        counts.remove(ip("2001:db8:0:1::5"));
+        counts.remove(ip("2001:db8:0:1::6"));
+        assert!(counts.is_empty());
+    }
+
+    #[test]
+    fn host_counts_leave_loopback_uncounted() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut counts = HostCounts::new(1);
+        for local in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            for _ in 0..5 {
+                counts.add(ip(local));
+            }
+            assert!(!counts.is_full(ip(local)), "{local}");
+            assert_eq!(counts.count(ip(local)), 0, "{local}");
+            counts.remove(ip(local));
+        }
+        assert!(counts.is_empty());
+        // A cap of none: every counted host is full at once, loopback still is not.
+        let none = HostCounts::new(0);
+        assert!(none.is_full(ip("192.0.2.1")) && !none.is_full(ip("::1")));
     }
 }

@@ -22,7 +22,7 @@
 //! [`MAX_UNSENT`]: a peer that lets more wait than that does not read, and is closed.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,7 +33,7 @@ use axon::internet::tcp_server::{PeerClose, SocketConfig};
 use axon::ipc::{stop_kind, ProducerFinished, ShutdownMicroprocess};
 use axon::{BoxSpec, Component, ComponentId, ComponentResult, Ctx, Message};
 
-use super::addresses::host_key;
+use super::addresses::HostCounts;
 use super::picker::PeerKey;
 use crate::metainfo::InfoHash;
 use crate::tracker::announce::PeerId;
@@ -177,17 +177,16 @@ pub struct ConnectionLimit {
     live: Arc<AtomicUsize>,
     max: usize,
     by_address: Counts,
-    max_per_address: usize,
 }
 
-/// Live connections per IP address, shared by a limit and its slots.
-type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+/// Live connections per IP address and their cap, shared by a limit and its slots.
+type Counts = Arc<Mutex<HostCounts>>;
 
 /// One connection's place under a [`ConnectionLimit`], given back when dropped.
 #[derive(Debug)]
 pub struct Slot {
     live: Arc<AtomicUsize>,
-    /// The address it counts under, if it counts under one.
+    /// The address it counts under, if it was taken for one.
     address: Option<(IpAddr, Counts)>,
 }
 
@@ -195,15 +194,15 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::AcqRel);
         if let Some((ip, by_address)) = &self.address {
-            let mut counts = by_address.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = counts.get_mut(ip) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.remove(ip);
-                }
-            }
+            lock(by_address).remove(*ip);
         }
     }
+}
+
+/// The counts, also after a thread panicked holding their lock (no change to them is left
+/// half made).
+fn lock(counts: &Counts) -> std::sync::MutexGuard<'_, HostCounts> {
+    counts.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ConnectionLimit {
@@ -212,8 +211,7 @@ impl ConnectionLimit {
         ConnectionLimit {
             live: Default::default(),
             max,
-            by_address: Default::default(),
-            max_per_address: usize::MAX,
+            by_address: Arc::new(Mutex::new(HostCounts::new(usize::MAX))),
         }
     }
 
@@ -223,9 +221,10 @@ impl ConnectionLimit {
     }
 
     /// At most `max` of them from one IP address (loopback aside), through
-    /// [`take_for`](ConnectionLimit::take_for).
+    /// [`take_for`](ConnectionLimit::take_for). For a limit being made: the counts per
+    /// address start afresh, apart from those of its clones.
     pub fn per_address(mut self, max: usize) -> ConnectionLimit {
-        self.max_per_address = max;
+        self.by_address = Arc::new(Mutex::new(HostCounts::new(max)));
         self
     }
 
@@ -254,18 +253,13 @@ impl ConnectionLimit {
     /// A place for one more connection from `peer`, if there is room in all and for its
     /// address (a loopback address counts only in the total).
     pub fn take_for(&self, peer: SocketAddr) -> Option<Slot> {
-        let ip = host_key(peer.ip());
-        if ip.is_loopback() {
-            return self.take();
-        }
-        let mut counts = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
-        let n = counts.get(&ip).copied().unwrap_or(0);
-        if n >= self.max_per_address {
+        let mut counts = lock(&self.by_address);
+        if counts.is_full(peer.ip()) {
             return None;
         }
         let mut slot = self.take()?;
-        counts.insert(ip, n + 1);
-        slot.address = Some((ip, self.by_address.clone()));
+        counts.add(peer.ip());
+        slot.address = Some((peer.ip(), self.by_address.clone()));
         Some(slot)
     }
 }

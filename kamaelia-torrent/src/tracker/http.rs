@@ -219,16 +219,29 @@ impl Request {
     }
 }
 
-/// The largest request head our tracker accepts.
+/// The largest request head our tracker accepts, its blank line included: a longer one is
+/// refused, however it arrives.
 pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
-/// Parses the head of a GET request. `Ok(None)` if the head has not all arrived.
+/// Parses the head of a GET request. `Ok(None)` if the head has not all arrived; with the
+/// request, where its head ends in `buf`.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
-    let Some(end) = head_end(buf) else {
-        if buf.len() > MAX_REQUEST_HEAD {
-            return Err("request head too large".into());
-        }
-        return Ok(None);
+    request_in(buf, 0)
+}
+
+/// The request whose head starts `buf`, once it has all arrived, and where the head ends; or
+/// why it is refused. Its end is looked for from `from` on (none starts before it), and only
+/// in the first [`MAX_REQUEST_HEAD`] bytes: a head that has not ended there is too long,
+/// whether or not its end has come too.
+fn request_in(buf: &[u8], from: usize) -> Result<Option<(Request, usize)>, String> {
+    let allowed = &buf[..buf.len().min(MAX_REQUEST_HEAD)];
+    let from = from.min(allowed.len());
+    let Some(end) = head_end(&allowed[from..]).map(|end| from + end) else {
+        return if buf.len() > MAX_REQUEST_HEAD {
+            Err("request head too large".into())
+        } else {
+            Ok(None)
+        };
     };
     Ok(Some((parse_head(&buf[..end])?, end)))
 }
@@ -271,38 +284,33 @@ fn parse_head(head: &[u8]) -> Result<Request, String> {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct RequestHead {
+    /// The bytes so far, up to one past [`MAX_REQUEST_HEAD`] (enough to tell that a head is
+    /// too long).
     buf: Vec<u8>,
     /// Bytes looked at for the end of the head (the rest of `buf` has not been).
     scanned: usize,
+    /// Bytes looked at in all, at most (for the tests that show the head is scanned once).
+    #[cfg(test)]
     work: usize,
 }
 
 impl RequestHead {
     /// Adds bytes; the request once its head is complete, or why it is refused (also when the
-    /// head grows past [`MAX_REQUEST_HEAD`]).
+    /// head is longer than [`MAX_REQUEST_HEAD`]).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Option<Request>, String> {
-        self.buf.extend_from_slice(bytes);
+        let wanted = (MAX_REQUEST_HEAD + 1).saturating_sub(self.buf.len());
+        self.buf
+            .extend_from_slice(&bytes[..bytes.len().min(wanted)]);
         // The end of a head is at most 3 bytes long: start just before what was looked at.
-        let from = self.scanned.saturating_sub(2);
-        self.work += self.buf.len() - from;
-        self.scanned = self.buf.len();
         // Earlier pushes found no end before `from`, so the first one from there is the
-        // head's: parse up to it, without looking for it again from the start.
-        let Some(end) = head_end(&self.buf[from..]) else {
-            return if self.buf.len() > MAX_REQUEST_HEAD {
-                Err("request head too large".into())
-            } else {
-                Ok(None)
-            };
-        };
-        parse_head(&self.buf[..from + end]).map(Some)
-    }
-
-    /// How many bytes have been looked at so far in search of the end of the head (for
-    /// the tests that show the head is scanned once).
-    #[cfg(test)]
-    fn work(&self) -> usize {
-        self.work
+        // head's: it is not looked for again from the start.
+        let from = self.scanned.saturating_sub(2);
+        #[cfg(test)]
+        {
+            self.work += self.buf.len() - from;
+        }
+        self.scanned = self.buf.len();
+        request_in(&self.buf, from).map(|found| found.map(|(request, _)| request))
     }
 }
 
@@ -399,14 +407,84 @@ mod tests {
             assert_eq!(head.push(&[*b]), Ok(None));
         }
         assert_eq!(head.push(&[*last]).unwrap().unwrap().path, "/scrape");
-        assert!(
-            head.work() <= 3 * text.len(),
-            "{} bytes looked at",
-            head.work()
-        );
+        assert!(head.work <= 3 * text.len(), "{} bytes looked at", head.work);
         let mut head = RequestHead::default();
         assert_eq!(head.push(&vec![b'a'; MAX_REQUEST_HEAD]), Ok(None));
         assert!(head.push(b"a").is_err());
+    }
+
+    /// A request head exactly `len` bytes long, its blank line included.
+    fn head_of(len: usize) -> Vec<u8> {
+        let (start, end) = ("GET /scrape?a=", " HTTP/1.0\r\n\r\n");
+        let head = format!("{start}{}{end}", "a".repeat(len - start.len() - end.len()));
+        assert_eq!(head.len(), len);
+        head.into_bytes()
+    }
+
+    /// What a [`RequestHead`] makes of `pieces` pushed in turn: its first answer that is not
+    /// "more bytes".
+    fn pushed<P: AsRef<[u8]>>(
+        pieces: impl IntoIterator<Item = P>,
+    ) -> Result<Option<Request>, String> {
+        let mut head = RequestHead::default();
+        pieces
+            .into_iter()
+            .map(|p| head.push(p.as_ref()))
+            .find(|r| *r != Ok(None))
+            .unwrap_or(Ok(None))
+    }
+
+    /// `bytes` cut in the ways a client might send them: whole, a byte at a time, in pieces of
+    /// other sizes, and in two around the limit (the end arriving with the byte past it).
+    fn chunkings(bytes: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut ways: Vec<Vec<&[u8]>> = [bytes.len(), 1, 7, 1_000, 4_096]
+            .iter()
+            .map(|&n| bytes.chunks(n).collect())
+            .collect();
+        for at in MAX_REQUEST_HEAD - 4..=(MAX_REQUEST_HEAD + 1).min(bytes.len()) {
+            ways.push(vec![&bytes[..at], &bytes[at..]]);
+        }
+        ways
+    }
+
+    #[test]
+    fn a_head_longer_than_the_limit_is_refused_however_it_arrives() {
+        // The path of what is accepted, rather than all of its long query.
+        let path = |r: Result<Option<Request>, String>| r.map(|r| r.map(|r| r.path));
+        let refused = Err("request head too large".to_string());
+        for len in [
+            MAX_REQUEST_HEAD + 1,
+            MAX_REQUEST_HEAD + 3,
+            MAX_REQUEST_HEAD + 500,
+        ] {
+            let mut text = head_of(len);
+            let whole = parse_request(&text).map(|r| r.map(|(r, _)| r));
+            assert_eq!(path(whole), refused, "{len}");
+            for pieces in chunkings(&text) {
+                let sizes: Vec<usize> = pieces.iter().map(|p| p.len()).take(3).collect();
+                assert_eq!(path(pushed(pieces)), refused, "{len} in {sizes:?}...");
+            }
+            // Bytes after the head change nothing.
+            text.extend_from_slice(b"rest");
+            let whole = parse_request(&text).map(|r| r.map(|(r, _)| r));
+            assert_eq!(path(whole), refused, "{len}");
+            assert_eq!(path(pushed([text])), refused, "{len}");
+        }
+    }
+
+    #[test]
+    fn a_head_of_exactly_the_limit_is_accepted_however_it_arrives() {
+        let mut text = head_of(MAX_REQUEST_HEAD);
+        let (request, end) = parse_request(&text).unwrap().unwrap();
+        assert_eq!((request.path.as_str(), end), ("/scrape", MAX_REQUEST_HEAD));
+        for pieces in chunkings(&text) {
+            let sizes: Vec<usize> = pieces.iter().map(|p| p.len()).take(3).collect();
+            assert_eq!(pushed(pieces), Ok(Some(request.clone())), "{sizes:?}");
+        }
+        // With more bytes behind it, in the same piece.
+        text.extend_from_slice(b"rest");
+        assert_eq!(parse_request(&text).unwrap().unwrap().1, MAX_REQUEST_HEAD);
+        assert_eq!(pushed([text]), Ok(Some(request)));
     }
 
     #[test]
@@ -428,12 +506,7 @@ mod tests {
             let cuts = (0..=text.len()).map(|at| vec![&text[..at], &text[at..]]);
             let bytes = text.chunks(1).collect::<Vec<_>>();
             for pieces in cuts.chain([bytes]) {
-                let mut head = RequestHead::default();
-                let got = pieces
-                    .iter()
-                    .map(|p| head.push(p))
-                    .find(|r| *r != Ok(None))
-                    .unwrap_or(Ok(None));
+                let got = pushed(&pieces);
                 assert_eq!(
                     got,
                     whole,

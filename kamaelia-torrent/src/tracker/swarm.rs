@@ -22,6 +22,7 @@
 //!   the size of the whole tracker.
 //! - Answers hold a random sample of the swarm when it has more peers than asked for.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::announce::{failure_bencode, AnnounceResponse, PeerId};
 use super::http::{self, Request};
 use crate::bencode::{self, Value};
-use crate::engine::addresses::host_key;
+use crate::engine::addresses::HostCounts;
 use crate::random::Rng;
 
 /// How often peers are told to announce.
@@ -76,22 +77,42 @@ struct PeerEntry {
 
 /// One torrent's peers: seeds and leechers in two dense lists (so that a random sample is
 /// cheap), found by key through `index`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Swarm {
-    /// Where each peer is: in `seeds` (true) or `leechers` (false), at which position.
-    index: HashMap<PeerKey, (bool, usize)>,
+    /// Where each peer is (see [`Place`]).
+    index: HashMap<PeerKey, Place>,
     seeds: Vec<PeerEntry>,
     leechers: Vec<PeerEntry>,
-    /// Entries per address (non-loopback only).
-    per_ip: HashMap<IpAddr, usize>,
+    /// Entries per address, at most [`MAX_PEERS_PER_IP`] (loopback not counted).
+    per_ip: HostCounts,
     /// Completed downloads (the scrape's `downloaded`).
     completed: u64,
 }
 
-/// The address an entry counts under for [`MAX_PEERS_PER_IP`] (the engine's counting: an
-/// IPv6 /64 as one): `None` for loopback.
-fn ip_bucket(ip: IpAddr) -> Option<IpAddr> {
-    (!ip.is_loopback()).then(|| host_key(ip))
+/// Where an entry is in its swarm: in `seeds` (true) or `leechers` (false), at which position.
+type Place = (bool, usize);
+
+impl Default for Swarm {
+    fn default() -> Swarm {
+        Swarm {
+            index: HashMap::new(),
+            seeds: Vec::new(),
+            leechers: Vec::new(),
+            per_ip: HostCounts::new(MAX_PEERS_PER_IP),
+            completed: 0,
+        }
+    }
+}
+
+/// What all the swarms hold together. Changed only where an entry comes into a swarm or
+/// goes out of it ([`Swarm::insert`], [`Swarm::remove`]), so that it is always their sum.
+#[derive(Debug)]
+struct Held {
+    /// Peers held in all swarms.
+    peers: usize,
+    /// Entries held in all swarms per address, at most [`MAX_PEERS_PER_HOST`] (loopback not
+    /// counted).
+    per_host: HostCounts,
 }
 
 impl Swarm {
@@ -99,13 +120,16 @@ impl Swarm {
         self.index.len()
     }
 
-    fn get(&self, key: &PeerKey) -> Option<&PeerEntry> {
-        let &(seed, i) = self.index.get(key)?;
-        Some(if seed {
+    fn at(&self, (seed, i): Place) -> &PeerEntry {
+        if seed {
             &self.seeds[i]
         } else {
             &self.leechers[i]
-        })
+        }
+    }
+
+    fn get(&self, key: &PeerKey) -> Option<&PeerEntry> {
+        self.index.get(key).map(|&place| self.at(place))
     }
 
     fn list(&mut self, seed: bool) -> &mut Vec<PeerEntry> {
@@ -116,9 +140,22 @@ impl Swarm {
         }
     }
 
-    /// Takes the entry of `key` out, if there is one.
-    fn remove(&mut self, key: &PeerKey) -> Option<PeerEntry> {
-        let (seed, i) = self.index.remove(key)?;
+    /// Appends `entry` to its list and returns its place there (for the caller to index).
+    fn push(&mut self, entry: PeerEntry) -> Place {
+        let seed = entry.left == 0;
+        let list = self.list(seed);
+        if list.len() == list.capacity() && list.len() < 4 {
+            // Most swarms are small: grow one at a time at first (a push would make room for
+            // four entries).
+            list.reserve_exact(1);
+        }
+        list.push(entry);
+        (seed, list.len() - 1)
+    }
+
+    /// Takes the entry at `place` out of its list, the list's last entry taking its place
+    /// (and its index following it); the index of the entry taken is the caller's to change.
+    fn take_at(&mut self, (seed, i): Place) -> PeerEntry {
         let list = self.list(seed);
         let entry = list.swap_remove(i);
         let moved = list.get(i).map(|p| p.key);
@@ -130,63 +167,71 @@ impl Swarm {
         if let Some(moved) = moved {
             self.index.insert(moved, (seed, i));
         }
+        entry
+    }
+
+    /// Puts `entry` in (its key must not be in the swarm), counting it here and in `held`.
+    fn insert(&mut self, entry: PeerEntry, held: &mut Held) {
+        let (key, ip) = (entry.key, entry.key.1);
+        let place = self.push(entry);
+        self.index.insert(key, place);
+        self.per_ip.add(ip);
+        held.peers += 1;
+        held.per_host.add(ip);
+    }
+
+    /// Takes the entry of `key` out, if there is one, counting it out here and of `held`.
+    fn remove(&mut self, key: &PeerKey, held: &mut Held) -> Option<PeerEntry> {
+        let place = self.index.remove(key)?;
         if self.index.len() < self.index.capacity() / 4 {
             self.index.shrink_to(self.index.len() * 2);
         }
-        if let Some(b) = ip_bucket(key.1) {
-            if let Some(n) = self.per_ip.get_mut(&b) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_ip.remove(&b);
-                }
-            }
-        }
+        let entry = self.take_at(place);
+        self.per_ip.remove(key.1);
+        held.peers -= 1;
+        held.per_host.remove(key.1);
         Some(entry)
     }
 
-    /// Puts `entry` in (its key must not be in the swarm).
-    fn insert(&mut self, entry: PeerEntry) {
-        if let Some(b) = ip_bucket(entry.key.1) {
-            *self.per_ip.entry(b).or_default() += 1;
-        }
-        let seed = entry.left == 0;
-        let key = entry.key;
-        let list = self.list(seed);
-        if list.len() == list.capacity() && list.len() < 4 {
-            // Most swarms are small: grow one at a time at first (a push would make room for
-            // four entries).
-            list.reserve_exact(1);
-        }
-        list.push(entry);
-        let i = list.len() - 1;
-        self.index.insert(key, (seed, i));
-    }
-
-    /// Stores `entry`. An entry already held for its key is overwritten where it is when it
-    /// stays a seed or a leecher, and moved to the other list when it does not. Returns
-    /// whether the key is new to the swarm.
-    fn put(&mut self, entry: PeerEntry) -> bool {
-        let seed = entry.left == 0;
-        match self.index.get(&entry.key) {
-            Some(&(was_seed, i)) if was_seed == seed => {
-                self.list(seed)[i] = entry;
-                false
+    /// Stores an announce as `entry` (not counted as completed yet). The entry held for its
+    /// key is updated: where it is when it stays a seed or a leecher, moved to the other list
+    /// when it does not, its completed download counted when it completes as a leecher known
+    /// here (`completed`: the announce says it did) and was not counted before. A key new to
+    /// the swarm is put in if there is room for it here and, as `room` says, in the tracker.
+    /// Returns whether the entry was stored with a time it did not have (and so needs a queue
+    /// item for expiry).
+    fn announce(
+        &mut self,
+        mut entry: PeerEntry,
+        completed: bool,
+        room: bool,
+        held: &mut Held,
+    ) -> bool {
+        let Some(&place) = self.index.get(&entry.key) else {
+            let room =
+                room && self.len() < MAX_PEERS_PER_SWARM && !self.per_ip.is_full(entry.key.1);
+            if room {
+                self.insert(entry, held);
             }
-            Some(_) => {
-                self.remove(&entry.key);
-                self.insert(entry);
-                false
-            }
-            None => {
-                self.insert(entry);
-                true
-            }
+            return room;
+        };
+        let old = self.at(place);
+        // An entry last seen at this same instant has its queue item already.
+        let new_time = old.seen != entry.seen;
+        entry.counted = old.counted;
+        if completed && entry.left == 0 && old.left > 0 && !old.counted {
+            self.completed += 1;
+            entry.counted = true;
         }
-    }
-
-    /// Whether a new entry from `ip` would be over [`MAX_PEERS_PER_IP`].
-    fn ip_full(&self, ip: IpAddr) -> bool {
-        ip_bucket(ip).is_some_and(|b| self.per_ip.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_IP)
+        if (entry.left == 0) == place.0 {
+            self.list(place.0)[place.1] = entry;
+        } else {
+            let key = entry.key;
+            self.take_at(place);
+            let place = self.push(entry);
+            self.index.insert(key, place);
+        }
+        new_time
     }
 }
 
@@ -198,10 +243,8 @@ pub struct Swarms {
     /// repeat at the same instant adds nothing, so every entry held has an item of its last
     /// announce's time. An item is stale when its entry has announced since (or is gone).
     queue: VecDeque<(Instant, [u8; 20], PeerKey)>,
-    /// Peers held in all swarms.
-    total: usize,
-    /// Entries held in all swarms per address (non-loopback only; see [`MAX_PEERS_PER_HOST`]).
-    per_host: HashMap<IpAddr, usize>,
+    /// What the swarms hold in all.
+    held: Held,
     /// Queue items looked at by expiry and compaction (a measure of its work, for tests).
     expiry_work: u64,
     /// The most peers held in all.
@@ -214,8 +257,10 @@ impl Default for Swarms {
         Swarms {
             swarms: HashMap::new(),
             queue: VecDeque::new(),
-            total: 0,
-            per_host: HashMap::new(),
+            held: Held {
+                peers: 0,
+                per_host: HostCounts::new(MAX_PEERS_PER_HOST),
+            },
             expiry_work: 0,
             max_peers: MAX_PEERS_TOTAL,
             rng: Rng::from_clock(),
@@ -244,26 +289,6 @@ impl Swarms {
         self
     }
 
-    /// Counts an entry from `ip` in (`held`) or out of the totals.
-    fn count(&mut self, ip: IpAddr, held: bool) {
-        if held {
-            self.total += 1;
-        } else {
-            self.total -= 1;
-        }
-        if let Some(b) = ip_bucket(ip) {
-            let n = self.per_host.entry(b).or_insert(0);
-            if held {
-                *n += 1;
-            } else {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_host.remove(&b);
-                }
-            }
-        }
-    }
-
     /// How many peers are held for the swarm of `info_hash`, including any past their expiry
     /// that no announce or scrape has swept out yet (those answers never include them).
     pub fn peer_count(&self, info_hash: &[u8; 20]) -> usize {
@@ -272,7 +297,7 @@ impl Swarms {
 
     /// How many peers all the swarms hold.
     pub fn total_peers(&self) -> usize {
-        self.total
+        self.held.peers
     }
 
     /// How many swarms there are.
@@ -301,11 +326,10 @@ impl Swarms {
                 continue;
             };
             if swarm.get(&key).is_some_and(|p| p.seen == at) {
-                swarm.remove(&key);
+                swarm.remove(&key, &mut self.held);
                 if swarm.len() == 0 {
                     self.swarms.remove(&hash);
                 }
-                self.count(key.1, false);
             }
         }
     }
@@ -315,7 +339,7 @@ impl Swarms {
     /// follows at least as many announces as it looks at entries).
     fn enqueue(&mut self, at: Instant, hash: [u8; 20], key: PeerKey) {
         self.queue.push_back((at, hash, key));
-        if self.queue.len() > 2 * self.total + 64 {
+        if self.queue.len() > 2 * self.held.peers + 64 {
             // The queue is in time order already: keep each entry's latest item.
             let before = self.queue.len();
             let swarms = &self.swarms;
@@ -374,60 +398,39 @@ impl Swarms {
         let key: PeerKey = (peer_id, ip);
 
         self.expire(now);
-        if !self.swarms.contains_key(&info_hash) {
-            if event == Some("stopped") {
+        let tracker_full = self.swarms.len() >= MAX_SWARMS;
+        let room = self.held.peers < self.max_peers && !self.held.per_host.is_full(ip);
+        let swarm = match self.swarms.entry(info_hash) {
+            Entry::Occupied(swarm) => swarm.into_mut(),
+            Entry::Vacant(_) if event == Some("stopped") => {
                 return answer(&mut self.rng, None, &key, left, want, compact, req);
             }
-            if self.swarms.len() >= MAX_SWARMS {
-                return failure_bencode("this tracker is full");
-            }
-        }
-        let total_full = self.total >= self.max_peers
-            || ip_bucket(ip)
-                .is_some_and(|b| self.per_host.get(&b).copied().unwrap_or(0) >= MAX_PEERS_PER_HOST);
-        let swarm = self.swarms.entry(info_hash).or_default();
-        // What changes in the totals, and whether the entry needs a new queue item for expiry.
-        let (mut added, mut removed, mut new_item) = (false, false, false);
-        if event == Some("stopped") {
-            removed = swarm.remove(&key).is_some();
+            Entry::Vacant(_) if tracker_full => return failure_bencode("this tracker is full"),
+            Entry::Vacant(place) => place.insert(Swarm::default()),
+        };
+        // Whether the entry needs a new queue item for expiry.
+        let new_item = if event == Some("stopped") {
+            swarm.remove(&key, &mut self.held);
+            false
         } else {
-            let old = swarm.get(&key);
-            let known = old.is_some();
-            let was_leecher = old.is_some_and(|p| p.left > 0);
-            let mut counted = old.is_some_and(|p| p.counted);
-            // An entry last seen at this same instant has its queue item already.
-            let seen_now = old.is_some_and(|p| p.seen == now);
-            if event == Some("completed") && left == 0 && was_leecher && !counted {
-                swarm.completed += 1;
-                counted = true;
-            }
-            let room =
-                known || (!total_full && swarm.len() < MAX_PEERS_PER_SWARM && !swarm.ip_full(ip));
-            if room {
-                added = swarm.put(PeerEntry {
-                    key,
-                    addr,
-                    left,
-                    seen: now,
-                    counted,
-                });
-                new_item = !seen_now;
-            }
-        }
+            let entry = PeerEntry {
+                key,
+                addr,
+                left,
+                seen: now,
+                counted: false,
+            };
+            swarm.announce(entry, event == Some("completed"), room, &mut self.held)
+        };
+        // A swarm left empty answers as no swarm would.
+        let body = answer(&mut self.rng, Some(&*swarm), &key, left, want, compact, req);
         if swarm.len() == 0 {
             self.swarms.remove(&info_hash);
-        }
-        if removed {
-            self.count(ip, false);
-        }
-        if added {
-            self.count(ip, true);
         }
         if new_item {
             self.enqueue(now, info_hash, key);
         }
-        let swarm = self.swarms.get(&info_hash);
-        answer(&mut self.rng, swarm, &key, left, want, compact, req)
+        body
     }
 
     /// Answers a scrape (the bencoded body): counts for the torrents it names. A scrape that
@@ -764,11 +767,8 @@ mod tests {
     /// The entry counts of `ip`: in the swarm of `hash` and in the whole tracker.
     fn ip_counts(s: &Swarms, hash: [u8; 20], ip: &str) -> (usize, usize) {
         let ip: IpAddr = ip.parse().unwrap();
-        let in_swarm = s
-            .swarms
-            .get(&hash)
-            .map_or(0, |w| w.per_ip.get(&ip).copied().unwrap_or(0));
-        (in_swarm, s.per_host.get(&ip).copied().unwrap_or(0))
+        let in_swarm = s.swarms.get(&hash).map_or(0, |w| w.per_ip.count(ip));
+        (in_swarm, s.held.per_host.count(ip))
     }
 
     /// The held entry of the peer whose id comes from `id`, from `ip`.
@@ -835,7 +835,116 @@ mod tests {
         s.expire(t + PEER_TTL);
         assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
         assert_eq!(ip_counts(&s, h, ip), (0, 0));
-        assert!(s.per_host.is_empty());
+        assert!(s.held.per_host.is_empty());
+        assert!(s.queue.is_empty(), "{}", s.queue.len());
+    }
+
+    /// Checks what `s` keeps in step with its entries against a recount of them: the peers in
+    /// all, each entry's place in the index, and the entries per address in each swarm and in
+    /// all (loopback not counted; each address used is a host of its own).
+    fn assert_in_step(s: &Swarms) {
+        let mut in_all: HashMap<IpAddr, usize> = HashMap::new();
+        for swarm in s.swarms.values() {
+            assert!(swarm.len() > 0, "an empty swarm is not kept");
+            assert_eq!(swarm.seeds.len() + swarm.leechers.len(), swarm.len());
+            let mut in_swarm: HashMap<IpAddr, usize> = HashMap::new();
+            for (seed, list) in [(true, &swarm.seeds), (false, &swarm.leechers)] {
+                for (i, p) in list.iter().enumerate() {
+                    assert_eq!(p.left == 0, seed);
+                    assert_eq!(swarm.index.get(&p.key), Some(&(seed, i)));
+                    *in_swarm.entry(p.key.1).or_default() += 1;
+                }
+            }
+            for (ip, n) in in_swarm {
+                let counted = if ip.is_loopback() { 0 } else { n };
+                assert_eq!(swarm.per_ip.count(ip), counted, "{ip}");
+                *in_all.entry(ip).or_default() += counted;
+            }
+        }
+        for (ip, n) in in_all {
+            assert_eq!(s.held.per_host.count(ip), n, "{ip}");
+        }
+        let peers: usize = s.swarms.values().map(Swarm::len).sum();
+        assert_eq!(s.total_peers(), peers);
+    }
+
+    #[test]
+    fn totals_stay_right_through_announces_completions_stops_and_expiry() {
+        let mut s = Swarms::new();
+        let t0 = Instant::now();
+        let secs = |n: u64| t0 + Duration::from_secs(n);
+        let (h1, h2) = ([11; 20], [12; 20]);
+        let (a, b, c, local) = ("192.0.2.1", "2001:db8::1", "198.51.100.1", "127.0.0.1");
+        let from = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 1);
+        // In h1: leechers 1 and 2 from `a`, seed 3 from `b`; in h2: leecher 4 from `c`; a
+        // loopback leecher 5 in both.
+        s.announce(&ann(h1, 1, 10, Some("started")), from(a), t0);
+        s.announce(&ann(h1, 2, 10, Some("started")), from(a), t0);
+        s.announce(&ann(h1, 3, 0, Some("started")), from(b), t0);
+        s.announce(&ann(h2, 4, 10, None), from(c), t0);
+        for h in [h1, h2] {
+            s.announce(&ann(h, 5, 10, None), from(local), t0);
+        }
+        assert_in_step(&s);
+        assert_eq!(s.total_peers(), 6);
+        assert_eq!(scrape_counts(&mut s, h1, t0), (1, 0, 3));
+        assert_eq!(scrape_counts(&mut s, h2, t0), (0, 0, 2));
+        assert_eq!(ip_counts(&s, h1, a), (2, 2));
+        assert_eq!(ip_counts(&s, h1, local), (0, 0));
+
+        // Re-announces, at the same instant and later, change no count.
+        s.announce(&ann(h1, 1, 8, None), from(a), t0);
+        s.announce(&ann(h1, 2, 9, None), from(a), secs(10));
+        s.announce(&ann(h1, 3, 0, None), from(b), secs(10));
+        assert_in_step(&s);
+        assert_eq!(s.total_peers(), 6);
+        assert_eq!(scrape_counts(&mut s, h1, secs(10)), (1, 0, 3));
+        assert_eq!(ip_counts(&s, h1, a), (2, 2));
+
+        // Leecher 1 completes: a seed now, its download counted once. 4 completes in h2 and
+        // joins h1 as a seed (no completion there: h1 never knew it as a leecher).
+        s.announce(&ann(h1, 1, 0, Some("completed")), from(a), secs(20));
+        s.announce(&ann(h1, 1, 0, Some("completed")), from(a), secs(20));
+        s.announce(&ann(h2, 4, 0, Some("completed")), from(c), secs(20));
+        s.announce(&ann(h1, 4, 0, Some("completed")), from(c), secs(20));
+        assert_in_step(&s);
+        assert_eq!(s.total_peers(), 7);
+        assert_eq!(scrape_counts(&mut s, h1, secs(20)), (3, 1, 2));
+        assert_eq!(scrape_counts(&mut s, h2, secs(20)), (1, 1, 1));
+        assert_eq!(
+            (ip_counts(&s, h1, a), ip_counts(&s, h1, c)),
+            ((2, 2), (1, 2))
+        );
+
+        // Stops: seed 3, leecher 2, an id never seen, and 1's id from another address (which
+        // stops nothing).
+        s.announce(&ann(h1, 3, 0, Some("stopped")), from(b), secs(30));
+        s.announce(&ann(h1, 2, 9, Some("stopped")), from(a), secs(30));
+        s.announce(&ann(h1, 9, 9, Some("stopped")), from(a), secs(30));
+        s.announce(&ann(h1, 1, 0, Some("stopped")), from(c), secs(30));
+        assert_in_step(&s);
+        assert_eq!(s.total_peers(), 5);
+        assert_eq!(scrape_counts(&mut s, h1, secs(30)), (2, 1, 1));
+        assert_eq!(
+            (ip_counts(&s, h1, a), ip_counts(&s, h1, b)),
+            ((1, 1), (0, 0))
+        );
+
+        // Expiry: the loopback leechers (last seen at t0) go first, from both swarms; the
+        // rest (last seen 20 s later) go 20 s later, and with them every count.
+        s.expire(t0 + PEER_TTL);
+        assert_in_step(&s);
+        assert_eq!(s.total_peers(), 3);
+        assert_eq!(scrape_counts(&mut s, h1, t0 + PEER_TTL), (2, 1, 0));
+        assert_eq!(scrape_counts(&mut s, h2, t0 + PEER_TTL), (1, 1, 0));
+        s.expire(secs(20) + PEER_TTL);
+        assert_in_step(&s);
+        assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
+        assert_eq!(
+            (ip_counts(&s, h1, a), ip_counts(&s, h2, c)),
+            ((0, 0), (0, 0))
+        );
+        assert!(s.held.per_host.is_empty());
         assert!(s.queue.is_empty(), "{}", s.queue.len());
     }
 
@@ -851,7 +960,7 @@ mod tests {
         assert_eq!(s.queue.len(), 1);
         s.expire(now + PEER_TTL);
         assert_eq!((s.total_peers(), s.swarm_count()), (0, 0));
-        assert!(s.per_host.is_empty());
+        assert!(s.held.per_host.is_empty());
     }
 
     #[test]
