@@ -10,7 +10,7 @@
 use crate::error::BoxKind;
 use crate::ids::ComponentId;
 use crate::message::Message;
-use crate::ordered::{IdMap, SHORT};
+use crate::ordered::{IdMap, OrderedSet};
 use crate::ring::{Ring, MAX_LEN};
 
 /// Index of a postbox in the [`Boxes`] slab.
@@ -59,14 +59,9 @@ pub(crate) struct PostBox {
     // ----- second line: linkage structure, read when chains change ------------------------
     /// The size limit, `usize::MAX` for none (a word, not an `Option`).
     limit: usize,
-    /// The next box of the chain, [`NO_TARGET`] for none (a `u32`, not an `Option`, so that
-    /// this line holds everything a chain change reads).
+    /// The next box of the chain, [`NO_TARGET`] for none (a `u32`, not an `Option`).
     target: BoxId,
     pub sink: BoxId,
-    /// The boxes that lead here, in the order linked. A long list (see
-    /// `Boxes::source_holes`) may hold [`NO_TARGET`] where one was unlinked: read it
-    /// through [`sources`](PostBox::sources).
-    sources: Vec<BoxId>,
     /// The upstream owners after the first, when there are several.
     more_upstream: Vec<ComponentId>,
 }
@@ -75,11 +70,6 @@ impl PostBox {
     /// The next box of this box's chain, if it is linked onwards.
     pub fn target(&self) -> Option<BoxId> {
         (self.target != NO_TARGET).then_some(self.target)
-    }
-
-    /// The boxes that lead here, in the order linked.
-    pub fn sources(&self) -> impl Iterator<Item = BoxId> + '_ {
-        self.sources.iter().copied().filter(|&s| s != NO_TARGET)
     }
 
     /// The owners of every outbox upstream of this final box, woken when an item is collected.
@@ -198,13 +188,9 @@ pub(crate) struct Boxes {
     /// already leading to the same box: a server whose every connection reports to one inbox
     /// would otherwise pay for all the others at each connection.
     upstream_counts: IdMap<BoxId, IdMap<ComponentId, (u32, u32)>>,
-    /// For a box that more than [`SHORT`] boxes lead to: how many places in its `sources`
-    /// hold [`NO_TARGET`], left by unlinks (the holes are squeezed out once they are more than
-    /// half the list, keeping the order). A box is here exactly while its list is long.
-    source_holes: IdMap<BoxId, usize>,
-    /// For each box linked onwards to a box in `source_holes`: its place in that box's
-    /// `sources`, so that unlinking it does not look through the others.
-    source_at: IdMap<BoxId, u32>,
+    /// For each box that others lead to: those boxes, in the order linked. (Here rather than
+    /// in the box, whose second line has no room for a list that finds any of its items.)
+    sources: IdMap<BoxId, OrderedSet<BoxId>>,
 }
 
 impl Default for Boxes {
@@ -217,8 +203,7 @@ impl Default for Boxes {
             free: Vec::new(),
             epoch: 1,
             upstream_counts: IdMap::default(),
-            source_holes: IdMap::default(),
-            source_at: IdMap::default(),
+            sources: IdMap::default(),
         }
     }
 }
@@ -260,7 +245,6 @@ impl Boxes {
             woke_at: 0,
             target: NO_TARGET,
             sink: id,
-            sources: Vec::new(),
             first_upstream: owner,
             more_upstream: Vec::new(),
             upstream: Upstream::None,
@@ -288,8 +272,7 @@ impl Boxes {
         // SAFETY: in range (just checked); see `Boxes` for why slots are reached through `base`.
         let b = unsafe { &mut *self.base.add(id as usize) };
         assert!(b.live, "box {id} freed twice");
-        debug_assert!(b.target().is_none() && b.sources.is_empty());
-        debug_assert!(!self.source_holes.contains_key(&id) && !self.source_at.contains_key(&id));
+        debug_assert!(b.target().is_none() && !self.sources.contains_key(&id));
         b.live = false;
         b.set_limit(None);
         b.clear_upstream_owners();
@@ -347,7 +330,7 @@ impl Boxes {
         let new_sink = self.get(dst).sink;
         self.bump_epoch();
         self.get_mut(src).target = dst;
-        self.push_source(dst, src);
+        self.sources.entry(dst).or_default().push_new(src);
         self.retarget(src, new_sink);
         // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
         self.get_mut(src).clear_upstream_owners();
@@ -365,7 +348,13 @@ impl Boxes {
     pub fn remove_source(&mut self, dst: BoxId, src: BoxId) {
         let old_sink = self.get(dst).sink;
         self.bump_epoch();
-        self.take_source(dst, src);
+        if let Some(sources) = self.sources.get_mut(&dst) {
+            let found = sources.remove(&src);
+            debug_assert!(found, "box {src} leads to box {dst}");
+            if sources.is_empty() {
+                self.sources.remove(&dst);
+            }
+        }
         self.get_mut(src).target = NO_TARGET;
         self.retarget(src, src);
         let owners = self.outbox_owners(src, true);
@@ -376,72 +365,17 @@ impl Boxes {
         self.count_owners(src, &owners[itself..], true);
     }
 
-    /// Appends `src` to the boxes that lead to `dst`.
-    fn push_source(&mut self, dst: BoxId, src: BoxId) {
-        let sources = &mut self.get_mut(dst).sources;
-        sources.push(src);
-        let at = sources.len() - 1;
-        if self.source_holes.contains_key(&dst) {
-            self.source_at.insert(src, at as u32);
-        } else if at + 1 > SHORT {
-            self.index_sources(dst);
-        }
-    }
-
-    /// Takes `src` out of the boxes that lead to `dst` (it is among them), keeping the order
-    /// of the others.
-    fn take_source(&mut self, dst: BoxId, src: BoxId) {
-        let Some(&holes) = self.source_holes.get(&dst) else {
-            // A short list: close the gap.
-            self.get_mut(dst).sources.retain(|&s| s != src);
-            return;
-        };
-        let at = self
-            .source_at
-            .remove(&src)
-            .expect("a long list knows its sources") as usize;
-        let sources = &mut self.get_mut(dst).sources;
-        debug_assert_eq!(sources[at], src);
-        sources[at] = NO_TARGET;
-        if (holes + 1) * 2 <= sources.len() {
-            self.source_holes.insert(dst, holes + 1);
-            return;
-        }
-        // More holes than boxes: squeeze them out, and note the new places (or none, for a
-        // list that is short again).
-        sources.retain(|&s| s != NO_TARGET);
-        let long = sources.len() > SHORT;
-        self.source_holes.remove(&dst);
-        if long {
-            self.index_sources(dst);
-        } else {
-            let sources = std::mem::take(&mut self.get_mut(dst).sources);
-            for s in &sources {
-                self.source_at.remove(s);
-            }
-            self.get_mut(dst).sources = sources;
-        }
-    }
-
-    /// Notes the place of every box that leads to `dst`, whose list has no holes.
-    fn index_sources(&mut self, dst: BoxId) {
-        self.source_holes.insert(dst, 0);
-        let sources = std::mem::take(&mut self.get_mut(dst).sources);
-        self.source_at.reserve(sources.len());
-        for (i, &s) in sources.iter().enumerate() {
-            debug_assert_ne!(s, NO_TARGET);
-            self.source_at.insert(s, i as u32);
-        }
-        self.get_mut(dst).sources = sources;
+    /// The boxes that lead to `b`, in the order linked.
+    pub fn sources(&self, b: BoxId) -> impl Iterator<Item = BoxId> + '_ {
+        self.sources.get(&b).into_iter().flat_map(OrderedSet::iter)
     }
 
     /// Sets the sink of `root` and everything upstream of it.
     fn retarget(&mut self, root: BoxId, sink: BoxId) {
         let mut stack = vec![root];
         while let Some(b) = stack.pop() {
-            let pb = self.get_mut(b);
-            pb.sink = sink;
-            stack.extend(pb.sources());
+            self.get_mut(b).sink = sink;
+            stack.extend(self.sources(b));
         }
     }
 
@@ -453,13 +387,13 @@ impl Boxes {
         if with_root && top.kind == BoxKind::Outbox {
             owners.push(top.owner);
         }
-        let mut stack: Vec<BoxId> = top.sources().collect();
+        let mut stack: Vec<BoxId> = self.sources(root).collect();
         while let Some(b) = stack.pop() {
             let pb = self.get(b);
             if pb.kind == BoxKind::Outbox {
                 owners.push(pb.owner);
             }
-            stack.extend(pb.sources());
+            stack.extend(self.sources(b));
         }
         owners
     }
@@ -502,6 +436,7 @@ impl Boxes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ordered::SHORT;
     use std::collections::HashMap;
 
     #[test]
@@ -612,7 +547,6 @@ mod tests {
     /// (in the order linked) against `model`, and the places noted for long source lists and
     /// for upstream owners against where they are.
     fn assert_consistent(boxes: &Boxes, all: &[BoxId], model: &HashMap<BoxId, Vec<BoxId>>) {
-        let mut placed = 0;
         for &b in all {
             let pb = boxes.get(b);
             let mut kept: Vec<ComponentId> = pb.upstream_owners().collect();
@@ -622,29 +556,18 @@ mod tests {
             } else {
                 assert_eq!(kept, wakes_from_scratch(boxes, b), "box {b}");
             }
-            let sources: Vec<BoxId> = pb.sources().collect();
+            let sources: Vec<BoxId> = boxes.sources(b).collect();
             assert_eq!(
                 sources,
                 model.get(&b).cloned().unwrap_or_default(),
                 "box {b}"
             );
-            let holes = pb.sources.iter().filter(|&&s| s == NO_TARGET).count();
-            match boxes.source_holes.get(&b) {
-                Some(&h) => {
-                    assert!(pb.sources.len() > SHORT, "box {b} is indexed yet short");
-                    assert_eq!(h, holes, "box {b}'s holes");
-                    assert!(holes * 2 <= pb.sources.len(), "box {b}: holes not squeezed");
-                    for (i, &s) in pb.sources.iter().enumerate() {
-                        if s != NO_TARGET {
-                            assert_eq!(boxes.source_at.get(&s), Some(&(i as u32)), "{s} in {b}");
-                            placed += 1;
-                        }
-                    }
+            match boxes.sources.get(&b) {
+                Some(list) => {
+                    assert!(!list.is_empty(), "box {b} keeps an empty list");
+                    list.assert_consistent();
                 }
-                None => {
-                    assert!(pb.sources.len() <= SHORT, "box {b} is long yet not indexed");
-                    assert_eq!(holes, 0, "box {b} is short, yet has holes");
-                }
+                None => assert!(sources.is_empty()),
             }
             match boxes.upstream_counts.get(&b) {
                 Some(counts) => {
@@ -662,10 +585,11 @@ mod tests {
                 None => assert_eq!(pb.upstream_owners().count(), 0, "box {b}"),
             }
         }
+        let linked = all.iter().filter(|&&b| boxes.get(b).target().is_some());
         assert_eq!(
-            boxes.source_at.len(),
-            placed,
-            "places noted for boxes no long list has"
+            boxes.sources.values().map(OrderedSet::len).sum::<usize>(),
+            linked.count(),
+            "sources listed for boxes that lead nowhere"
         );
     }
 
