@@ -181,13 +181,14 @@ pub(crate) struct Boxes {
     /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
     /// which marks an empty cache entry; 64 bits, so that it never comes round again.
     pub epoch: u64,
-    /// For each final box with outboxes upstream: how many of those outboxes each owner has
-    /// (an owner is woken once however many of its outboxes lead to the box), and the owner's
-    /// place among the box's upstream owners (see [`FIRST`]). Kept as links come and go, so
-    /// that a link or an unlink costs the size of the chain it moves, not of everything
-    /// already leading to the same box: a server whose every connection reports to one inbox
-    /// would otherwise pay for all the others at each connection.
-    upstream_counts: IdMap<BoxId, IdMap<ComponentId, (u32, u32)>>,
+    /// For each final box with outboxes upstream, and each owner of one of those outboxes:
+    /// how many of those outboxes the owner has (it is woken once however many of them lead
+    /// to the box), and the owner's place among the box's upstream owners (see [`FIRST`]).
+    /// Kept as links come and go, so that a link or an unlink costs the size of the chain it
+    /// moves, not of everything already leading to the same box: a server whose every
+    /// connection reports to one inbox would otherwise pay for all the others at each
+    /// connection. One map for all the boxes, so that a box with one link costs one entry.
+    upstream_counts: IdMap<(BoxId, ComponentId), (u32, u32)>,
     /// For each box that others lead to: those boxes, in the order linked. (Here rather than
     /// in the box, whose second line has no room for a list that finds any of its items.)
     sources: IdMap<BoxId, OrderedSet<BoxId>>,
@@ -273,11 +274,12 @@ impl Boxes {
         let b = unsafe { &mut *self.base.add(id as usize) };
         assert!(b.live, "box {id} freed twice");
         debug_assert!(b.target().is_none() && !self.sources.contains_key(&id));
+        // Nothing leads here, so no outbox is upstream: there are no counts to drop.
+        debug_assert!(b.upstream == Upstream::None);
         b.live = false;
         b.set_limit(None);
         b.clear_upstream_owners();
         let left = b.storage.drain_to_vec();
-        self.upstream_counts.remove(&id);
         self.bump_epoch();
         self.free.push(id);
         left
@@ -333,8 +335,7 @@ impl Boxes {
         self.sources.entry(dst).or_default().push_new(src);
         self.retarget(src, new_sink);
         // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
-        self.get_mut(src).clear_upstream_owners();
-        self.upstream_counts.remove(&src);
+        self.forget_upstream_owners(src);
         let owners = self.outbox_owners(src, true);
         self.count_owners(new_sink, &owners, true);
         let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
@@ -370,6 +371,20 @@ impl Boxes {
         self.sources.get(&b).into_iter().flat_map(OrderedSet::iter)
     }
 
+    /// Nobody is woken any more when an item is collected from `b`: its upstream owners and
+    /// their counts go.
+    fn forget_upstream_owners(&mut self, b: BoxId) {
+        let pb = self.get_mut(b);
+        if pb.upstream == Upstream::None {
+            return;
+        }
+        let owners: Vec<ComponentId> = pb.upstream_owners().collect();
+        pb.clear_upstream_owners();
+        for owner in owners {
+            self.upstream_counts.remove(&(b, owner));
+        }
+    }
+
     /// Sets the sink of `root` and everything upstream of it.
     fn retarget(&mut self, root: BoxId, sink: BoxId) {
         let mut stack = vec![root];
@@ -402,33 +417,30 @@ impl Boxes {
     /// adding an owner to its wakes when its first outbox arrives and taking it out when its
     /// last one leaves.
     fn count_owners(&mut self, sink: BoxId, owners: &[ComponentId], add: bool) {
-        if owners.is_empty() {
-            return;
-        }
-        let mut counts = self.upstream_counts.remove(&sink).unwrap_or_default();
         for &owner in owners {
             if add {
-                let (n, at) = counts.entry(owner).or_insert((0, FIRST));
+                let (n, _) = self
+                    .upstream_counts
+                    .entry((sink, owner))
+                    .or_insert((0, FIRST));
                 *n += 1;
                 if *n == 1 {
-                    *at = self.get_mut(sink).add_upstream_owner(owner);
+                    let at = self.get_mut(sink).add_upstream_owner(owner);
+                    self.upstream_counts.insert((sink, owner), (1, at));
                 }
-            } else if let Some((n, at)) = counts.get_mut(&owner) {
+            } else if let Some((n, at)) = self.upstream_counts.get_mut(&(sink, owner)) {
                 *n -= 1;
                 if *n == 0 {
                     let at = *at;
-                    counts.remove(&owner);
+                    self.upstream_counts.remove(&(sink, owner));
                     if let Some((moved, to)) = self.get_mut(sink).remove_upstream_owner(owner, at) {
-                        counts
-                            .get_mut(&moved)
+                        self.upstream_counts
+                            .get_mut(&(sink, moved))
                             .expect("an upstream owner is counted")
                             .1 = to;
                     }
                 }
             }
-        }
-        if !counts.is_empty() {
-            self.upstream_counts.insert(sink, counts);
         }
     }
 }
@@ -547,6 +559,7 @@ mod tests {
     /// (in the order linked) against `model`, and the places noted for long source lists and
     /// for upstream owners against where they are.
     fn assert_consistent(boxes: &Boxes, all: &[BoxId], model: &HashMap<BoxId, Vec<BoxId>>) {
+        let mut counted = 0;
         for &b in all {
             let pb = boxes.get(b);
             let mut kept: Vec<ComponentId> = pb.upstream_owners().collect();
@@ -569,22 +582,28 @@ mod tests {
                 }
                 None => assert!(sources.is_empty()),
             }
-            match boxes.upstream_counts.get(&b) {
-                Some(counts) => {
-                    assert_eq!(counts.len(), pb.upstream_owners().count(), "box {b}");
-                    for (&o, &(n, at)) in counts {
-                        assert!(n > 0);
-                        let found = if at == FIRST {
-                            pb.first_upstream
-                        } else {
-                            pb.more_upstream[at as usize]
-                        };
-                        assert_eq!(found, o, "the place noted for {o:?} in box {b}");
-                    }
-                }
-                None => assert_eq!(pb.upstream_owners().count(), 0, "box {b}"),
+            let counts: Vec<_> = boxes
+                .upstream_counts
+                .iter()
+                .filter(|((sink, _), _)| *sink == b)
+                .collect();
+            assert_eq!(counts.len(), pb.upstream_owners().count(), "box {b}");
+            for (&(_, o), &(n, at)) in counts {
+                assert!(n > 0);
+                let found = if at == FIRST {
+                    pb.first_upstream
+                } else {
+                    pb.more_upstream[at as usize]
+                };
+                assert_eq!(found, o, "the place noted for {o:?} in box {b}");
+                counted += 1;
             }
         }
+        assert_eq!(
+            boxes.upstream_counts.len(),
+            counted,
+            "counts kept for boxes that are not final"
+        );
         let linked = all.iter().filter(|&&b| boxes.get(b).target().is_some());
         assert_eq!(
             boxes.sources.values().map(OrderedSet::len).sum::<usize>(),
@@ -665,7 +684,8 @@ mod tests {
             })
             .collect();
         assert_eq!(boxes.get(sink).upstream_owners().count(), 5_000);
-        assert_eq!(boxes.upstream_counts[&sink].len(), 5_000);
+        assert_eq!(boxes.upstream_counts.len(), 5_000);
+        assert!(boxes.upstream_counts.keys().all(|&(b, _)| b == sink));
         for o in outs {
             boxes.remove_source(sink, o);
         }
