@@ -207,11 +207,14 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
 impl<K: Copy + Eq + Hash, V> FromIterator<(K, V)> for OrderedMap<K, V> {
     /// A map of these entries, whose keys are distinct, in this order.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
-        let entries = entries.into_iter();
-        let mut map = OrderedMap::default();
-        map.items.reserve(entries.size_hint().0);
-        for (k, v) in entries {
-            map.push_new(k, v);
+        let mut map = OrderedMap {
+            items: entries.into_iter().map(Some).collect(),
+            at: IdMap::default(),
+            holes: 0,
+        };
+        if map.items.len() > SHORT {
+            map.reindex();
+            debug_assert_eq!(map.at.len(), map.items.len(), "distinct keys");
         }
         map
     }
