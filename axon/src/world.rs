@@ -961,20 +961,31 @@ impl World {
     /// Removes every linkage `owner` made that has `c` as source or sink.
     pub fn unlink_component(&mut self, owner: ComponentId, c: ComponentId) {
         let Some(comp) = self.comp(c) else { return };
-        // Found through `c`'s own boxes: a server that made thousands of linkages pays for
-        // the few of this child, not for all of its own.
-        let mut mine: Vec<u32> = comp
-            .boxes(BoxKind::Inbox)
-            .chain(comp.boxes(BoxKind::Outbox))
-            .filter_map(|(_, b)| self.box_links.get(&b))
-            .flat_map(OrderedSet::iter)
-            .filter(|&i| {
-                self.links[i as usize]
-                    .1
-                    .as_ref()
-                    .is_some_and(|d| d.owner == owner)
-            })
-            .collect();
+        let made_by = |i: u32| {
+            self.links[i as usize]
+                .1
+                .as_ref()
+                .filter(|d| d.owner == owner)
+        };
+        // Found from the smaller side: through `c`'s own boxes (a server that made thousands
+        // of linkages pays for the few of this child, not for all of its own), or through the
+        // linkages `owner` made, all in its list (a child linked to a server with thousands
+        // of boxes and linkages pays for its own few).
+        let through_c = comp.inboxes.len() + comp.outboxes.len() + comp.link_refs as usize;
+        let mut mine: Vec<u32> = match self.comp(owner) {
+            Some(o) if o.linkages.len() < through_c => o
+                .linkages
+                .iter()
+                .filter(|&i| made_by(i).is_some_and(|d| d.source == c || d.sink == c))
+                .collect(),
+            _ => comp
+                .boxes(BoxKind::Inbox)
+                .chain(comp.boxes(BoxKind::Outbox))
+                .filter_map(|(_, b)| self.box_links.get(&b))
+                .flat_map(OrderedSet::iter)
+                .filter(|&i| made_by(i).is_some())
+                .collect(),
+        };
         mine.sort_unstable();
         mine.dedup();
         self.unlink_indices(&mine);
@@ -1475,6 +1486,61 @@ mod tests {
             // The first box of a name is the one found by it.
             assert_eq!(index.names[kind_slot(kind)], first);
         }
+    }
+
+    #[test]
+    fn unlinking_from_a_hub_takes_exactly_the_linkages_its_maker_made_whichever_side_is_walked() {
+        // A hub with many boxes and linkages, and children each linked to it by itself and by
+        // the hub: removing a child's linkages to the hub walks the child's own few, and
+        // removing the hub's to a child walks the child's boxes; both take exactly those.
+        let mut w = World::new(1);
+        let hub = component(&mut w, "Hub");
+        let other = component(&mut w, "Other");
+        // A maker that is not one of this world's components: found only through the boxes.
+        let foreign = ComponentId {
+            sched: 2,
+            index: 0,
+            gen: 0,
+        };
+        let mut kids = Vec::new();
+        for n in 0..60 {
+            let kid = component(&mut w, "Kid");
+            let out = w.add_box(hub, BoxKind::Outbox, "toKid").unwrap();
+            let link = |w: &mut World, by, from: (ComponentId, &str), to| {
+                w.link(by, from, to, Passthrough::Normal, None).unwrap()
+            };
+            let hubs = link(&mut w, hub, (hub, &out), (kid, "control"));
+            let own = link(&mut w, kid, (kid, "signal"), (hub, "control"));
+            let aside = link(&mut w, kid, (kid, "outbox"), (other, "inbox"));
+            if n % 3 == 0 {
+                let out = w.add_box(hub, BoxKind::Outbox, "fromAfar").unwrap();
+                link(&mut w, foreign, (hub, &out), (kid, "inbox"));
+            }
+            kids.push((kid, hubs, own, aside));
+        }
+        assert_box_links_consistent(&w);
+        let mut left = w.all_linkages().len();
+        let mut next = crate::test_rng(0x6a09_e667_f3bc_c909);
+        while !kids.is_empty() {
+            let (kid, hubs, own, aside) = kids.swap_remove(next(kids.len()));
+            // The kid made 2 linkages; the hub has dozens of boxes and linkages.
+            w.unlink_component(kid, hub);
+            left -= 1;
+            assert!(!w.is_linked(&own));
+            assert!(w.is_linked(&hubs) && w.is_linked(&aside));
+            assert_eq!(w.linkages_made_by(kid), std::slice::from_ref(&aside));
+            w.unlink_component(hub, kid);
+            left -= 1;
+            assert!(!w.is_linked(&hubs) && w.is_linked(&aside));
+            assert_eq!(w.all_linkages().len(), left);
+            assert_box_links_consistent(&w);
+        }
+        // The foreign maker's linkage from the hub's outbox is found through the hub's boxes.
+        assert!(w.all_linkages().iter().any(|l| l.source == hub));
+        w.unlink_component(foreign, hub);
+        assert!(w.all_linkages().iter().all(|l| l.sink == other));
+        assert_eq!(w.all_linkages().len(), 60);
+        assert_box_links_consistent(&w);
     }
 
     #[test]
