@@ -333,10 +333,9 @@ impl Boxes {
         self.bump_epoch();
         self.get_mut(src).target = dst;
         self.sources.entry(dst).or_default().push_new(src);
-        self.retarget(src, new_sink);
+        let owners = self.retarget(src, new_sink);
         // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
         self.forget_upstream_owners(src);
-        let owners = self.outbox_owners(src, true);
         self.count_owners(new_sink, &owners, true);
         let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
         let moved = !waiting.is_empty();
@@ -357,11 +356,10 @@ impl Boxes {
             }
         }
         self.get_mut(src).target = NO_TARGET;
-        self.retarget(src, src);
-        let owners = self.outbox_owners(src, true);
+        let owners = self.retarget(src, src);
         self.count_owners(old_sink, &owners, false);
         // `src` is a final box again, collected from on behalf of the outboxes before it
-        // (not of itself, which `outbox_owners` put first).
+        // (not of itself, which `retarget` put first).
         let itself = usize::from(self.get(src).kind == BoxKind::Outbox);
         self.count_owners(src, &owners[itself..], true);
     }
@@ -385,30 +383,22 @@ impl Boxes {
         }
     }
 
-    /// Sets the sink of `root` and everything upstream of it.
-    fn retarget(&mut self, root: BoxId, sink: BoxId) {
-        let mut stack = vec![root];
-        while let Some(b) = stack.pop() {
-            self.get_mut(b).sink = sink;
-            stack.extend(self.sources(b));
-        }
-    }
-
-    /// The owners of the outboxes in the tree of boxes that lead to `root` (and of `root`
-    /// itself if `with_root`, first), once per outbox.
-    fn outbox_owners(&self, root: BoxId, with_root: bool) -> Vec<ComponentId> {
+    /// Sets the sink of `root` and of everything upstream of it, and returns the owners of the
+    /// outboxes among them, once per outbox, `root`'s first (the boxes are walked depth first,
+    /// the last linked first).
+    fn retarget(&mut self, root: BoxId, sink: BoxId) -> Vec<ComponentId> {
         let mut owners = Vec::new();
-        let top = self.get(root);
-        if with_root && top.kind == BoxKind::Outbox {
-            owners.push(top.owner);
-        }
-        let mut stack: Vec<BoxId> = self.sources(root).collect();
-        while let Some(b) = stack.pop() {
-            let pb = self.get(b);
+        // No allocation for the usual box, which nothing leads to.
+        let mut stack = Vec::new();
+        let mut next = Some(root);
+        while let Some(b) = next {
+            let pb = self.get_mut(b);
+            pb.sink = sink;
             if pb.kind == BoxKind::Outbox {
                 owners.push(pb.owner);
             }
             stack.extend(self.sources(b));
+            next = stack.pop();
         }
         owners
     }
@@ -548,7 +538,15 @@ mod tests {
 
     /// Every final box's wakes, worked out from scratch: the owners of all outboxes upstream.
     fn wakes_from_scratch(boxes: &Boxes, b: BoxId) -> Vec<ComponentId> {
-        let mut owners = boxes.outbox_owners(b, false);
+        let mut owners = Vec::new();
+        let mut stack: Vec<BoxId> = boxes.sources(b).collect();
+        while let Some(s) = stack.pop() {
+            let pb = boxes.get(s);
+            if pb.kind == BoxKind::Outbox {
+                owners.push(pb.owner);
+            }
+            stack.extend(boxes.sources(s));
+        }
         owners.sort_by_key(|o| o.index);
         owners.dedup();
         owners
