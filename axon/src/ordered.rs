@@ -52,26 +52,27 @@ pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 /// Up to this many, a list is only a vector: looking through it costs less than hashing.
 pub(crate) const SHORT: usize = 8;
 
-/// Distinct items in the order they were added (removing one keeps the order of the rest).
+/// Distinct keys, each with a value, in the order they were added (removing one keeps the
+/// order of the rest).
 ///
-/// A short list is a plain vector. A longer one also knows where each item is: a removed item
+/// A short map is a plain vector. A longer one also knows where each key is: a removed entry
 /// leaves a hole, and the holes are squeezed out once they are more than half the vector, so
-/// that adding, finding and removing cost the same (amortised) however long the list.
+/// that adding, finding and removing cost the same (amortised) however long the map.
 #[derive(Clone, Debug)]
-pub(crate) struct OrderedSet<T> {
-    /// The items in the order added; `None` where one was removed (only while indexed).
-    items: Vec<Option<T>>,
-    /// Once the list is longer than [`SHORT`]: where each item is in `items`. Empty for a short
-    /// list, and never empty for a long one (a long list whose items all went is squeezed back
+pub(crate) struct OrderedMap<K, V> {
+    /// The entries in the order added; `None` where one was removed (only while indexed).
+    items: Vec<Option<(K, V)>>,
+    /// Once the map is longer than [`SHORT`]: where each key is in `items`. Empty for a short
+    /// map, and never empty for a long one (a long map whose entries all went is squeezed back
     /// to a short one).
-    at: IdMap<T, u32>,
+    at: IdMap<K, u32>,
     /// How many `None`s `items` holds.
     holes: usize,
 }
 
-impl<T> Default for OrderedSet<T> {
+impl<K, V> Default for OrderedMap<K, V> {
     fn default() -> Self {
-        OrderedSet {
+        OrderedMap {
             items: Vec::new(),
             at: IdMap::default(),
             holes: 0,
@@ -79,14 +80,161 @@ impl<T> Default for OrderedSet<T> {
     }
 }
 
-impl<T: Copy + Eq + Hash> OrderedSet<T> {
+impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
     fn indexed(&self) -> bool {
         !self.at.is_empty()
     }
 
-    /// The number of items.
+    /// The number of entries.
     pub fn len(&self) -> usize {
         self.items.len() - self.holes
+    }
+
+    /// Where `k` is in `items`.
+    fn place(&self, k: &K) -> Option<usize> {
+        if self.indexed() {
+            self.at.get(k).map(|&at| at as usize)
+        } else {
+            // A short map has no holes.
+            self.items
+                .iter()
+                .position(|i| i.as_ref().is_some_and(|(x, _)| x == k))
+        }
+    }
+
+    pub fn contains_key(&self, k: &K) -> bool {
+        self.place(k).is_some()
+    }
+
+    /// The value of `k`, if it is there.
+    pub fn get(&self, k: &K) -> Option<&V> {
+        let at = self.place(k)?;
+        self.items[at].as_ref().map(|(_, v)| v)
+    }
+
+    /// Adds `k`, which is not in the map, with `v`, at the end.
+    pub fn push_new(&mut self, k: K, v: V) {
+        debug_assert!(!self.contains_key(&k));
+        let at = self.items.len();
+        self.items.push(Some((k, v)));
+        if self.indexed() {
+            self.at.insert(k, at as u32);
+        } else if self.items.len() > SHORT {
+            self.reindex();
+        }
+    }
+
+    /// Takes `k` out, with its value; `None` if it was not there.
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        if !self.indexed() {
+            let at = self.place(k)?;
+            return self.items.remove(at).map(|(_, v)| v);
+        }
+        let at = self.at.remove(k)?;
+        let (_, v) = self.items[at as usize]
+            .take()
+            .expect("an indexed key has its entry");
+        self.holes += 1;
+        if self.holes * 2 > self.items.len() {
+            self.items.retain(Option::is_some);
+            self.holes = 0;
+            self.reindex();
+        }
+        Some(v)
+    }
+
+    /// Rebuilds `at` for `items`, which has no holes: or drops it, for a short map.
+    fn reindex(&mut self) {
+        debug_assert_eq!(self.holes, 0);
+        self.at.clear();
+        if self.items.len() > SHORT {
+            self.at.reserve(self.items.len());
+            for (i, x) in self.items.iter().enumerate() {
+                self.at.insert(x.as_ref().expect("no holes").0, i as u32);
+            }
+        } else {
+            // A short map again: give back the index's memory.
+            self.at = IdMap::default();
+        }
+    }
+
+    /// The entries, in the order added.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (K, &V)> + '_ {
+        self.items.iter().flatten().map(|(k, v)| (*k, v))
+    }
+
+    /// The keys, in the order added.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = K> + '_ {
+        self.items.iter().flatten().map(|(k, _)| *k)
+    }
+
+    /// The entries, in the order added, leaving the map empty.
+    pub fn take(&mut self) -> impl Iterator<Item = (K, V)> {
+        let items = std::mem::take(&mut self.items);
+        self.at = IdMap::default();
+        self.holes = 0;
+        items.into_iter().flatten()
+    }
+
+    /// Checks what the map keeps about itself against its entries: the holes counted and
+    /// squeezed out in time, the index there exactly while the map is long, and every key at
+    /// the place its index gives.
+    #[cfg(test)]
+    pub fn assert_consistent(&self)
+    where
+        K: std::fmt::Debug,
+    {
+        let holes = self.items.iter().filter(|i| i.is_none()).count();
+        assert_eq!(self.holes, holes, "holes counted");
+        assert!(holes * 2 <= self.items.len(), "holes are squeezed out");
+        assert_eq!(
+            self.indexed(),
+            self.items.len() > SHORT,
+            "indexed while long"
+        );
+        if self.indexed() {
+            assert_eq!(self.at.len(), self.len());
+            for (k, &at) in &self.at {
+                let found = self.items[at as usize].as_ref().map(|(x, _)| x);
+                assert_eq!(found, Some(k), "the place noted for {k:?}");
+            }
+        } else {
+            assert_eq!(holes, 0, "a short map has no holes");
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash, V> FromIterator<(K, V)> for OrderedMap<K, V> {
+    /// A map of these entries, whose keys are distinct, in this order.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        let mut map = OrderedMap {
+            items: entries.into_iter().map(Some).collect(),
+            at: IdMap::default(),
+            holes: 0,
+        };
+        if map.items.len() > SHORT {
+            map.reindex();
+            debug_assert_eq!(map.at.len(), map.items.len(), "distinct keys");
+        }
+        map
+    }
+}
+
+/// Distinct items in the order they were added (removing one keeps the order of the rest):
+/// an [`OrderedMap`] with nothing beside its keys.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderedSet<T>(OrderedMap<T, ()>);
+
+impl<T> Default for OrderedSet<T> {
+    fn default() -> Self {
+        OrderedSet(OrderedMap::default())
+    }
+}
+
+impl<T: Copy + Eq + Hash> OrderedSet<T> {
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,79 +242,40 @@ impl<T: Copy + Eq + Hash> OrderedSet<T> {
     }
 
     pub fn contains(&self, x: &T) -> bool {
-        if self.indexed() {
-            self.at.contains_key(x)
-        } else {
-            self.items.contains(&Some(*x))
-        }
+        self.0.contains_key(x)
     }
 
     /// Adds `x`, which is not in the list, at the end.
     pub fn push_new(&mut self, x: T) {
-        debug_assert!(!self.contains(&x));
-        let at = self.items.len();
-        self.items.push(Some(x));
-        if self.indexed() {
-            self.at.insert(x, at as u32);
-        } else if self.items.len() > SHORT {
-            self.reindex();
-        }
+        self.0.push_new(x, ());
     }
 
     /// Takes `x` out; false if it was not there.
     pub fn remove(&mut self, x: &T) -> bool {
-        if !self.indexed() {
-            return match self.items.iter().position(|i| i.as_ref() == Some(x)) {
-                Some(at) => {
-                    self.items.remove(at);
-                    true
-                }
-                None => false,
-            };
-        }
-        let Some(at) = self.at.remove(x) else {
-            return false;
-        };
-        self.items[at as usize] = None;
-        self.holes += 1;
-        if self.holes * 2 > self.items.len() {
-            self.items.retain(Option::is_some);
-            self.holes = 0;
-            self.reindex();
-        }
-        true
-    }
-
-    /// Rebuilds `at` for `items`, which has no holes: or drops it, for a short list.
-    fn reindex(&mut self) {
-        debug_assert_eq!(self.holes, 0);
-        self.at.clear();
-        if self.items.len() > SHORT {
-            self.at.reserve(self.items.len());
-            for (i, x) in self.items.iter().enumerate() {
-                self.at.insert(x.expect("no holes"), i as u32);
-            }
-        } else {
-            // A short list again: give back the index's memory.
-            self.at = IdMap::default();
-        }
+        self.0.remove(x).is_some()
     }
 
     /// The items, in the order added.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = T> + '_ {
-        self.items.iter().flatten().copied()
+        self.0.keys()
     }
 
     /// The items, in the order added, leaving the list empty.
     pub fn take(&mut self) -> impl Iterator<Item = T> {
-        let items = std::mem::take(&mut self.items);
-        self.at = IdMap::default();
-        self.holes = 0;
-        items.into_iter().flatten()
+        self.0.take().map(|(x, ())| x)
     }
 
     pub fn to_vec(&self) -> Vec<T> {
         self.iter().collect()
+    }
+
+    /// See [`OrderedMap::assert_consistent`].
+    #[cfg(test)]
+    pub fn assert_consistent(&self)
+    where
+        T: std::fmt::Debug,
+    {
+        self.0.assert_consistent();
     }
 }
 
@@ -205,13 +314,17 @@ mod tests {
             }
             assert_eq!(set.to_vec(), model, "step {step}");
             assert_eq!(set.len(), model.len());
-            assert_eq!(set.indexed(), set.items.len() > SHORT);
-            assert!(set.holes * 2 <= set.items.len(), "holes are squeezed out");
-            if set.indexed() {
+            set.assert_consistent();
+            assert_eq!(set.0.indexed(), set.0.items.len() > SHORT);
+            assert!(
+                set.0.holes * 2 <= set.0.items.len(),
+                "holes are squeezed out"
+            );
+            if set.0.indexed() {
                 grew_long += 1;
-                assert_eq!(set.at.len(), model.len());
-                for (&x, &at) in &set.at {
-                    assert_eq!(set.items[at as usize], Some(x));
+                assert_eq!(set.0.at.len(), model.len());
+                for (&x, &at) in &set.0.at {
+                    assert_eq!(set.0.items[at as usize], Some((x, ())));
                 }
             }
             for probe in [x, x + 1] {
@@ -221,7 +334,7 @@ mod tests {
         assert!(grew_long > 10_000, "the walk stayed short: {grew_long}");
         let taken: Vec<u32> = set.take().collect();
         assert_eq!(taken, model);
-        assert!(set.is_empty() && !set.indexed());
+        assert!(set.is_empty() && !set.0.indexed());
     }
 
     #[test]
@@ -241,6 +354,83 @@ mod tests {
             assert!(set.remove(&x));
         }
         assert_eq!(set.to_vec(), [0, 3, 6, 9]);
-        assert!(!set.indexed());
+        assert!(!set.0.indexed());
+    }
+
+    /// An ordered map, through random adds and removes, against a plain vector of pairs: its
+    /// entries in order, each key's value, and the value handed back by a removal.
+    #[test]
+    fn an_ordered_map_agrees_with_a_vector_of_pairs_through_random_adds_and_removes() {
+        let mut next = crate::test_rng(0xd1b5_4a32_d192_ed03);
+        let mut map: OrderedMap<u32, String> = OrderedMap::default();
+        let mut model: Vec<(u32, String)> = Vec::new();
+        let (mut grew_long, mut squeezed) = (0, 0);
+        for step in 0..20_000 {
+            let adding = (step / 400) % 2 == 0;
+            let k = next(200) as u32;
+            let had = model.iter().position(|(x, _)| *x == k);
+            if next(10) < if adding { 7 } else { 3 } {
+                if had.is_none() {
+                    let v = format!("{k}@{step}");
+                    map.push_new(k, v.clone());
+                    model.push((k, v));
+                }
+            } else {
+                let k = if !model.is_empty() && next(4) > 0 {
+                    model[next(model.len())].0
+                } else {
+                    k
+                };
+                let had = model.iter().position(|(x, _)| *x == k);
+                let holes = map.holes;
+                let removed = map.remove(&k);
+                assert_eq!(removed, had.map(|at| model.remove(at).1), "remove {k}");
+                if holes > 0 && map.holes == 0 {
+                    squeezed += 1;
+                }
+            }
+            map.assert_consistent();
+            assert_eq!(map.len(), model.len());
+            let entries: Vec<(u32, String)> = map.iter().map(|(k, v)| (k, v.clone())).collect();
+            assert_eq!(entries, model, "step {step}");
+            assert!(map.keys().eq(model.iter().map(|(k, _)| *k)));
+            for probe in [k, k + 1] {
+                let want = model.iter().find(|(x, _)| *x == probe).map(|(_, v)| v);
+                assert_eq!(map.get(&probe), want, "get {probe}");
+                assert_eq!(map.contains_key(&probe), want.is_some());
+            }
+            if map.indexed() {
+                grew_long += 1;
+            }
+        }
+        assert!(grew_long > 5_000, "the walk stayed short: {grew_long}");
+        assert!(
+            squeezed > 50,
+            "holes were squeezed out only {squeezed} times"
+        );
+        let taken: Vec<(u32, String)> = map.take().collect();
+        assert_eq!(taken, model);
+        assert!(map.len() == 0 && !map.indexed());
+        map.assert_consistent();
+    }
+
+    #[test]
+    fn an_ordered_map_collects_in_order_and_finds_by_key_long_or_short() {
+        let short: OrderedMap<u32, char> = [(7, 'a'), (3, 'b'), (5, 'c')].into_iter().collect();
+        assert!(!short.indexed());
+        assert_eq!(
+            short.iter().collect::<Vec<_>>(),
+            [(7, &'a'), (3, &'b'), (5, &'c')]
+        );
+        assert_eq!((short.get(&3), short.get(&4)), (Some(&'b'), None));
+        let mut long: OrderedMap<u32, u32> = (0..100u32).rev().map(|k| (k, k * 10)).collect();
+        assert!(long.indexed());
+        long.assert_consistent();
+        assert_eq!(long.keys().next(), Some(99), "first added, first listed");
+        assert_eq!(long.remove(&50), Some(500));
+        assert_eq!(long.remove(&50), None);
+        assert_eq!(long.get(&49), Some(&490));
+        assert_eq!(long.iter().next_back(), Some((0, &0)));
+        long.assert_consistent();
     }
 }

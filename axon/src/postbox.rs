@@ -10,7 +10,7 @@
 use crate::error::BoxKind;
 use crate::ids::ComponentId;
 use crate::message::Message;
-use crate::ordered::{IdMap, SHORT};
+use crate::ordered::{IdMap, OrderedSet};
 use crate::ring::{Ring, MAX_LEN};
 
 /// Index of a postbox in the [`Boxes`] slab.
@@ -59,14 +59,9 @@ pub(crate) struct PostBox {
     // ----- second line: linkage structure, read when chains change ------------------------
     /// The size limit, `usize::MAX` for none (a word, not an `Option`).
     limit: usize,
-    /// The next box of the chain, [`NO_TARGET`] for none (a `u32`, not an `Option`, so that
-    /// this line holds everything a chain change reads).
+    /// The next box of the chain, [`NO_TARGET`] for none (a `u32`, not an `Option`).
     target: BoxId,
     pub sink: BoxId,
-    /// The boxes that lead here, in the order linked. A long list (see
-    /// `Boxes::source_holes`) may hold [`NO_TARGET`] where one was unlinked: read it
-    /// through [`sources`](PostBox::sources).
-    sources: Vec<BoxId>,
     /// The upstream owners after the first, when there are several.
     more_upstream: Vec<ComponentId>,
 }
@@ -75,11 +70,6 @@ impl PostBox {
     /// The next box of this box's chain, if it is linked onwards.
     pub fn target(&self) -> Option<BoxId> {
         (self.target != NO_TARGET).then_some(self.target)
-    }
-
-    /// The boxes that lead here, in the order linked.
-    pub fn sources(&self) -> impl Iterator<Item = BoxId> + '_ {
-        self.sources.iter().copied().filter(|&s| s != NO_TARGET)
     }
 
     /// The owners of every outbox upstream of this final box, woken when an item is collected.
@@ -191,20 +181,17 @@ pub(crate) struct Boxes {
     /// still right while the epoch has not moved (see the lookup cache in `Ctx`). Never 0,
     /// which marks an empty cache entry; 64 bits, so that it never comes round again.
     pub epoch: u64,
-    /// For each final box with outboxes upstream: how many of those outboxes each owner has
-    /// (an owner is woken once however many of its outboxes lead to the box), and the owner's
-    /// place among the box's upstream owners (see [`FIRST`]). Kept as links come and go, so
-    /// that a link or an unlink costs the size of the chain it moves, not of everything
-    /// already leading to the same box: a server whose every connection reports to one inbox
-    /// would otherwise pay for all the others at each connection.
-    upstream_counts: IdMap<BoxId, IdMap<ComponentId, (u32, u32)>>,
-    /// For a box that more than [`SHORT`] boxes lead to: how many places in its `sources`
-    /// hold [`NO_TARGET`], left by unlinks (the holes are squeezed out once they are more than
-    /// half the list, keeping the order). A box is here exactly while its list is long.
-    source_holes: IdMap<BoxId, usize>,
-    /// For each box linked onwards to a box in `source_holes`: its place in that box's
-    /// `sources`, so that unlinking it does not look through the others.
-    source_at: IdMap<BoxId, u32>,
+    /// For each final box with outboxes upstream, and each owner of one of those outboxes:
+    /// how many of those outboxes the owner has (it is woken once however many of them lead
+    /// to the box), and the owner's place among the box's upstream owners (see [`FIRST`]).
+    /// Kept as links come and go, so that a link or an unlink costs the size of the chain it
+    /// moves, not of everything already leading to the same box: a server whose every
+    /// connection reports to one inbox would otherwise pay for all the others at each
+    /// connection. One map for all the boxes, so that a box with one link costs one entry.
+    upstream_counts: IdMap<(BoxId, ComponentId), (u32, u32)>,
+    /// For each box that others lead to: those boxes, in the order linked. (Here rather than
+    /// in the box, whose second line has no room for a list that finds any of its items.)
+    sources: IdMap<BoxId, OrderedSet<BoxId>>,
 }
 
 impl Default for Boxes {
@@ -217,8 +204,7 @@ impl Default for Boxes {
             free: Vec::new(),
             epoch: 1,
             upstream_counts: IdMap::default(),
-            source_holes: IdMap::default(),
-            source_at: IdMap::default(),
+            sources: IdMap::default(),
         }
     }
 }
@@ -260,7 +246,6 @@ impl Boxes {
             woke_at: 0,
             target: NO_TARGET,
             sink: id,
-            sources: Vec::new(),
             first_upstream: owner,
             more_upstream: Vec::new(),
             upstream: Upstream::None,
@@ -288,13 +273,13 @@ impl Boxes {
         // SAFETY: in range (just checked); see `Boxes` for why slots are reached through `base`.
         let b = unsafe { &mut *self.base.add(id as usize) };
         assert!(b.live, "box {id} freed twice");
-        debug_assert!(b.target().is_none() && b.sources.is_empty());
-        debug_assert!(!self.source_holes.contains_key(&id) && !self.source_at.contains_key(&id));
+        debug_assert!(b.target().is_none() && !self.sources.contains_key(&id));
+        // Nothing leads here, so no outbox is upstream: there are no counts to drop.
+        debug_assert!(b.upstream == Upstream::None);
         b.live = false;
         b.set_limit(None);
         b.clear_upstream_owners();
         let left = b.storage.drain_to_vec();
-        self.upstream_counts.remove(&id);
         self.bump_epoch();
         self.free.push(id);
         left
@@ -347,12 +332,10 @@ impl Boxes {
         let new_sink = self.get(dst).sink;
         self.bump_epoch();
         self.get_mut(src).target = dst;
-        self.push_source(dst, src);
-        self.retarget(src, new_sink);
+        self.sources.entry(dst).or_default().push_new(src);
+        let owners = self.retarget(src, new_sink);
         // `src` was a final box; what led to it now leads on to `new_sink`, with `src` itself.
-        self.get_mut(src).clear_upstream_owners();
-        self.upstream_counts.remove(&src);
-        let owners = self.outbox_owners(src, true);
+        self.forget_upstream_owners(src);
         self.count_owners(new_sink, &owners, true);
         let mut waiting = std::mem::take(&mut self.get_mut(src).storage);
         let moved = !waiting.is_empty();
@@ -365,101 +348,57 @@ impl Boxes {
     pub fn remove_source(&mut self, dst: BoxId, src: BoxId) {
         let old_sink = self.get(dst).sink;
         self.bump_epoch();
-        self.take_source(dst, src);
+        if let Some(sources) = self.sources.get_mut(&dst) {
+            let found = sources.remove(&src);
+            debug_assert!(found, "box {src} leads to box {dst}");
+            if sources.is_empty() {
+                self.sources.remove(&dst);
+            }
+        }
         self.get_mut(src).target = NO_TARGET;
-        self.retarget(src, src);
-        let owners = self.outbox_owners(src, true);
+        let owners = self.retarget(src, src);
         self.count_owners(old_sink, &owners, false);
         // `src` is a final box again, collected from on behalf of the outboxes before it
-        // (not of itself, which `outbox_owners` put first).
+        // (not of itself, which `retarget` put first).
         let itself = usize::from(self.get(src).kind == BoxKind::Outbox);
         self.count_owners(src, &owners[itself..], true);
     }
 
-    /// Appends `src` to the boxes that lead to `dst`.
-    fn push_source(&mut self, dst: BoxId, src: BoxId) {
-        let sources = &mut self.get_mut(dst).sources;
-        sources.push(src);
-        let at = sources.len() - 1;
-        if self.source_holes.contains_key(&dst) {
-            self.source_at.insert(src, at as u32);
-        } else if at + 1 > SHORT {
-            self.index_sources(dst);
-        }
+    /// The boxes that lead to `b`, in the order linked.
+    pub fn sources(&self, b: BoxId) -> impl Iterator<Item = BoxId> + '_ {
+        self.sources.get(&b).into_iter().flat_map(OrderedSet::iter)
     }
 
-    /// Takes `src` out of the boxes that lead to `dst` (it is among them), keeping the order
-    /// of the others.
-    fn take_source(&mut self, dst: BoxId, src: BoxId) {
-        let Some(&holes) = self.source_holes.get(&dst) else {
-            // A short list: close the gap.
-            self.get_mut(dst).sources.retain(|&s| s != src);
-            return;
-        };
-        let at = self
-            .source_at
-            .remove(&src)
-            .expect("a long list knows its sources") as usize;
-        let sources = &mut self.get_mut(dst).sources;
-        debug_assert_eq!(sources[at], src);
-        sources[at] = NO_TARGET;
-        if (holes + 1) * 2 <= sources.len() {
-            self.source_holes.insert(dst, holes + 1);
+    /// Nobody is woken any more when an item is collected from `b`: its upstream owners and
+    /// their counts go.
+    fn forget_upstream_owners(&mut self, b: BoxId) {
+        let pb = self.get_mut(b);
+        if pb.upstream == Upstream::None {
             return;
         }
-        // More holes than boxes: squeeze them out, and note the new places (or none, for a
-        // list that is short again).
-        sources.retain(|&s| s != NO_TARGET);
-        let long = sources.len() > SHORT;
-        self.source_holes.remove(&dst);
-        if long {
-            self.index_sources(dst);
-        } else {
-            let sources = std::mem::take(&mut self.get_mut(dst).sources);
-            for s in &sources {
-                self.source_at.remove(s);
-            }
-            self.get_mut(dst).sources = sources;
+        let owners: Vec<ComponentId> = pb.upstream_owners().collect();
+        pb.clear_upstream_owners();
+        for owner in owners {
+            self.upstream_counts.remove(&(b, owner));
         }
     }
 
-    /// Notes the place of every box that leads to `dst`, whose list has no holes.
-    fn index_sources(&mut self, dst: BoxId) {
-        self.source_holes.insert(dst, 0);
-        let sources = std::mem::take(&mut self.get_mut(dst).sources);
-        self.source_at.reserve(sources.len());
-        for (i, &s) in sources.iter().enumerate() {
-            debug_assert_ne!(s, NO_TARGET);
-            self.source_at.insert(s, i as u32);
-        }
-        self.get_mut(dst).sources = sources;
-    }
-
-    /// Sets the sink of `root` and everything upstream of it.
-    fn retarget(&mut self, root: BoxId, sink: BoxId) {
-        let mut stack = vec![root];
-        while let Some(b) = stack.pop() {
+    /// Sets the sink of `root` and of everything upstream of it, and returns the owners of the
+    /// outboxes among them, once per outbox, `root`'s first (the boxes are walked depth first,
+    /// the last linked first).
+    fn retarget(&mut self, root: BoxId, sink: BoxId) -> Vec<ComponentId> {
+        let mut owners = Vec::new();
+        // No allocation for the usual box, which nothing leads to.
+        let mut stack = Vec::new();
+        let mut next = Some(root);
+        while let Some(b) = next {
             let pb = self.get_mut(b);
             pb.sink = sink;
-            stack.extend(pb.sources());
-        }
-    }
-
-    /// The owners of the outboxes in the tree of boxes that lead to `root` (and of `root`
-    /// itself if `with_root`, first), once per outbox.
-    fn outbox_owners(&self, root: BoxId, with_root: bool) -> Vec<ComponentId> {
-        let mut owners = Vec::new();
-        let top = self.get(root);
-        if with_root && top.kind == BoxKind::Outbox {
-            owners.push(top.owner);
-        }
-        let mut stack: Vec<BoxId> = top.sources().collect();
-        while let Some(b) = stack.pop() {
-            let pb = self.get(b);
             if pb.kind == BoxKind::Outbox {
                 owners.push(pb.owner);
             }
-            stack.extend(pb.sources());
+            stack.extend(self.sources(b));
+            next = stack.pop();
         }
         owners
     }
@@ -468,33 +407,30 @@ impl Boxes {
     /// adding an owner to its wakes when its first outbox arrives and taking it out when its
     /// last one leaves.
     fn count_owners(&mut self, sink: BoxId, owners: &[ComponentId], add: bool) {
-        if owners.is_empty() {
-            return;
-        }
-        let mut counts = self.upstream_counts.remove(&sink).unwrap_or_default();
         for &owner in owners {
             if add {
-                let (n, at) = counts.entry(owner).or_insert((0, FIRST));
+                let (n, _) = self
+                    .upstream_counts
+                    .entry((sink, owner))
+                    .or_insert((0, FIRST));
                 *n += 1;
                 if *n == 1 {
-                    *at = self.get_mut(sink).add_upstream_owner(owner);
+                    let at = self.get_mut(sink).add_upstream_owner(owner);
+                    self.upstream_counts.insert((sink, owner), (1, at));
                 }
-            } else if let Some((n, at)) = counts.get_mut(&owner) {
+            } else if let Some((n, at)) = self.upstream_counts.get_mut(&(sink, owner)) {
                 *n -= 1;
                 if *n == 0 {
                     let at = *at;
-                    counts.remove(&owner);
+                    self.upstream_counts.remove(&(sink, owner));
                     if let Some((moved, to)) = self.get_mut(sink).remove_upstream_owner(owner, at) {
-                        counts
-                            .get_mut(&moved)
+                        self.upstream_counts
+                            .get_mut(&(sink, moved))
                             .expect("an upstream owner is counted")
                             .1 = to;
                     }
                 }
             }
-        }
-        if !counts.is_empty() {
-            self.upstream_counts.insert(sink, counts);
         }
     }
 }
@@ -502,6 +438,7 @@ impl Boxes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ordered::SHORT;
     use std::collections::HashMap;
 
     #[test]
@@ -601,7 +538,15 @@ mod tests {
 
     /// Every final box's wakes, worked out from scratch: the owners of all outboxes upstream.
     fn wakes_from_scratch(boxes: &Boxes, b: BoxId) -> Vec<ComponentId> {
-        let mut owners = boxes.outbox_owners(b, false);
+        let mut owners = Vec::new();
+        let mut stack: Vec<BoxId> = boxes.sources(b).collect();
+        while let Some(s) = stack.pop() {
+            let pb = boxes.get(s);
+            if pb.kind == BoxKind::Outbox {
+                owners.push(pb.owner);
+            }
+            stack.extend(boxes.sources(s));
+        }
         owners.sort_by_key(|o| o.index);
         owners.dedup();
         owners
@@ -612,7 +557,7 @@ mod tests {
     /// (in the order linked) against `model`, and the places noted for long source lists and
     /// for upstream owners against where they are.
     fn assert_consistent(boxes: &Boxes, all: &[BoxId], model: &HashMap<BoxId, Vec<BoxId>>) {
-        let mut placed = 0;
+        let mut counted = 0;
         for &b in all {
             let pb = boxes.get(b);
             let mut kept: Vec<ComponentId> = pb.upstream_owners().collect();
@@ -622,50 +567,46 @@ mod tests {
             } else {
                 assert_eq!(kept, wakes_from_scratch(boxes, b), "box {b}");
             }
-            let sources: Vec<BoxId> = pb.sources().collect();
+            let sources: Vec<BoxId> = boxes.sources(b).collect();
             assert_eq!(
                 sources,
                 model.get(&b).cloned().unwrap_or_default(),
                 "box {b}"
             );
-            let holes = pb.sources.iter().filter(|&&s| s == NO_TARGET).count();
-            match boxes.source_holes.get(&b) {
-                Some(&h) => {
-                    assert!(pb.sources.len() > SHORT, "box {b} is indexed yet short");
-                    assert_eq!(h, holes, "box {b}'s holes");
-                    assert!(holes * 2 <= pb.sources.len(), "box {b}: holes not squeezed");
-                    for (i, &s) in pb.sources.iter().enumerate() {
-                        if s != NO_TARGET {
-                            assert_eq!(boxes.source_at.get(&s), Some(&(i as u32)), "{s} in {b}");
-                            placed += 1;
-                        }
-                    }
+            match boxes.sources.get(&b) {
+                Some(list) => {
+                    assert!(!list.is_empty(), "box {b} keeps an empty list");
+                    list.assert_consistent();
                 }
-                None => {
-                    assert!(pb.sources.len() <= SHORT, "box {b} is long yet not indexed");
-                    assert_eq!(holes, 0, "box {b} is short, yet has holes");
-                }
+                None => assert!(sources.is_empty()),
             }
-            match boxes.upstream_counts.get(&b) {
-                Some(counts) => {
-                    assert_eq!(counts.len(), pb.upstream_owners().count(), "box {b}");
-                    for (&o, &(n, at)) in counts {
-                        assert!(n > 0);
-                        let found = if at == FIRST {
-                            pb.first_upstream
-                        } else {
-                            pb.more_upstream[at as usize]
-                        };
-                        assert_eq!(found, o, "the place noted for {o:?} in box {b}");
-                    }
-                }
-                None => assert_eq!(pb.upstream_owners().count(), 0, "box {b}"),
+            let counts: Vec<_> = boxes
+                .upstream_counts
+                .iter()
+                .filter(|((sink, _), _)| *sink == b)
+                .collect();
+            assert_eq!(counts.len(), pb.upstream_owners().count(), "box {b}");
+            for (&(_, o), &(n, at)) in counts {
+                assert!(n > 0);
+                let found = if at == FIRST {
+                    pb.first_upstream
+                } else {
+                    pb.more_upstream[at as usize]
+                };
+                assert_eq!(found, o, "the place noted for {o:?} in box {b}");
+                counted += 1;
             }
         }
         assert_eq!(
-            boxes.source_at.len(),
-            placed,
-            "places noted for boxes no long list has"
+            boxes.upstream_counts.len(),
+            counted,
+            "counts kept for boxes that are not final"
+        );
+        let linked = all.iter().filter(|&&b| boxes.get(b).target().is_some());
+        assert_eq!(
+            boxes.sources.values().map(OrderedSet::len).sum::<usize>(),
+            linked.count(),
+            "sources listed for boxes that lead nowhere"
         );
     }
 
@@ -741,7 +682,8 @@ mod tests {
             })
             .collect();
         assert_eq!(boxes.get(sink).upstream_owners().count(), 5_000);
-        assert_eq!(boxes.upstream_counts[&sink].len(), 5_000);
+        assert_eq!(boxes.upstream_counts.len(), 5_000);
+        assert!(boxes.upstream_counts.keys().all(|&(b, _)| b == sink));
         for o in outs {
             boxes.remove_source(sink, o);
         }

@@ -12,12 +12,8 @@ use crate::error::{BoxKind, Error, NoSpaceInBox, NoSuchBox, SendError};
 use crate::ids::ComponentId;
 use crate::linkage::{Linkage, Passthrough};
 use crate::message::Message;
-use crate::ordered::{IdMap, OrderedSet};
+use crate::ordered::{IdMap, OrderedMap, OrderedSet};
 use crate::postbox::{AddSourceError, BoxId, Boxes, PostBox, Upstream};
-
-/// In a component's list of boxes, the place of one deleted since the list was last squeezed
-/// (see [`Named`]). No box has this id: the slab of boxes stops short of it.
-const NO_BOX: BoxId = BoxId::MAX;
 
 /// Where a component is in its life (Kamaelia's ACTIVE, SLEEPING, GOINGTOSLEEP, plus the
 /// states before activation and after the end).
@@ -43,13 +39,12 @@ pub(crate) enum State {
 pub(crate) struct Comp {
     pub id: u64,
     pub label: Cow<'static, str>,
-    /// Its boxes in the order declared, then added, with their specs beside them. Once it has
-    /// an index (`by_name`), a deleted box may leave its place as [`NO_BOX`] for a while: read
-    /// them through [`boxes`](Comp::boxes).
-    inbox_specs: Cow<'static, [BoxSpec]>,
-    inboxes: Vec<BoxId>,
-    outbox_specs: Cow<'static, [BoxSpec]>,
-    outboxes: Vec<BoxId>,
+    /// Its inboxes in the order declared, then added, each with its spec: a server may add a
+    /// few per connection and hold thousands, and finding or deleting one by its id does not
+    /// look at the others.
+    inboxes: OrderedMap<BoxId, BoxSpec>,
+    /// Its outboxes, the same way.
+    outboxes: OrderedMap<BoxId, BoxSpec>,
     /// Its children, in the order adopted (Kamaelia's `childComponents`).
     pub children: OrderedSet<ComponentId>,
     /// Woken when this component ends (Kamaelia's `_callOnCloseDown` of `addChildren`).
@@ -59,22 +54,15 @@ pub(crate) struct Comp {
     /// Linkages, made by anyone, that touch this component's boxes.
     pub link_refs: u32,
     /// For a component that has added boxes while running (an adaptive one, or a server with
-    /// a few per connection, which may hold thousands): its boxes by name and by place, so
-    /// that finding or deleting one does not look at every other. `None` while the declared
-    /// boxes are all it has.
+    /// a few per connection): its boxes by name, so that finding one does not look at every
+    /// other. `None` while the declared boxes are all it has.
     by_name: Option<Box<Named>>,
 }
 
-/// The index of a component's boxes, per kind (inboxes, then outboxes).
+/// The index of a component's boxes by name, per kind (inboxes, then outboxes).
 struct Named {
     /// Its boxes by name. A name declared twice finds its first box, as a scan would.
     names: [HashMap<String, BoxId>; 2],
-    /// Where each box is in its list (`inboxes` or `outboxes`, and the specs beside it).
-    at: [IdMap<BoxId, u32>; 2],
-    /// Places of deleted boxes ([`NO_BOX`]) still in each list: squeezed out once they are
-    /// more than half of it, so that a deletion costs the same (amortised) however many
-    /// boxes the component has, and the order of the others is kept.
-    holes: [usize; 2],
     /// Names declared more than once (the only way a name can be taken twice): deleting one
     /// of these looks for the next box of that name.
     twice: [Vec<String>; 2],
@@ -89,30 +77,26 @@ impl Comp {
         crate::ids::ComponentName::new(self.label.clone(), self.id)
     }
 
-    /// Its boxes of `kind` and their specs, side by side (with the places of deleted boxes).
-    fn list(&self, kind: BoxKind) -> (&[BoxId], &[BoxSpec]) {
+    /// Its boxes of `kind`, each with its spec.
+    fn list(&self, kind: BoxKind) -> &OrderedMap<BoxId, BoxSpec> {
         match kind {
-            BoxKind::Inbox => (&self.inboxes, &self.inbox_specs),
-            BoxKind::Outbox => (&self.outboxes, &self.outbox_specs),
+            BoxKind::Inbox => &self.inboxes,
+            BoxKind::Outbox => &self.outboxes,
         }
     }
 
     /// Its boxes of `kind`, with their specs, in order.
     pub fn boxes(&self, kind: BoxKind) -> impl Iterator<Item = (&BoxSpec, BoxId)> + '_ {
-        let (ids, specs) = self.list(kind);
-        specs
-            .iter()
-            .zip(ids)
-            .filter(|(_, &b)| b != NO_BOX)
-            .map(|(s, &b)| (s, b))
+        self.list(kind).iter().map(|(b, s)| (s, b))
     }
 
     fn find(&self, kind: BoxKind, name: &str) -> Option<BoxId> {
         if let Some(index) = &self.by_name {
             return index.names[kind_slot(kind)].get(name).copied();
         }
-        let (ids, specs) = self.list(kind);
-        specs.iter().position(|s| s.name == name).map(|i| ids[i])
+        self.boxes(kind)
+            .find(|(s, _)| s.name == name)
+            .map(|(_, b)| b)
     }
 
     /// Starts the index (see `by_name`) from the boxes the component has now.
@@ -122,20 +106,13 @@ impl Comp {
         }
         let mut index = Named {
             names: Default::default(),
-            at: Default::default(),
-            holes: [0; 2],
             twice: Default::default(),
         };
         for kind in [BoxKind::Inbox, BoxKind::Outbox] {
             let k = kind_slot(kind);
-            let (ids, specs) = self.list(kind);
-            index.names[k].reserve(ids.len());
-            index.at[k].reserve(ids.len());
-            for (i, (s, &b)) in specs.iter().zip(ids).enumerate() {
-                // No holes yet: they come only with the index.
-                debug_assert_ne!(b, NO_BOX);
-                let name = s.name.to_string();
-                match index.names[k].entry(name) {
+            index.names[k].reserve(self.list(kind).len());
+            for (s, b) in self.boxes(kind) {
+                match index.names[k].entry(s.name.to_string()) {
                     Entry::Occupied(taken) => {
                         if !index.twice[k].contains(taken.key()) {
                             index.twice[k].push(taken.key().clone());
@@ -145,7 +122,6 @@ impl Comp {
                         free.insert(b);
                     }
                 }
-                index.at[k].insert(b, i as u32);
             }
         }
         self.by_name = Some(Box::new(index));
@@ -167,70 +143,50 @@ impl Comp {
         self.boxes(kind).map(|(s, _)| s.name.to_string()).collect()
     }
 
-    /// Where box `b` is in the list of its kind, if it is this component's.
-    fn place(&self, kind: BoxKind, b: BoxId) -> Option<usize> {
-        if b == NO_BOX {
-            return None;
-        }
-        match &self.by_name {
-            Some(index) => index.at[kind_slot(kind)].get(&b).map(|&i| i as usize),
-            None => self.list(kind).0.iter().position(|&x| x == b),
-        }
+    pub fn box_name(&self, kind: BoxKind, b: BoxId) -> String {
+        self.list(kind)
+            .get(&b)
+            .map(|s| s.name.to_string())
+            .unwrap_or_else(|| "<deleted>".into())
     }
 
-    pub fn box_name(&self, kind: BoxKind, b: BoxId) -> String {
-        self.place(kind, b)
-            .map(|i| self.list(kind).1[i].name.to_string())
-            .unwrap_or_else(|| "<deleted>".into())
+    /// Adds box `b` of `kind`, named `name`, after the others.
+    fn add_box(&mut self, kind: BoxKind, b: BoxId, name: String) {
+        self.index_names();
+        let index = self.by_name.as_mut().expect("indexed just now");
+        index.names[kind_slot(kind)].insert(name.clone(), b);
+        let list = match kind {
+            BoxKind::Inbox => &mut self.inboxes,
+            BoxKind::Outbox => &mut self.outboxes,
+        };
+        list.push_new(b, BoxSpec::owned(name, ""));
     }
 
     /// Takes box `b` of `kind` out of this component's lists and index.
     fn forget_box(&mut self, kind: BoxKind, b: BoxId) {
-        let i = self.place(kind, b).expect("box belongs to comp");
-        let k = kind_slot(kind);
-        let (ids, specs) = match kind {
-            BoxKind::Inbox => (&mut self.inboxes, &mut self.inbox_specs),
-            BoxKind::Outbox => (&mut self.outboxes, &mut self.outbox_specs),
+        let list = match kind {
+            BoxKind::Inbox => &mut self.inboxes,
+            BoxKind::Outbox => &mut self.outboxes,
         };
+        let spec = list.remove(&b).expect("box belongs to comp");
         let Some(index) = &mut self.by_name else {
-            // Only declared boxes, a few: close the gap.
-            ids.remove(i);
-            specs.to_mut().remove(i);
             return;
         };
-        // Leave a hole, so that the boxes after it keep their places.
-        index.at[k].remove(&b);
-        ids[i] = NO_BOX;
-        let spec = std::mem::replace(&mut specs.to_mut()[i], BoxSpec::new("", ""));
-        index.holes[k] += 1;
+        let k = kind_slot(kind);
         let names = &mut index.names[k];
         if index.twice[k].iter().any(|n| *n == spec.name) {
             // A name declared twice: the index now finds the next box of that name, as the
             // scan would.
-            let next = specs
+            let next = list
                 .iter()
-                .zip(ids.iter())
-                .find(|(s, &x)| x != NO_BOX && s.name == spec.name)
-                .map(|(_, &x)| x);
+                .find(|(_, s)| s.name == spec.name)
+                .map(|(x, _)| x);
             match next {
                 Some(x) => names.insert(spec.name.to_string(), x),
                 None => names.remove(&*spec.name),
             };
         } else {
             names.remove(&*spec.name);
-        }
-        if index.holes[k] * 2 > ids.len() {
-            // Squeeze the holes out, keeping the order, and note the new places.
-            let specs = specs.to_mut();
-            let mut keep = ids.iter().map(|&x| x != NO_BOX);
-            specs.retain(|_| keep.next().expect("as long as ids"));
-            ids.retain(|&x| x != NO_BOX);
-            index.holes[k] = 0;
-            let at = &mut index.at[k];
-            at.clear();
-            for (i, &x) in ids.iter().enumerate() {
-                at.insert(x, i as u32);
-            }
         }
     }
 }
@@ -458,20 +414,12 @@ impl World {
             index,
             gen,
         };
-        let inboxes = inbox_specs
-            .iter()
-            .map(|_| self.boxes.insert(cid, BoxKind::Inbox))
-            .collect();
-        let outboxes = outbox_specs
-            .iter()
-            .map(|_| self.boxes.insert(cid, BoxKind::Outbox))
-            .collect();
+        let inboxes = self.declare_boxes(cid, BoxKind::Inbox, inbox_specs);
+        let outboxes = self.declare_boxes(cid, BoxKind::Outbox, outbox_specs);
         self.slots[index as usize] = Some(Comp {
             id: crate::ids::next_id(),
             label,
-            inbox_specs,
             inboxes,
-            outbox_specs,
             outboxes,
             children: OrderedSet::default(),
             wake_on_end: Vec::new(),
@@ -490,6 +438,26 @@ impl World {
         hot.start = start;
         self.topology_changed();
         cid
+    }
+
+    /// Makes the boxes of `kind` that `c` declares, one per spec, in order.
+    fn declare_boxes(
+        &mut self,
+        c: ComponentId,
+        kind: BoxKind,
+        specs: Cow<'static, [BoxSpec]>,
+    ) -> OrderedMap<BoxId, BoxSpec> {
+        match specs {
+            // A static table (the usual case): its specs are copied, not their text.
+            Cow::Borrowed(specs) => specs
+                .iter()
+                .map(|s| (self.boxes.insert(c, kind), s.clone()))
+                .collect(),
+            Cow::Owned(specs) => specs
+                .into_iter()
+                .map(|s| (self.boxes.insert(c, kind), s))
+                .collect(),
+        }
     }
 
     /// Frees an ended component that nothing links to any more.
@@ -993,20 +961,31 @@ impl World {
     /// Removes every linkage `owner` made that has `c` as source or sink.
     pub fn unlink_component(&mut self, owner: ComponentId, c: ComponentId) {
         let Some(comp) = self.comp(c) else { return };
-        // Found through `c`'s own boxes: a server that made thousands of linkages pays for
-        // the few of this child, not for all of its own.
-        let mut mine: Vec<u32> = comp
-            .boxes(BoxKind::Inbox)
-            .chain(comp.boxes(BoxKind::Outbox))
-            .filter_map(|(_, b)| self.box_links.get(&b))
-            .flat_map(OrderedSet::iter)
-            .filter(|&i| {
-                self.links[i as usize]
-                    .1
-                    .as_ref()
-                    .is_some_and(|d| d.owner == owner)
-            })
-            .collect();
+        let made_by = |i: u32| {
+            self.links[i as usize]
+                .1
+                .as_ref()
+                .filter(|d| d.owner == owner)
+        };
+        // Found from the smaller side: through `c`'s own boxes (a server that made thousands
+        // of linkages pays for the few of this child, not for all of its own), or through the
+        // linkages `owner` made, all in its list (a child linked to a server with thousands
+        // of boxes and linkages pays for its own few).
+        let through_c = comp.inboxes.len() + comp.outboxes.len() + comp.link_refs as usize;
+        let mut mine: Vec<u32> = match self.comp(owner) {
+            Some(o) if o.linkages.len() < through_c => o
+                .linkages
+                .iter()
+                .filter(|&i| made_by(i).is_some_and(|d| d.source == c || d.sink == c))
+                .collect(),
+            _ => comp
+                .boxes(BoxKind::Inbox)
+                .chain(comp.boxes(BoxKind::Outbox))
+                .filter_map(|(_, b)| self.box_links.get(&b))
+                .flat_map(OrderedSet::iter)
+                .filter(|&i| made_by(i).is_some())
+                .collect(),
+        };
         mine.sort_unstable();
         mine.dedup();
         self.unlink_indices(&mine);
@@ -1146,18 +1125,9 @@ impl World {
             name = format!("{base}{}", crate::ids::next_id());
         }
         let b = self.boxes.insert(c, kind);
-        let comp = self.comp_mut(c).expect("checked above");
-        comp.index_names();
-        let spec = BoxSpec::owned(name.clone(), "");
-        let (ids, specs) = match kind {
-            BoxKind::Inbox => (&mut comp.inboxes, &mut comp.inbox_specs),
-            BoxKind::Outbox => (&mut comp.outboxes, &mut comp.outbox_specs),
-        };
-        let index = comp.by_name.as_mut().expect("indexed just now");
-        index.names[kind_slot(kind)].insert(name.clone(), b);
-        index.at[kind_slot(kind)].insert(b, ids.len() as u32);
-        ids.push(b);
-        specs.to_mut().push(spec);
+        self.comp_mut(c)
+            .expect("checked above")
+            .add_box(kind, b, name.clone());
         self.topology_changed();
         Ok(name)
     }
@@ -1503,29 +1473,74 @@ mod tests {
     /// by its place, holes are counted and squeezed out in time.
     fn assert_named_consistent(comp: &Comp) {
         for kind in [BoxKind::Inbox, BoxKind::Outbox] {
-            let (ids, specs) = comp.list(kind);
-            assert_eq!(ids.len(), specs.len());
-            let Some(index) = &comp.by_name else {
-                assert!(!ids.contains(&NO_BOX), "holes without an index");
-                continue;
-            };
-            let k = kind_slot(kind);
-            let holes = ids.iter().filter(|&&b| b == NO_BOX).count();
-            assert_eq!(index.holes[k], holes);
-            assert!(holes * 2 <= ids.len(), "{holes} holes in {}", ids.len());
-            assert_eq!(index.at[k].len(), ids.len() - holes);
+            let list = comp.list(kind);
+            list.assert_consistent();
             let mut first = HashMap::new();
-            for (i, (s, &b)) in specs.iter().zip(ids).enumerate() {
-                if b == NO_BOX {
-                    continue;
-                }
-                assert_eq!(index.at[k].get(&b), Some(&(i as u32)));
+            for (b, s) in list.iter() {
                 assert_eq!(comp.box_name(kind, b), s.name);
                 first.entry(s.name.to_string()).or_insert(b);
             }
+            let Some(index) = &comp.by_name else {
+                continue;
+            };
             // The first box of a name is the one found by it.
-            assert_eq!(index.names[k], first);
+            assert_eq!(index.names[kind_slot(kind)], first);
         }
+    }
+
+    #[test]
+    fn unlinking_from_a_hub_takes_exactly_the_linkages_its_maker_made_whichever_side_is_walked() {
+        // A hub with many boxes and linkages, and children each linked to it by itself and by
+        // the hub: removing a child's linkages to the hub walks the child's own few, and
+        // removing the hub's to a child walks the child's boxes; both take exactly those.
+        let mut w = World::new(1);
+        let hub = component(&mut w, "Hub");
+        let other = component(&mut w, "Other");
+        // A maker that is not one of this world's components: found only through the boxes.
+        let foreign = ComponentId {
+            sched: 2,
+            index: 0,
+            gen: 0,
+        };
+        let mut kids = Vec::new();
+        for n in 0..60 {
+            let kid = component(&mut w, "Kid");
+            let out = w.add_box(hub, BoxKind::Outbox, "toKid").unwrap();
+            let link = |w: &mut World, by, from: (ComponentId, &str), to| {
+                w.link(by, from, to, Passthrough::Normal, None).unwrap()
+            };
+            let hubs = link(&mut w, hub, (hub, &out), (kid, "control"));
+            let own = link(&mut w, kid, (kid, "signal"), (hub, "control"));
+            let aside = link(&mut w, kid, (kid, "outbox"), (other, "inbox"));
+            if n % 3 == 0 {
+                let out = w.add_box(hub, BoxKind::Outbox, "fromAfar").unwrap();
+                link(&mut w, foreign, (hub, &out), (kid, "inbox"));
+            }
+            kids.push((kid, hubs, own, aside));
+        }
+        assert_box_links_consistent(&w);
+        let mut left = w.all_linkages().len();
+        let mut next = crate::test_rng(0x6a09_e667_f3bc_c909);
+        while !kids.is_empty() {
+            let (kid, hubs, own, aside) = kids.swap_remove(next(kids.len()));
+            // The kid made 2 linkages; the hub has dozens of boxes and linkages.
+            w.unlink_component(kid, hub);
+            left -= 1;
+            assert!(!w.is_linked(&own));
+            assert!(w.is_linked(&hubs) && w.is_linked(&aside));
+            assert_eq!(w.linkages_made_by(kid), std::slice::from_ref(&aside));
+            w.unlink_component(hub, kid);
+            left -= 1;
+            assert!(!w.is_linked(&hubs) && w.is_linked(&aside));
+            assert_eq!(w.all_linkages().len(), left);
+            assert_box_links_consistent(&w);
+        }
+        // The foreign maker's linkage from the hub's outbox is found through the hub's boxes.
+        assert!(w.all_linkages().iter().any(|l| l.source == hub));
+        w.unlink_component(foreign, hub);
+        assert!(w.all_linkages().iter().all(|l| l.sink == other));
+        assert_eq!(w.all_linkages().len(), 60);
+        assert_box_links_consistent(&w);
     }
 
     #[test]
@@ -1773,7 +1788,8 @@ mod tests {
         let c = w.insert("D".into(), TWICE.into(), DEFAULT_OUTBOXES.into(), None);
         let (first, second) = {
             let comp = w.comp(c).unwrap();
-            (comp.inboxes[0], comp.inboxes[1])
+            let ids: Vec<BoxId> = comp.inboxes.keys().collect();
+            (ids[0], ids[1])
         };
         assert_eq!(w.box_of(c, BoxKind::Inbox, "a").unwrap(), first);
         // Adding a box starts the index by name; deleting "a" deletes the first one.
