@@ -40,7 +40,7 @@
 //! tests'); it has no UPnP or NAT-PMP.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -55,6 +55,10 @@ const USAGE: &str = "usage: swarm_bench [--size <MiB>] [--peers <N>] [--only our
 #[path = "../kamaelia-torrent/tests/common/aria2c_flags.rs"]
 mod aria2c_flags;
 use aria2c_flags::ARIA2C_FLAGS;
+
+#[path = "../kamaelia-torrent/tests/common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 struct Args {
     size_mib: u64,
@@ -152,14 +156,6 @@ fn parse_args() -> Args {
         usage("--size, --peers and --rounds must be at least 1");
     }
     a
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn local(port: u16) -> SocketAddr {

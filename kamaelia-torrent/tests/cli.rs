@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
+use common::ports::free_port;
 use common::*;
 
 /// The tool, with the log settings of a user who set none (`RUST_LOG` changes how warnings
@@ -190,15 +191,6 @@ fn download_into(t: &Path, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     cli_within(&args, std::time::Duration::from_secs(60))
-}
-
-/// A loopback port free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One announce to `url` (a seed of torrent `[n; 20]`), as a client would send it.

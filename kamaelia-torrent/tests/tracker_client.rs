@@ -2,6 +2,7 @@
 //! from Debian) and against small local servers that misbehave on purpose. Loopback only.
 
 mod common;
+use common::ports::free_port;
 use common::*;
 
 use std::io::{Read, Write};
@@ -36,14 +37,6 @@ fn quick() -> TrackerClient {
         udp_attempts: 2,
         give_up_at: None,
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An opentracker on 127.0.0.1 whitelisting one torrent; killed when dropped.

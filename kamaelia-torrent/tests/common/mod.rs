@@ -65,3 +65,4 @@ pub fn tracker_deaf_to_stopped() -> (String, std::sync::Arc<std::sync::Mutex<Vec
 pub mod aria2c_flags;
 pub mod engine;
 pub mod peers;
+pub mod ports;

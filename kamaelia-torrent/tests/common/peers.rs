@@ -45,7 +45,7 @@
 use std::cell::Cell;
 use std::fmt::Display;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -57,19 +57,7 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kamaelia-torrent")
 }
 
-/// A free TCP port on 127.0.0.1 (>= 1024): bound, read and released.
-pub fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind 127.0.0.1:0")
-            .local_addr()
-            .unwrap()
-            .port();
-        if port >= 1024 {
-            return port;
-        }
-    }
-}
+pub use super::ports::free_port;
 
 /// `127.0.0.1:<port>`.
 pub fn local(port: u16) -> SocketAddr {
