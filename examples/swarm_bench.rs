@@ -255,7 +255,11 @@ impl Warm {
             Ok(file)
         };
         let file = write()
-            .map_err(|e| eprintln!("swarm-bench: no warm-up: {}: {e}", path.display()))
+            .map_err(|e| {
+                eprintln!("swarm-bench: no warm-up: {}: {e}", path.display());
+                // Whatever was written would take the disk space the case needs.
+                let _ = std::fs::remove_file(&path);
+            })
             .ok();
         Warm {
             left_mib: if file.is_some() { mib } else { 0 },

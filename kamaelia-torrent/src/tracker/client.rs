@@ -25,7 +25,8 @@ pub struct TrackerClient {
     pub udp_attempts: u32,
     /// No call waits past this instant, whatever the time-outs above leave (`None`: no such
     /// limit). A call that reaches it gives up with [`TrackerError::Timeout`]; for one
-    /// deadline over several trackers, such as a `stopped` announce's.
+    /// deadline over several trackers, such as a `stopped` announce's. It stays until it is
+    /// changed: a client kept for later announces should have it cleared after such a call.
     pub give_up_at: Option<Instant>,
 }
 
@@ -141,6 +142,13 @@ fn lookup_or_stop<T: Send + 'static>(
     deadline: Instant,
     stop: &dyn Fn() -> bool,
 ) -> Result<T, TrackerError> {
+    let late = || TrackerError::Timeout("the tracker's name was not found in time".into());
+    if stop() {
+        return Err(TrackerError::Stopped);
+    }
+    if Instant::now() >= deadline {
+        return Err(late());
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("tracker-lookup".into())
@@ -154,9 +162,7 @@ fn lookup_or_stop<T: Send + 'static>(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(TrackerError::Timeout(
-                "the tracker's name was not found in time".into(),
-            ));
+            return Err(late());
         }
         match rx.recv_timeout(left.min(STOP_CHECK)) {
             Ok(answer) => return Ok(answer),
@@ -170,8 +176,12 @@ fn lookup_or_stop<T: Send + 'static>(
 
 impl TrackerClient {
     /// `now + wait`, or [`give_up_at`](Self::give_up_at) if that comes first.
+    /// (A wait too long for the clock, such as `Duration::MAX`, is a century.)
     fn deadline(&self, wait: Duration) -> Instant {
-        let own = Instant::now() + wait;
+        let now = Instant::now();
+        let own = now
+            .checked_add(wait)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         self.give_up_at.map_or(own, |at| at.min(own))
     }
 
@@ -233,6 +243,11 @@ impl TrackerClient {
                     continue;
                 }
             };
+            // The connection may have taken most of the time left.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(late());
+            }
             s.set_write_timeout(Some(left)).map_err(io_err)?;
             s.write_all(&http::get_request(&u.authority(), &path))
                 .map_err(io_err)?;
@@ -307,7 +322,10 @@ impl TrackerClient {
             }
             sock.send(packet).map_err(io_err)?;
             sent += 1;
-            let deadline = self.deadline(self.udp_timeout * 2u32.saturating_pow(attempt));
+            let deadline = self.deadline(
+                self.udp_timeout
+                    .saturating_mul(2u32.saturating_pow(attempt)),
+            );
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -332,9 +350,11 @@ impl TrackerClient {
                 }
             }
         }
-        Err(TrackerError::Timeout(format!(
-            "no UDP answer after {sent} attempts"
-        )))
+        Err(TrackerError::Timeout(if sent == 0 {
+            "no time left for a UDP request".into()
+        } else {
+            format!("no UDP answer after {sent} attempts")
+        }))
     }
 
     fn udp_announce(
@@ -346,7 +366,7 @@ impl TrackerClient {
         // The name lookup gets the first attempt's wait once per attempt (not the exchange's
         // doubling waits: a name server that slow is given up on sooner).
         let attempts = self.udp_attempts.max(1);
-        let lookup_deadline = self.deadline(self.udp_timeout * attempts);
+        let lookup_deadline = self.deadline(self.udp_timeout.saturating_mul(attempts));
         let addr = resolve(u, lookup_deadline, stop)?[0];
         let local: SocketAddr = if addr.is_ipv6() {
             "[::]:0".parse().expect("address")

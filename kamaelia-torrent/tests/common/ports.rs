@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// The lowest port handed out: below it lie the well-known and commonly configured ones.
 const LOWEST: u32 = 10_000;
 
+/// The least room below the ephemeral range worth walking: with less, the calls of one
+/// process would come round to the same ports too soon.
+const LEAST_ROOM: u32 = 1_024;
+
 /// A TCP port on 127.0.0.1 that was free a moment ago, for a program to listen on.
 ///
 /// It is chosen below the system's range of ephemeral ports (those `connect` and a bind to
@@ -16,7 +20,7 @@ const LOWEST: u32 = 10_000;
 /// start. The calls of one process walk the room below the range in turn, so that two of
 /// them do not give the same port (until the walk wraps round); other processes start at
 /// other places in it. If the system's range leaves no room below it, this falls back to
-/// port 0's choice.
+/// port 0's choice (also when that room is under [`LEAST_ROOM`] ports).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
     static CALLS: AtomicU32 = AtomicU32::new(0);
@@ -25,7 +29,7 @@ pub fn free_port() -> u16 {
         .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
         .unwrap_or(32_768)
         .min(65_536);
-    if first_ephemeral > LOWEST {
+    if first_ephemeral >= LOWEST + LEAST_ROOM {
         let span = first_ephemeral - LOWEST;
         let start = std::process::id().wrapping_mul(7_919);
         for _ in 0..span {
