@@ -178,6 +178,31 @@ pub struct TorrentStats {
 }
 
 impl TorrentStats {
+    /// A download `fraction_done` of the way through with nothing else known yet: no rates,
+    /// totals, peers or estimate. For displays and tests to start from.
+    ///
+    /// ```
+    /// use kamaelia_torrent::ipc::{TorrentState, TorrentStats};
+    ///
+    /// let s = TorrentStats { num_peers: 3, ..TorrentStats::downloading(0.25) };
+    /// assert_eq!((s.state, s.fraction_done, s.num_peers), (TorrentState::Downloading, 0.25, 3));
+    /// assert_eq!(s.as_map()["downRate"], 0.0);
+    /// ```
+    pub fn downloading(fraction_done: f64) -> TorrentStats {
+        TorrentStats {
+            fraction_done,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            down_total: 0,
+            up_total: 0,
+            num_peers: 0,
+            num_seeds: 0,
+            state: TorrentState::Downloading,
+            eta_seconds: None,
+            error: None,
+        }
+    }
+
     /// The map view Kamaelia's programs read (`fractionDone`, `downRate`, ...); `timeEst` is
     /// absent when there is no estimate, as in Mainline.
     pub fn as_map(&self) -> std::collections::BTreeMap<&'static str, f64> {
@@ -224,18 +249,7 @@ mod tests {
 
     #[test]
     fn texts_are_kamaelias() {
-        let stats = TorrentStats {
-            fraction_done: 0.459,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            down_total: 0,
-            up_total: 0,
-            num_peers: 0,
-            num_seeds: 0,
-            state: TorrentState::Downloading,
-            eta_seconds: None,
-            error: None,
-        };
+        let stats = TorrentStats::downloading(0.459);
         let u = TIPCTorrentStatusUpdate {
             torrent_id: 3,
             stats: stats.clone(),

@@ -15,7 +15,7 @@ use axon::{
 use kamaelia_torrent::ipc::{
     ReplyService, TIPCCloseTorrent, TIPCCreateNewTorrent, TIPCNewTorrentCreated, TIPCServiceAdd,
     TIPCServicePassOn, TIPCServiceRemove, TIPCTorrentAlreadyDownloading, TIPCTorrentStartFail,
-    TIPCTorrentStatusUpdate, TorrentState, TorrentStats,
+    TIPCTorrentStatusUpdate, TorrentStats,
 };
 use kamaelia_torrent::patron::TorrentPatron;
 use kamaelia_torrent::service::{
@@ -54,18 +54,7 @@ struct Record {
 }
 
 fn stats() -> TorrentStats {
-    TorrentStats {
-        fraction_done: 0.5,
-        down_rate: 0.0,
-        up_rate: 0.0,
-        down_total: 0,
-        up_total: 0,
-        num_peers: 0,
-        num_seeds: 0,
-        state: TorrentState::Downloading,
-        eta_seconds: None,
-        error: None,
-    }
+    TorrentStats::downloading(0.5)
 }
 
 /// A factory of fake clients: creates get ids from 1 and a save folder `./<the bytes>`;

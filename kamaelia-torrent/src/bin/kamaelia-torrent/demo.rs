@@ -550,7 +550,6 @@ mod tests {
         peers: u32,
     ) -> TorrentStats {
         TorrentStats {
-            fraction_done: fraction,
             down_rate: rate,
             up_rate: rate,
             down_total: total,
@@ -558,8 +557,7 @@ mod tests {
             num_peers: peers,
             num_seeds: peers,
             state,
-            eta_seconds: None,
-            error: None,
+            ..TorrentStats::downloading(fraction)
         }
     }
 

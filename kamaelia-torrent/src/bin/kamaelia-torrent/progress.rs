@@ -263,23 +263,6 @@ fn stop(ctx: &Ctx, now: bool) -> ComponentResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kamaelia_torrent::ipc::TorrentState;
-
-    /// A download `fraction` done, with nothing else going on.
-    fn downloading(fraction: f64) -> TorrentStats {
-        TorrentStats {
-            fraction_done: fraction,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            down_total: 0,
-            up_total: 0,
-            num_peers: 0,
-            num_seeds: 0,
-            state: TorrentState::Downloading,
-            eta_seconds: None,
-            error: None,
-        }
-    }
 
     #[test]
     fn a_percentage_short_of_complete_never_shows_100() {
@@ -295,7 +278,7 @@ mod tests {
             said,
             "the data is not complete: 99.9% of it matches the torrent; pieces differ"
         );
-        let s = downloading(0.99996);
+        let s = TorrentStats::downloading(0.99996);
         assert!(line(&s).starts_with(" 99.9% down"), "{}", line(&s));
         assert_eq!(bar(0.99996, 8), "[#######.]");
     }
@@ -308,7 +291,7 @@ mod tests {
             num_peers: 50,
             num_seeds: 50,
             eta_seconds: Some(99 * 3600 + 59 * 60 + 59),
-            ..downloading(0.5)
+            ..TorrentStats::downloading(0.5)
         };
         let wide = bar_line(&s);
         assert!(wide.starts_with("[####....]  50.0% down"), "{wide}");
