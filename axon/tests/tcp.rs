@@ -351,11 +351,31 @@ fn send_urgent(s: &TcpStream, bytes: &[u8]) {
     extern "C" {
         fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
     }
-    const MSG_OOB: c_int = 1; // Linux, macOS and the BSDs
-                              // SAFETY: `bytes` is valid for `bytes.len()` bytes; the descriptor is `s`'s, alive for
-                              // the call.
+    // Linux, macOS and the BSDs.
+    const MSG_OOB: c_int = 1;
+    // SAFETY: `bytes` is valid for `bytes.len()` bytes; the descriptor is `s`'s, alive for
+    // the call.
     let n = unsafe { send(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), MSG_OOB) };
     assert_eq!(n, bytes.len() as isize, "{}", io::Error::last_os_error());
+}
+
+/// From `s`: "ab", the urgent byte "X" (out of the stream), then "cd" at once (not after the
+/// ACK of "abX"); returns once all of it has long since been queued on loopback.
+#[cfg(unix)]
+fn urgent_then_more(s: &TcpStream) {
+    s.set_nodelay(true).unwrap();
+    send_urgent(s, b"abX");
+    (&*s).write_all(b"cd").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Runs `sched` `n` times a millisecond apart, with nothing for it to do.
+#[cfg(unix)]
+fn idle_steps(sched: &Scheduler, n: usize) {
+    for _ in 0..n {
+        sched.step(1);
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[cfg(unix)]
@@ -368,7 +388,6 @@ fn bytes_behind_an_urgent_mark_are_read_without_a_new_edge() {
     use axon::internet::tcp_server::ConnectedSocketAdapter;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    client.set_nodelay(true).unwrap(); // "cd" goes at once, not after the ACK of "abX"
     let (stream, peer) = listener.accept().unwrap();
     stream.set_nonblocking(true).unwrap();
     let sched = Scheduler::new();
@@ -380,21 +399,17 @@ fn bytes_behind_an_urgent_mark_are_read_without_a_new_edge() {
     ));
     root.link((csa, "outbox"), (root.id(), "inbox")).unwrap();
     root.activate(csa).unwrap();
-    for _ in 0..10 {
-        sched.step(1); // registered, read until WouldBlock, paused
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    idle_steps(&sched, 10); // registered, read until WouldBlock, paused
     assert!(root.recv("inbox").is_err());
-    send_urgent(&client, b"abX"); // "X" is the urgent byte, out of the stream
-    (&client).write_all(b"cd").unwrap();
-    std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
+    urgent_then_more(&client);
     assert_eq!(read_past_the_urgent_mark(&sched, &root), b"abcd");
     drop(client); // the peer closes: so does the connection
     end_when_stopped(sched, &root, csa, "the connection");
 }
 
-/// Steps `sched` until 4 bytes have come to `root`'s inbox (20 s at most), and returns them.
-#[cfg(target_os = "linux")]
+/// Steps `sched` until the 4 bytes [`urgent_then_more`] puts in the stream have come to
+/// `root`'s inbox (20 s at most), and returns them.
+#[cfg(unix)]
 fn read_past_the_urgent_mark(sched: &Scheduler, root: &Ctx) -> Vec<u8> {
     let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -414,7 +429,7 @@ fn read_past_the_urgent_mark(sched: &Scheduler, root: &Ctx) -> Vec<u8> {
 }
 
 /// Steps `sched` until the component `id` (`what`) has stopped, then runs it out clean.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn end_when_stopped(sched: Scheduler, root: &Ctx, id: axon::ComponentId, what: &str) {
     let deadline = Instant::now() + PATIENCE;
     while !root.is_stopped(id) {
@@ -449,17 +464,11 @@ fn urgent_data_seen_while_a_tcp_client_connects_is_not_forgotten() {
     let root = sched.root();
     let client = root.spawn(TCPClient::connect_to(addr));
     root.link((client, "outbox"), (root.id(), "inbox")).unwrap();
-    for _ in 0..10 {
-        sched.step(1); // connecting: registered, nothing ready yet, paused
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    idle_steps(&sched, 10); // connecting: registered, nothing ready yet, paused
     drop(listener.accept().unwrap()); // room for the client's SYN when it comes again
     let (server, _) = listener.accept().unwrap();
-    server.set_nodelay(true).unwrap(); // "cd" goes at once, not after the ACK of "abX"
     drop(queued);
-    send_urgent(&server, b"abX"); // "X" is the urgent byte, out of the stream
-    (&server).write_all(b"cd").unwrap();
-    std::thread::sleep(Duration::from_millis(50)); // on loopback, long since queued
+    urgent_then_more(&server);
 
     assert_eq!(read_past_the_urgent_mark(&sched, &root), b"abcd");
     drop(server); // the server closes: so does the client
