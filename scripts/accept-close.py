@@ -23,6 +23,7 @@ which now serves at most 1,000 connections at once (so N <= 1000 for it).
 import os
 import shlex
 import shutil
+import select
 import socket
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def round_for(command, n, callgrind):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    hold = None
     try:
         for _ in range(600):
             try:
@@ -123,7 +125,9 @@ def round_for(command, n, callgrind):
             stdout=subprocess.PIPE,
             text=True,
         )
-        if hold.stdout.readline().strip() != "ready":
+        # The helper's connects could stall: wait for its word at most as long as wait_for.
+        ready, _, _ = select.select([hold.stdout], [], [], 600)
+        if not ready or hold.stdout.readline().strip() != "ready":
             sys.exit("accept-close: the helper could not open its connections")
         wait_for(lambda: nfds(server.pid) >= base + n, "the server to accept")
         c1 = cpu(server.pid)
@@ -139,6 +143,10 @@ def round_for(command, n, callgrind):
             line += f", accept {i1 / n:,.0f} instr/conn, close {i2 / n:,.0f} instr/conn"
         print(line, flush=True)
     finally:
+        # Also on the way out of an error: the helper holds N sockets and would sleep on.
+        if hold is not None:
+            hold.kill()
+            hold.wait()
         server.kill()
         server.wait()
         if callgrind:

@@ -66,8 +66,6 @@ pub(crate) struct OrderedMap<K, V> {
     /// map, and never empty for a long one (a long map whose entries all went is squeezed back
     /// to a short one).
     at: IdMap<K, u32>,
-    /// How many `None`s `items` holds.
-    holes: usize,
 }
 
 impl<K, V> Default for OrderedMap<K, V> {
@@ -75,7 +73,6 @@ impl<K, V> Default for OrderedMap<K, V> {
         OrderedMap {
             items: Vec::new(),
             at: IdMap::default(),
-            holes: 0,
         }
     }
 }
@@ -87,7 +84,16 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.items.len() - self.holes
+        if self.indexed() {
+            self.at.len()
+        } else {
+            self.items.len()
+        }
+    }
+
+    /// How many `None`s `items` holds (a short map has none).
+    fn holes(&self) -> usize {
+        self.items.len() - self.len()
     }
 
     /// Where `k` is in `items`.
@@ -134,10 +140,8 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
         let (_, v) = self.items[at as usize]
             .take()
             .expect("an indexed key has its entry");
-        self.holes += 1;
-        if self.holes * 2 > self.items.len() {
+        if self.holes() * 2 > self.items.len() {
             self.items.retain(Option::is_some);
-            self.holes = 0;
             self.reindex();
         }
         Some(v)
@@ -145,7 +149,7 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
 
     /// Rebuilds `at` for `items`, which has no holes: or drops it, for a short map.
     fn reindex(&mut self) {
-        debug_assert_eq!(self.holes, 0);
+        debug_assert!(self.items.iter().all(Option::is_some));
         self.at.clear();
         if self.items.len() > SHORT {
             self.at.reserve(self.items.len());
@@ -172,7 +176,6 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
     pub fn take(&mut self) -> impl Iterator<Item = (K, V)> {
         let items = std::mem::take(&mut self.items);
         self.at = IdMap::default();
-        self.holes = 0;
         items.into_iter().flatten()
     }
 
@@ -185,7 +188,7 @@ impl<K: Copy + Eq + Hash, V> OrderedMap<K, V> {
         K: std::fmt::Debug,
     {
         let holes = self.items.iter().filter(|i| i.is_none()).count();
-        assert_eq!(self.holes, holes, "holes counted");
+        assert_eq!(self.holes(), holes, "holes counted");
         assert!(holes * 2 <= self.items.len(), "holes are squeezed out");
         assert_eq!(
             self.indexed(),
@@ -210,7 +213,6 @@ impl<K: Copy + Eq + Hash, V> FromIterator<(K, V)> for OrderedMap<K, V> {
         let mut map = OrderedMap {
             items: entries.into_iter().map(Some).collect(),
             at: IdMap::default(),
-            holes: 0,
         };
         if map.items.len() > SHORT {
             map.reindex();
@@ -317,7 +319,7 @@ mod tests {
             set.assert_consistent();
             assert_eq!(set.0.indexed(), set.0.items.len() > SHORT);
             assert!(
-                set.0.holes * 2 <= set.0.items.len(),
+                set.0.holes() * 2 <= set.0.items.len(),
                 "holes are squeezed out"
             );
             if set.0.indexed() {
@@ -382,10 +384,10 @@ mod tests {
                     k
                 };
                 let had = model.iter().position(|(x, _)| *x == k);
-                let holes = map.holes;
+                let holes = map.holes();
                 let removed = map.remove(&k);
                 assert_eq!(removed, had.map(|at| model.remove(at).1), "remove {k}");
-                if holes > 0 && map.holes == 0 {
+                if holes > 0 && map.holes() == 0 {
                     squeezed += 1;
                 }
             }

@@ -276,9 +276,13 @@ impl Boxes {
         debug_assert!(b.target().is_none() && !self.sources.contains_key(&id));
         // Nothing leads here, so no outbox is upstream: there are no counts to drop.
         debug_assert!(b.upstream == Upstream::None);
+        // Dropped all the same (free when the invariant holds): a slot made again must not
+        // inherit counts, or its first producer would never be woken.
+        self.forget_upstream_owners(id);
+        // SAFETY: as above; `forget_upstream_owners` moved no slot.
+        let b = unsafe { &mut *self.base.add(id as usize) };
         b.live = false;
         b.set_limit(None);
-        b.clear_upstream_owners();
         let left = b.storage.drain_to_vec();
         self.bump_epoch();
         self.free.push(id);
@@ -409,12 +413,9 @@ impl Boxes {
     fn count_owners(&mut self, sink: BoxId, owners: &[ComponentId], add: bool) {
         for &owner in owners {
             if add {
-                let (n, _) = self
-                    .upstream_counts
-                    .entry((sink, owner))
-                    .or_insert((0, FIRST));
-                *n += 1;
-                if *n == 1 {
+                if let Some((n, _)) = self.upstream_counts.get_mut(&(sink, owner)) {
+                    *n += 1;
+                } else {
                     let at = self.get_mut(sink).add_upstream_owner(owner);
                     self.upstream_counts.insert((sink, owner), (1, at));
                 }
