@@ -189,18 +189,13 @@ fn build_ours() -> PathBuf {
     bin
 }
 
-/// Writes `mib` MiB of xorshift64* bytes to `path`.
+/// Writes `mib` MiB of pseudo-random bytes to `path`.
 fn make_payload(path: &Path, mib: u64) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
+    let mut rng = kamaelia::torrent::random::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut block = vec![0u8; 1 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..mib {
-        for chunk in block.chunks_mut(8) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            chunk.copy_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
+        rng.fill(&mut block);
         f.write_all(&block).expect("write payload");
     }
     f.flush().expect("flush payload");
@@ -279,6 +274,9 @@ impl Warm {
     /// Cuts the file short until what was given back is [`WARM_AHEAD_MIB`] ahead of what
     /// the system has taken since [`start`](Self::start).
     fn keep_ahead(&mut self) {
+        if self.left_mib == 0 {
+            return; // all given back: no need to read /proc/meminfo each round
+        }
         let (Some(at_start), Some(now)) = (self.free_at_start, meminfo_kib("MemFree:")) else {
             // No /proc/meminfo: give it all back now.
             self.cut_to(0);

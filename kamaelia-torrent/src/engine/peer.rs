@@ -224,6 +224,11 @@ impl ConnectionLimit {
     /// [`take_for`](ConnectionLimit::take_for). For a limit being made: the counts per
     /// address start afresh, apart from those of its clones.
     pub fn per_address(mut self, max: usize) -> ConnectionLimit {
+        debug_assert_eq!(
+            Arc::strong_count(&self.by_address),
+            1,
+            "per_address on a limit already shared: its counts would split"
+        );
         self.by_address = Arc::new(Mutex::new(HostCounts::new(max)));
         self
     }

@@ -54,17 +54,11 @@ impl Drop for TempDir {
     }
 }
 
-/// `len` pseudo-random bytes (xorshift from `seed`), so that every piece differs.
+/// `len` pseudo-random bytes, the same for the same `seed`, so that every piece differs.
 pub fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut v = vec![0; len];
+    kamaelia_torrent::random::Rng::new(seed).fill(&mut v);
+    v
 }
 
 /// A single-file torrent of `bytes`, with no tracker.

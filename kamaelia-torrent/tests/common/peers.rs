@@ -584,19 +584,8 @@ pub fn wait_seeders(lab: &mut Lab, tracker: &Tracker, torrent: &Torrent, n: u64)
     }
 }
 
-/// `len` pseudo-random bytes (xorshift64*), the same for the same `seed`.
-pub fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        v.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
+/// `len` pseudo-random bytes, the same for the same `seed`.
+pub use super::engine::data as payload;
 
 /// Writes `payload(len, seed)` to `path` (making its folder) and returns it.
 pub fn write_payload(path: &Path, len: usize, seed: u64) -> Vec<u8> {
